@@ -1,0 +1,119 @@
+#include <weft/error.hpp>
+
+#include "errors.hpp"
+#include "log.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <uv.h>
+
+namespace weft {
+namespace {
+
+class WsaCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "wsa"; }
+
+  std::string message(int v) const override {
+    switch (static_cast<wsa>(v)) {
+      case wsa::eintr: return "WSAEINTR: the blocking call was cancelled";
+      case wsa::efault: return "WSAEFAULT: bad address (null or short buffer or pointer)";
+      case wsa::einval: return "WSAEINVAL: invalid argument or state";
+      case wsa::emfile: return "WSAEMFILE: too many open descriptors";
+      case wsa::ewouldblock: return "WSAEWOULDBLOCK: the operation would block";
+      case wsa::einprogress: return "WSAEINPROGRESS: a blocking call is in progress on this fiber";
+      case wsa::enotsock: return "WSAENOTSOCK: not a socket (invalid, closed or stale handle)";
+      case wsa::eaddrinuse: return "WSAEADDRINUSE: address already in use";
+      case wsa::enetdown: return "WSAENETDOWN: the runtime is stopping or stopped";
+      case wsa::econnaborted: return "WSAECONNABORTED: the connection was aborted after a cancel";
+      case wsa::econnreset: return "WSAECONNRESET: the connection was reset by the peer";
+      case wsa::enobufs: return "WSAENOBUFS: no buffer space or stack memory available";
+      case wsa::enotconn: return "WSAENOTCONN: the socket is not connected";
+      case wsa::eshutdown: return "WSAESHUTDOWN: the socket has been shut down";
+      case wsa::etimedout: return "WSAETIMEDOUT: the deadline expired";
+      case wsa::econnrefused: return "WSAECONNREFUSED: the connection was refused";
+    }
+    return "wsa error " + std::to_string(v);
+  }
+
+  std::error_condition default_error_condition(int v) const noexcept override {
+    switch (static_cast<wsa>(v)) {
+      case wsa::eintr: return std::errc::interrupted;
+      case wsa::efault: return std::errc::bad_address;
+      case wsa::einval: return std::errc::invalid_argument;
+      case wsa::emfile: return std::errc::too_many_files_open;
+      case wsa::ewouldblock: return std::errc::operation_would_block;
+      case wsa::einprogress: return std::errc::operation_in_progress;
+      case wsa::enotsock: return std::errc::not_a_socket;
+      case wsa::eaddrinuse: return std::errc::address_in_use;
+      case wsa::enetdown: return std::errc::network_down;
+      case wsa::econnaborted: return std::errc::connection_aborted;
+      case wsa::econnreset: return std::errc::connection_reset;
+      case wsa::enobufs: return std::errc::no_buffer_space;
+      case wsa::enotconn: return std::errc::not_connected;
+      case wsa::eshutdown: break;  // no portable condition
+      case wsa::etimedout: return std::errc::timed_out;
+      case wsa::econnrefused: return std::errc::connection_refused;
+    }
+    return {v, *this};
+  }
+};
+
+}  // namespace
+
+const std::error_category& wsa_category() noexcept {
+  static const WsaCategory category;
+  return category;
+}
+
+namespace detail {
+
+void result_access_failed(const std::error_code& ec) noexcept {
+  std::fprintf(stderr, "weft: value() of a Result holding an error: %s (%s:%d)\n",
+               ec.message().c_str(), ec.category().name(), ec.value());
+  std::abort();
+}
+
+std::error_code errno_to_error(int err) noexcept {
+  switch (err) {
+    case 0: return {};
+    case EINTR: return wsa::eintr;
+    case EFAULT: return wsa::efault;
+    case EINVAL: return wsa::einval;
+    case EMFILE:
+    case ENFILE: return wsa::emfile;
+    case EAGAIN: return wsa::ewouldblock;
+    case EINPROGRESS:
+    case EALREADY: return wsa::einprogress;
+    case EBADF:
+    case ENOTSOCK: return wsa::enotsock;
+    case EADDRINUSE: return wsa::eaddrinuse;
+    case ENETDOWN: return wsa::enetdown;
+    case ECONNABORTED: return wsa::econnaborted;
+    case ECONNRESET:
+    case EPIPE: return wsa::econnreset;
+    case ENOBUFS:
+    case ENOMEM: return wsa::enobufs;
+    case ENOTCONN: return wsa::enotconn;
+    case ESHUTDOWN: return wsa::eshutdown;
+    case ETIMEDOUT: return wsa::etimedout;
+    case ECONNREFUSED: return wsa::econnrefused;
+    default: return {err, std::generic_category()};
+  }
+}
+
+std::error_code uv_to_error(int uv_status) noexcept {
+  if (uv_status >= 0) return {};
+  // libuv's codes on Unix are negated errno values, except for its own UV_EAI_* family.
+  if (uv_status == UV_ECANCELED) return wsa::eintr;
+  if (uv_status <= UV__EAI_ADDRFAMILY && uv_status >= UV__EAI_PROTOCOL) {
+    return {-uv_status, std::generic_category()};
+  }
+  return errno_to_error(-uv_status);
+}
+
+}  // namespace detail
+}  // namespace weft

@@ -1,0 +1,91 @@
+#include <weft/cancel.hpp>
+#include <weft/fiber.hpp>
+
+#include "blocking.hpp"
+
+#include <algorithm>
+
+namespace weft {
+
+namespace detail {
+
+Result<FiberId> spawn_here(TaskPtr task, SpawnOptions options) {
+  RuntimeImpl* rt = tls_runtime;
+  if (!rt || !task) return wsa::einval;
+  if (options.stack_size) options.stack_size = std::max<std::size_t>(options.stack_size, 16 * 1024);
+  return rt->spawn_local(std::move(task), std::move(options));
+}
+
+}  // namespace detail
+
+Status join(FiberId id) {
+  detail::Fiber* self = nullptr;
+  if (auto ec = detail::blocking_precheck(self)) return ec;
+  detail::FiberSlot* s = detail::fiber_table_slot(id);
+  if (!s) return wsa::einval;
+  std::uint64_t word_gen = detail::gen_of_word(s->word.load(std::memory_order_acquire));
+  std::uint64_t id_gen = detail::gen_of_id(id);
+  if (word_gen != id_gen) {
+    // Generations only grow: an older one names a fiber that has ended.
+    return id_gen < word_gen ? Status{} : Status{wsa::einval};
+  }
+  if (s->runtime_index.load(std::memory_order_relaxed) != self->rt->index()) return wsa::einval;
+  detail::Fiber* target = s->fiber;
+  if (target == self) return wsa::einval;
+
+  detail::BlockingCall call(self);
+  detail::JoinWaiter waiter(self);
+  target->joiners.push_back(waiter.hook);
+  return detail::outcome_error(call.wait());
+}
+
+Status cancel_blocking_call(FiberId f) noexcept {
+  return detail::cancel_call(f, detail::CallState::cancelled);
+}
+
+namespace this_fiber {
+
+FiberId id() noexcept {
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  detail::Fiber* f = rt ? rt->current() : nullptr;
+  return f ? f->id : FiberId::none;
+}
+
+void yield() noexcept {
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  if (rt && rt->current()) rt->yield();
+}
+
+Status sleep_until(std::chrono::steady_clock::time_point deadline) {
+  detail::Fiber* f = nullptr;
+  if (auto ec = detail::blocking_precheck(f)) return ec;
+  std::int64_t due =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  if (due <= detail::RuntimeImpl::now_ns()) return {};
+
+  detail::BlockingCall call(f);
+  struct Armed {
+    detail::TimerHeap& heap;
+    detail::TimerNode node;
+    ~Armed() { heap.erase(&node); }
+  } armed{f->rt->timers(), {}};
+  armed.node.due = due;
+  armed.node.ctx = f;
+  armed.node.fire = [](detail::TimerNode* n) {
+    auto* fiber = static_cast<detail::Fiber*>(n->ctx);
+    fiber->rt->complete(fiber);
+  };
+  f->rt->timers().push(&armed.node);
+  return detail::outcome_error(call.wait());
+}
+
+Status sleep_for(std::chrono::nanoseconds duration) {
+  if (duration.count() <= 0) {
+    detail::Fiber* f = nullptr;
+    return detail::blocking_precheck(f);
+  }
+  return sleep_until(std::chrono::steady_clock::now() + duration);
+}
+
+}  // namespace this_fiber
+}  // namespace weft

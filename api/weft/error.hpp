@@ -1,0 +1,144 @@
+// weft — errors: Winsock's numbers in weft's own "wsa" error category, and Result<T>.
+//
+// Every weft call that can fail reports a std::error_code in the "wsa" category. Each code
+// keeps its Winsock number (WSAEINTR is 10004) and maps to the portable std::errc condition,
+// so both spellings work:
+//
+//     if (r.error() == weft::wsa::eintr) ...
+//     if (r.error() == std::errc::interrupted) ...
+//
+// Expected failures never throw; they come back in a Result.
+#pragma once
+
+#include <weft/config.hpp>
+
+#include <cstdlib>
+#include <new>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+
+// The codes of semantics.md §7, with their Winsock values.
+enum class wsa : int {
+  eintr = 10004,           // the call was cancelled
+  efault = 10014,          // null or invalid buffer / out pointer
+  einval = 10022,          // bad argument, wrong state, nothing to cancel, not in a fiber
+  emfile = 10024,          // descriptor limit
+  ewouldblock = 10035,     // a non-blocking call would block
+  einprogress = 10036,     // a blocking call from a hook or message of a blocked fiber
+  enotsock = 10038,        // invalid, closed or stale handle
+  eaddrinuse = 10048,      //
+  enetdown = 10050,        // the runtime is stopping or stopped
+  econnaborted = 10053,    // the socket was reset after a cancel
+  econnreset = 10054,      // the peer reset the connection
+  enobufs = 10055,         // out of memory for a fiber stack or a buffer
+  enotconn = 10057,        //
+  eshutdown = 10058,       // send after shutdown
+  etimedout = 10060,       // a deadline expired
+  econnrefused = 10061,    //
+};
+
+// The "wsa" category. Its name() is "wsa"; message() gives the Winsock text;
+// default_error_condition() maps to std::errc where one exists.
+WEFT_API const std::error_category& wsa_category() noexcept;
+
+inline std::error_code make_error_code(wsa e) noexcept {
+  return {static_cast<int>(e), wsa_category()};
+}
+
+}  // namespace weft
+
+template <>
+struct std::is_error_code_enum<weft::wsa> : std::true_type {};
+
+namespace weft {
+
+namespace detail {
+[[noreturn]] WEFT_API void result_access_failed(const std::error_code& ec) noexcept;
+}
+
+// A value or an error, for C++20 (no std::expected yet). Cheap to move; never throws on its
+// own. Reading value() of an error Result is a programming error: it aborts with the error's
+// message, as reading an empty std::optional with operator* would be undefined.
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  using value_type = T;
+
+  Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_(true) {  // NOLINT
+    ::new (static_cast<void*>(&value_)) T(std::move(value));
+  }
+  Result(std::error_code ec) noexcept : ok_(false), ec_(ec) {}  // NOLINT
+  Result(wsa e) noexcept : ok_(false), ec_(make_error_code(e)) {}  // NOLINT
+
+  Result(const Result& o) : ok_(o.ok_), ec_(o.ec_) {
+    if (ok_) ::new (static_cast<void*>(&value_)) T(o.value_);
+  }
+  Result(Result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_(o.ok_), ec_(o.ec_) {
+    if (ok_) ::new (static_cast<void*>(&value_)) T(std::move(o.value_));
+  }
+  Result& operator=(Result o) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    reset();
+    ok_ = o.ok_;
+    ec_ = o.ec_;
+    if (ok_) ::new (static_cast<void*>(&value_)) T(std::move(o.value_));
+    return *this;
+  }
+  ~Result() { reset(); }
+
+  bool ok() const noexcept { return ok_; }
+  explicit operator bool() const noexcept { return ok_; }
+  // The error; a default (zero) error_code when ok().
+  std::error_code error() const noexcept { return ec_; }
+
+  T& value() & noexcept { check(); return value_; }
+  const T& value() const& noexcept { check(); return value_; }
+  T&& value() && noexcept { check(); return std::move(value_); }
+  T& operator*() & noexcept { return value(); }
+  const T& operator*() const& noexcept { return value(); }
+  T* operator->() noexcept { return &value(); }
+  const T* operator->() const noexcept { return &value(); }
+  template <class U>
+  T value_or(U&& fallback) const& { return ok_ ? value_ : static_cast<T>(std::forward<U>(fallback)); }
+
+ private:
+  void check() const noexcept {
+    if (!ok_) detail::result_access_failed(ec_);
+  }
+  void reset() noexcept {
+    if (ok_) value_.~T();
+    ok_ = false;
+  }
+
+  bool ok_;
+  std::error_code ec_;
+  union {
+    T value_;
+  };
+};
+
+// Success or an error.
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() noexcept = default;
+  Result(std::error_code ec) noexcept : ec_(ec) {}  // NOLINT
+  Result(wsa e) noexcept : ec_(make_error_code(e)) {}  // NOLINT
+
+  bool ok() const noexcept { return !ec_; }
+  explicit operator bool() const noexcept { return ok(); }
+  std::error_code error() const noexcept { return ec_; }
+  // Aborts with the error's message unless ok(); for code that treats failure as fatal.
+  void value() const noexcept {
+    if (ec_) detail::result_access_failed(ec_);
+  }
+
+ private:
+  std::error_code ec_;
+};
+
+using Status = Result<void>;
+
+}  // namespace weft

@@ -1,0 +1,15 @@
+// weft — fiber identifiers.
+#pragma once
+
+#include <cstdint>
+
+namespace weft {
+
+// Names a fiber for the life of the process: an id is never reused, and 0 (FiberId::none)
+// is never a fiber. Ids stay meaningful after the fiber ends: join() of an ended fiber
+// returns at once, cancel_blocking_call() of one returns WSAEINVAL.
+enum class FiberId : std::uint64_t { none = 0 };
+
+constexpr std::uint64_t to_integer(FiberId id) noexcept { return static_cast<std::uint64_t>(id); }
+
+}  // namespace weft

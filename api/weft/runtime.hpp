@@ -1,0 +1,135 @@
+// weft — the runtime: one libuv loop on one OS thread, running many fibers.
+//
+// Threading (the whole contract):
+//   * run() executes on the thread that calls it; every fiber of this runtime runs there.
+//   * spawn(), post() and stop() are thread-safe: any OS thread, any fiber of any runtime.
+//   * Everything else about a runtime (its sockets, its fibers' state, stats()) belongs to the
+//     thread running it; from elsewhere the calls return WSAEINVAL, never undefined behaviour.
+//   * Many runtimes may live in one process, one per thread.
+//
+// Lifetimes:
+//   1. A Runtime may be run any number of times until it is stopped; run() returns when every
+//      fiber has ended (at once if there are none).
+//   2. A fiber spawned while the runtime is not running waits for the next run(). Fibers still
+//      waiting when the Runtime is destroyed are destroyed without running.
+//   3. stop() is final: outstanding blocking calls return WSAENETDOWN, later blocking calls
+//      return WSAENETDOWN at once, fibers unwind normally, and run() returns when they have
+//      ended. A stopped runtime accepts no new fibers (WSAENETDOWN).
+//   4. The Runtime must outlive its run(); destroying it from one of its own fibers is an error.
+#pragma once
+
+#include <weft/config.hpp>
+#include <weft/error.hpp>
+#include <weft/fiber_id.hpp>
+#include <weft/task.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace weft {
+
+namespace detail {
+class RuntimeImpl;
+}
+
+// How foreign threads wake a sleeping loop. Both coalesce wake-ups; they differ in latency
+// (see docs/benchmarks.md for the measured figures that made eventfd the default).
+enum class WakeMethod {
+  eventfd,   // an eventfd watched by a uv_poll_t: one write(2), one read(2) per wake
+  uv_async,  // libuv's uv_async_send
+};
+
+struct RuntimeOptions {
+  // Usable stack per fiber; rounded up to whole pages. Only touched pages cost memory.
+  std::size_t stack_size = 64 * 1024;
+  // Stacks with a guard page cost two kernel memory mappings each, and vm.max_map_count caps
+  // mappings per process (65530 by default). Past this many guarded stacks (0: derived from
+  // vm.max_map_count, leaving room for the rest of the process), new stacks come from shared
+  // slabs without a guard page: an overflow there is not caught. stats() counts both kinds.
+  std::size_t guarded_stack_limit = 0;
+  // Finished fibers' stacks kept for reuse; beyond this they are returned to the kernel.
+  std::size_t stack_pool_size = 1024;
+  // While a fiber is blocked with a blocking hook installed, the hook runs this often.
+  std::chrono::milliseconds blocking_hook_interval{100};
+  // Portable mode: a cancelled call on a socket (other than accept/select) resets it, as the
+  // strictest Winsock provider may (semantics.md §3). Default: precise mode.
+  bool portable_mode = false;
+  WakeMethod wake = WakeMethod::eventfd;
+};
+
+struct SpawnOptions {
+  // A name for diagnostics (stack overflow reports, logs). Optional.
+  std::string name;
+  // Usable stack size for this fiber; 0 takes the runtime's stack_size.
+  std::size_t stack_size = 0;
+};
+
+struct RuntimeStats {
+  std::uint64_t fibers_alive = 0;      // spawned and not yet finished
+  std::uint64_t sockets_open = 0;      // socket handles not yet closed
+  std::uint64_t pending_connects = 0;  // kernel sockets held by cancelled connects
+  std::uint64_t stacks_guarded = 0;    // stacks in use or pooled that have a guard page
+  std::uint64_t stacks_unguarded = 0;  // stacks in use or pooled from unguarded slabs
+  std::uint64_t stacks_pooled = 0;     // stacks kept for reuse
+  std::uint64_t context_switches = 0;  // scheduler-to-fiber switches
+  std::uint64_t loop_iterations = 0;   // uv_run calls
+  std::uint64_t wakeups = 0;           // cross-thread wake-ups received
+};
+
+class WEFT_API Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Runs the loop on the calling thread until every fiber has ended.
+  // Errors: WSAEINVAL if this thread is already running a runtime, or from one of this
+  // runtime's fibers; WSAENETDOWN if the runtime was stopped before.
+  Status run();
+
+  // Thread-safe, never blocks, idempotent. See lifetime rule 3.
+  void stop() noexcept;
+
+  // Starts a fiber running fn. Thread-safe. From the runtime's own thread the fiber is
+  // created at once (its stack allocated: WSAENOBUFS if that fails); from another thread it
+  // is created by the loop when it next wakes, and a stack failure then is logged.
+  // Errors: WSAENETDOWN once stopped; WSAENOBUFS out of memory.
+  template <class F>
+  Result<FiberId> spawn(F&& fn, SpawnOptions options = {}) {
+    return spawn_task(detail::make_task(std::forward<F>(fn)), std::move(options));
+  }
+
+  // Runs fn on the runtime's thread, outside any fiber (so it must not block: blocking calls
+  // there return WSAEINVAL). Thread-safe; fn runs in the order posts were made from one
+  // thread. Errors: WSAENETDOWN once the runtime has stopped and run() returned.
+  template <class F>
+  Status post(F&& fn) {
+    return post_task(detail::make_task(std::forward<F>(fn)));
+  }
+
+  // The runtime's counters. Exact on the runtime's thread or while it is not running; from
+  // another thread, a recent snapshot.
+  RuntimeStats stats() const noexcept;
+
+  const RuntimeOptions& options() const noexcept;
+
+  // Sets portable mode (see RuntimeOptions); returns the previous setting. Runtime thread
+  // or while not running.
+  bool set_portable_mode(bool on) noexcept;
+
+  // The runtime running on the calling thread, or nullptr.
+  static Runtime* current() noexcept;
+
+  detail::RuntimeImpl& impl() noexcept { return *impl_; }
+
+ private:
+  Result<FiberId> spawn_task(detail::TaskPtr task, SpawnOptions options);
+  Status post_task(detail::TaskPtr task);
+
+  detail::RuntimeImpl* impl_;
+};
+
+}  // namespace weft

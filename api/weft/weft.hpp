@@ -1,0 +1,10 @@
+// weft — everything public, in one include.
+#pragma once
+
+#include <weft/cancel.hpp>
+#include <weft/config.hpp>
+#include <weft/error.hpp>
+#include <weft/fiber.hpp>
+#include <weft/fiber_id.hpp>
+#include <weft/log.hpp>
+#include <weft/runtime.hpp>

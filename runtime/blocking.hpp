@@ -1,0 +1,97 @@
+// weft::detail — the life of one blocking call on the calling fiber.
+//
+//   Fiber* f; if (auto ec = blocking_precheck(f)) return ec;   // may this fiber block now?
+//   ... try the operation; if it can complete at once, return without blocking ...
+//   BlockingCall call(f);          // outstanding from here: cancellable
+//   ... register interest (timer node, waiter on a socket) ...
+//   CallState s = call.wait();     // suspended until the outcome is fixed
+//   ... unregister interest (RAII, declared after `call`) and apply the per-operation rule ...
+//
+// The outcome lives in the fiber's slot word (fiber_table.hpp) and is fixed once, by
+// compare-and-swap, by whichever comes first: completion, cancel, deadline, or runtime stop.
+#pragma once
+
+#include "fiber.hpp"
+#include "runtime_impl.hpp"
+
+#include <weft/error.hpp>
+
+namespace weft::detail {
+
+// The current fiber, if it may start a blocking call now; otherwise the error to return:
+// WSAEINVAL outside a fiber, WSAEINPROGRESS inside a hook or message of a blocked fiber,
+// WSAENETDOWN while the runtime stops.
+inline std::error_code blocking_precheck(Fiber*& out) noexcept {
+  RuntimeImpl* rt = tls_runtime;
+  Fiber* f = rt ? rt->current() : nullptr;
+  if (!f) return wsa::einval;
+  if (f->pseudo_depth > 0) return wsa::einprogress;
+  if (rt->stopping()) return wsa::enetdown;
+  out = f;
+  return {};
+}
+
+// The error a fixed outcome means for the call (none for completion).
+inline std::error_code outcome_error(CallState s) noexcept {
+  switch (s) {
+    case CallState::cancelled: return wsa::eintr;
+    case CallState::timed_out: return wsa::etimedout;
+    case CallState::netdown: return wsa::enetdown;
+    default: return {};
+  }
+}
+
+class BlockingCall {
+ public:
+  explicit BlockingCall(Fiber* f) noexcept : f_(f) {
+    f_->slot->word.store(make_word(f_->gen(), CallState::pending), std::memory_order_release);
+  }
+  ~BlockingCall() {
+    f_->slot->word.store(make_word(f_->gen(), CallState::idle), std::memory_order_release);
+  }
+  BlockingCall(const BlockingCall&) = delete;
+  BlockingCall& operator=(const BlockingCall&) = delete;
+
+  // Suspends until the outcome is fixed; returns it. Spurious wake-ups (a fiber message, the
+  // blocking hook's interval, a stale cross-thread wake) are absorbed here.
+  CallState wait() noexcept {
+    for (;;) {
+      CallState s = f_->call_state();
+      if (s != CallState::pending) return s;
+      f_->rt->suspend();
+    }
+  }
+
+  // After a completion that turned out spurious (readiness, then EAGAIN): makes the call
+  // outstanding again. Returns the outcome instead if a cancel arrived meanwhile (it found
+  // the call completed and asked for it anyway: no data moved, so the cancel takes effect).
+  CallState rearm() noexcept {
+    std::uint64_t w = f_->slot->word.load(std::memory_order_acquire);
+    for (;;) {
+      if (w & kCancelRequested) {
+        f_->slot->word.store(make_word(f_->gen(), CallState::cancelled), std::memory_order_release);
+        return CallState::cancelled;
+      }
+      if (f_->rt->stopping()) {
+        f_->slot->word.store(make_word(f_->gen(), CallState::netdown), std::memory_order_release);
+        return CallState::netdown;
+      }
+      if (f_->slot->word.compare_exchange_weak(w, make_word(f_->gen(), CallState::pending),
+                                               std::memory_order_acq_rel,
+                                               std::memory_order_acquire)) {
+        return CallState::pending;
+      }
+    }
+  }
+
+  Fiber* fiber() const noexcept { return f_; }
+
+ private:
+  Fiber* f_;
+};
+
+// Fixes fiber `id`'s outstanding call to `how` (cancelled or timed_out) from any thread:
+// semantics.md §2. Returns 0, WSAEINVAL or WSAENETDOWN.
+Status cancel_call(FiberId id, CallState how) noexcept;
+
+}  // namespace weft::detail

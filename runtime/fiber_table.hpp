@@ -1,0 +1,66 @@
+// weft::detail — the process-wide fiber table: ids, and the outcome word of each fiber's one
+// outstanding blocking call.
+//
+// A FiberId is [generation:40][slot:24]. Slots are never freed (only reused, with the next
+// generation), so any thread may read any slot at any time: that is what makes cancel from a
+// foreign thread safe against the target fiber ending concurrently.
+//
+// FiberSlot::word, bit by bit:
+//   bits 0..6   CallState of the fiber's outstanding blocking call (idle when there is none)
+//   bit  7      kCancelRequested: a cancel arrived after completion had fixed the outcome
+//   bits 8..47  generation of the fiber in the slot; it changes when that fiber ends
+// Every transition out of `pending` is a compare-and-swap that includes the generation, so
+// completion, cancel, deadline and stop race through this one word and the loser does nothing.
+#pragma once
+
+#include <weft/fiber_id.hpp>
+
+#include <atomic>
+#include <cstdint>
+
+namespace weft::detail {
+
+struct Fiber;
+
+enum class CallState : std::uint8_t {
+  idle = 0,       // no outstanding blocking call
+  pending = 1,    // outstanding; outcome not yet fixed
+  completed = 2,  // fixed by completion (readiness, timer, join...)
+  cancelled = 3,  // fixed by cancel: the call returns WSAEINTR
+  timed_out = 4,  // fixed by a deadline: WSAETIMEDOUT
+  netdown = 5,    // fixed by runtime stop: WSAENETDOWN
+};
+
+inline constexpr std::uint64_t kStateMask = 0x7f;
+inline constexpr std::uint64_t kCancelRequested = 0x80;
+inline constexpr unsigned kSlotBits = 24;
+inline constexpr std::uint64_t kGenMask = (std::uint64_t{1} << 40) - 1;
+
+inline CallState state_of(std::uint64_t word) noexcept {
+  return static_cast<CallState>(word & kStateMask);
+}
+inline std::uint64_t gen_of_word(std::uint64_t word) noexcept { return (word >> 8) & kGenMask; }
+inline std::uint64_t make_word(std::uint64_t gen, CallState s) noexcept {
+  return (gen << 8) | static_cast<std::uint64_t>(s);
+}
+inline std::uint64_t gen_of_id(FiberId id) noexcept { return to_integer(id) >> kSlotBits; }
+inline std::uint32_t slot_of_id(FiberId id) noexcept {
+  return static_cast<std::uint32_t>(to_integer(id) & ((1u << kSlotBits) - 1));
+}
+
+struct FiberSlot {
+  std::atomic<std::uint64_t> word{0};
+  // The registry index of the runtime owning the fiber; constant while the fiber lives.
+  std::atomic<std::uint32_t> runtime_index{0};
+  // The fiber object; written before the id is published, read on the owner's thread.
+  Fiber* fiber = nullptr;
+};
+
+// Allocates a slot for a new fiber; returns FiberId::none when the table is full.
+FiberId fiber_table_acquire(Fiber* fiber, std::uint32_t runtime_index) noexcept;
+// Ends the fiber's generation (its id goes stale at once) and recycles the slot.
+void fiber_table_release(FiberId id) noexcept;
+// The slot an id names, or nullptr when the id was never issued.
+FiberSlot* fiber_table_slot(FiberId id) noexcept;
+
+}  // namespace weft::detail

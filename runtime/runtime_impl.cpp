@@ -1,0 +1,407 @@
+#include "runtime_impl.hpp"
+
+#include "errors.hpp"
+#include "log.hpp"
+#include "overflow.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <new>
+#include <typeinfo>
+
+namespace weft::detail {
+
+thread_local RuntimeImpl* tls_runtime = nullptr;
+
+namespace {
+
+// The data a fiber hands the scheduler on its last switch.
+char kFinishedMark;
+void* const kFinished = &kFinishedMark;
+
+// uv_run(UV_RUN_ONCE) runs due timers before it polls; if this callback did nothing, the poll
+// that follows would wait with no timer armed. uv_stop makes that poll return at once, and our
+// heap is then served after uv_run returns.
+void loop_timer_cb(uv_timer_t* t) { uv_stop(t->loop); }
+
+[[noreturn]] void fatal(const char* what) {
+  std::fprintf(stderr, "weft: fatal: %s\n", what);
+  std::abort();
+}
+
+}  // namespace
+
+RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
+    : owner_(owner),
+      options_(options),
+      shared_(RuntimeShared::create(options.wake)),
+      stacks_(options.stack_size, options.guarded_stack_limit, options.stack_pool_size) {
+  if (!shared_) fatal("cannot create the runtime's wake-up descriptor");
+  if (uv_loop_init(&loop_) != 0) fatal("uv_loop_init failed");
+  if (options_.wake == WakeMethod::eventfd) {
+    uv_poll_init(&loop_, &wake_poll_, shared_->event_fd());
+    wake_poll_.data = this;
+    uv_poll_start(&wake_poll_, UV_READABLE, [](uv_poll_t* h, int, int) {
+      static_cast<RuntimeImpl*>(h->data)->drain_mailbox();
+    });
+  } else {
+    uv_async_init(&loop_, &wake_async_, [](uv_async_t* h) {
+      static_cast<RuntimeImpl*>(h->data)->drain_mailbox();
+    });
+    wake_async_.data = this;
+    shared_->attach_async(&wake_async_);
+  }
+  uv_timer_init(&loop_, &loop_timer_);
+  sched_.tsan_fiber = nullptr;
+  update_stack_stats();
+}
+
+RuntimeImpl::~RuntimeImpl() {
+  if (running_) fatal("a weft::Runtime was destroyed while its run() was still going");
+  std::vector<Message> leftover;
+  shared_->close(leftover);
+  for (Message& m : leftover) {
+    if (m.kind == Message::Kind::spawn) discard_unstarted(m.fiber);
+  }
+  leftover.clear();
+  if (options_.wake == WakeMethod::eventfd) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_poll_), nullptr);
+  } else {
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_async_), nullptr);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&loop_timer_), nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop_) != 0) log_error("runtime {}: the loop still had handles at destruction", index());
+  shared_->release();
+}
+
+std::int64_t RuntimeImpl::now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---------------------------------------------------------------------------------------
+// Fibers: creation and end
+
+Fiber* RuntimeImpl::new_fiber(TaskPtr task, SpawnOptions options, Status& err) {
+  auto* f = new (std::nothrow) Fiber;
+  if (!f) {
+    err = wsa::enobufs;
+    return nullptr;
+  }
+  f->rt = this;
+  f->task = std::move(task);
+  f->name = std::move(options.name);
+  f->stack_request = options.stack_size;
+  f->id = fiber_table_acquire(f, index());
+  if (f->id == FiberId::none) {
+    delete f;
+    err = wsa::enobufs;
+    return nullptr;
+  }
+  f->slot = fiber_table_slot(f->id);
+  return f;
+}
+
+bool RuntimeImpl::attach_stack(Fiber* f) noexcept {
+  f->stack = stacks_.allocate(f->stack_request);
+  update_stack_stats();
+  if (!f->stack) return false;
+  f->ctx.fctx = bctx::make_fcontext(f->stack.top(), f->stack.size, &RuntimeImpl::fiber_entry);
+  f->ctx.stack_bottom = f->stack.base;
+  f->ctx.stack_size = f->stack.size;
+  f->ctx.tsan_fiber = sanitizer_fiber_create();
+  all_.push_back(f->all_hook);
+  return true;
+}
+
+Result<FiberId> RuntimeImpl::spawn_local(TaskPtr task, SpawnOptions options) {
+  if (stopping()) return wsa::enetdown;
+  Status err;
+  Fiber* f = new_fiber(std::move(task), std::move(options), err);
+  if (!f) return err.error();
+  if (!attach_stack(f)) {
+    fiber_table_release(f->id);
+    delete f;
+    return wsa::enobufs;
+  }
+  alive_.fetch_add(1, std::memory_order_relaxed);
+  make_ready(f);
+  return f->id;
+}
+
+Result<FiberId> RuntimeImpl::spawn(TaskPtr task, SpawnOptions options) {
+  if (!task) return wsa::einval;
+  if (tls_runtime == this) return spawn_local(std::move(task), std::move(options));
+  if (stopping()) return wsa::enetdown;
+  // From another thread: the fiber record is made here, its stack by the loop when it drains
+  // the message (stacks belong to the loop's thread).
+  Status err;
+  Fiber* f = new_fiber(std::move(task), std::move(options), err);
+  if (!f) return err.error();
+  FiberId id = f->id;
+  alive_.fetch_add(1, std::memory_order_relaxed);
+  Message m{Message::Kind::spawn};
+  m.fiber = f;
+  if (!shared_->push(std::move(m))) {
+    alive_.fetch_sub(1, std::memory_order_relaxed);
+    fiber_table_release(id);
+    delete f;
+    return wsa::enetdown;
+  }
+  return id;
+}
+
+void RuntimeImpl::fiber_entry(bctx::transfer_t t) {
+  auto* f = static_cast<Fiber*>(t.data);
+  RuntimeImpl* rt = f->rt;
+  enter_context(rt->sched_, t);
+  try {
+    f->task->run();
+    f->task.reset();  // captures are destroyed on the fiber, where their destructors may block
+  } catch (const std::exception& e) {
+    log_critical("fiber {} ({}): uncaught exception {}: {}", to_integer(f->id), f->name,
+                 typeid(e).name(), e.what());
+    std::terminate();
+  } catch (...) {
+    log_critical("fiber {} ({}): uncaught exception of unknown type", to_integer(f->id), f->name);
+    std::terminate();
+  }
+  exit_context(rt->sched_, kFinished);
+}
+
+void RuntimeImpl::finish(Fiber* f) noexcept {
+  // Joiners first, while f's id still names a live fiber.
+  f->joiners.for_each([this](JoinWaiter& w) {
+    w.hook.unlink();
+    complete(w.fiber);
+  });
+  f->ready_hook.unlink();
+  f->all_hook.unlink();
+  fiber_table_release(f->id);
+  sanitizer_fiber_destroy(f->ctx.tsan_fiber);
+  stacks_.release(f->stack);
+  update_stack_stats();
+  delete f;
+  alive_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void RuntimeImpl::discard_unstarted(Fiber* f) noexcept {
+  f->joiners.for_each([this](JoinWaiter& w) {
+    w.hook.unlink();
+    complete(w.fiber);
+  });
+  fiber_table_release(f->id);
+  delete f;
+  alive_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Scheduling
+
+void RuntimeImpl::make_ready(Fiber* f) noexcept {
+  if (f->ready_hook.linked()) return;
+  ready_.push_back(f->ready_hook);
+  // Inside a libuv callback: the uv_run under way must not block in its poll any more.
+  if (in_uv_run_) uv_stop(&loop_);
+}
+
+bool RuntimeImpl::complete(Fiber* f, CallState how) noexcept {
+  std::uint64_t expected = make_word(f->gen(), CallState::pending);
+  if (!f->slot->word.compare_exchange_strong(expected, make_word(f->gen(), how),
+                                             std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+    return false;
+  }
+  make_ready(f);
+  return true;
+}
+
+void RuntimeImpl::suspend() noexcept {
+  Fiber* f = current_;
+  switch_context(f->ctx, sched_, nullptr);
+}
+
+void RuntimeImpl::yield() noexcept {
+  make_ready(current_);
+  suspend();
+}
+
+void RuntimeImpl::switch_to(Fiber* f) noexcept {
+  current_ = f;
+  bump(switches_);
+  void* data = switch_context(sched_, f->ctx, f);
+  current_ = nullptr;
+  if (data == kFinished) finish(f);
+}
+
+void RuntimeImpl::run_ready() noexcept {
+  // Only the fibers ready now: one that yields goes to the next round, after a poll.
+  Fiber* last = ready_.back();
+  while (Fiber* f = ready_.pop_front()) {
+    bool end = (f == last);
+    switch_to(f);
+    if (end) break;
+  }
+}
+
+void RuntimeImpl::drain_mailbox() noexcept {
+  shared_->consume_wake();
+  shared_->take(inbox_);
+  for (Message& m : inbox_) {
+    switch (m.kind) {
+      case Message::Kind::wake: {
+        // A foreign cancel fixed the outcome; the fiber may have ended meanwhile (its id is
+        // stale then) or be parked again on a later call (it wakes spuriously and re-parks).
+        FiberSlot* s = fiber_table_slot(m.id);
+        if (s && gen_of_word(s->word.load(std::memory_order_acquire)) == gen_of_id(m.id)) {
+          make_ready(s->fiber);
+        }
+        break;
+      }
+      case Message::Kind::spawn:
+        if (attach_stack(m.fiber)) {
+          make_ready(m.fiber);
+        } else {
+          log_error("runtime {}: no stack for fiber {} spawned from another thread; it will "
+                    "not run",
+                    index(), to_integer(m.fiber->id));
+          discard_unstarted(m.fiber);
+        }
+        break;
+      case Message::Kind::post:
+        run_task_outside_fiber(*m.task);
+        break;
+      case Message::Kind::fiber_post:
+        break;  // fiber messages: handled by the pseudo-blocking layer
+    }
+  }
+  inbox_.clear();
+}
+
+void RuntimeImpl::run_task_outside_fiber(Task& task) noexcept {
+  try {
+    task.run();
+  } catch (const std::exception& e) {
+    log_critical("posted function: uncaught exception {}: {}", typeid(e).name(), e.what());
+    std::terminate();
+  } catch (...) {
+    log_critical("posted function: uncaught exception of unknown type");
+    std::terminate();
+  }
+}
+
+void RuntimeImpl::sweep_for_stop() noexcept {
+  stop_swept_ = true;
+  log_debug("runtime {}: stopping with {} fibers alive", index(), alive_.load());
+  all_.for_each([this](Fiber& f) { complete(&f, CallState::netdown); });
+}
+
+void RuntimeImpl::arm_loop_timer() noexcept {
+  TimerNode* top = timers_.top();
+  if (!top) {
+    if (loop_timer_due_ >= 0) {
+      uv_timer_stop(&loop_timer_);
+      loop_timer_due_ = -1;
+    }
+    return;
+  }
+  // libuv's loop clock is coarser than ours, so its timer may fire before our earliest node
+  // is due by our clock: the node stays on top and the now inactive timer must be re-armed.
+  if (top->due == loop_timer_due_ && uv_is_active(reinterpret_cast<uv_handle_t*>(&loop_timer_))) {
+    return;
+  }
+  std::int64_t delta = top->due - now_ns();
+  std::uint64_t ms = delta <= 0 ? 0 : static_cast<std::uint64_t>((delta + 999'999) / 1'000'000);
+  uv_update_time(&loop_);
+  uv_timer_start(&loop_timer_, loop_timer_cb, ms, 0);
+  loop_timer_due_ = top->due;
+}
+
+void RuntimeImpl::fire_timers() noexcept {
+  if (timers_.empty()) return;
+  std::int64_t now = now_ns();
+  while (TimerNode* t = timers_.top()) {
+    if (t->due > now) break;
+    timers_.pop();
+    t->fire(t);
+  }
+  if (timers_.empty() && loop_timer_due_ >= 0) {
+    uv_timer_stop(&loop_timer_);
+    loop_timer_due_ = -1;
+  }
+}
+
+Status RuntimeImpl::run() {
+  if (tls_runtime) return wsa::einval;
+  if (stopped_) return wsa::enetdown;
+  tls_runtime = this;
+  running_ = true;
+  sched_.tsan_fiber = sanitizer_current_fiber();
+  OverflowGuard overflow_guard;
+  log_debug("runtime {}: run", index());
+
+  drain_mailbox();
+  for (;;) {
+    if (shared_->wake_pending()) drain_mailbox();
+    if (!stop_swept_ && stopping()) sweep_for_stop();
+    run_ready();
+    if (alive_.load(std::memory_order_acquire) == 0) {
+      drain_mailbox();
+      if (alive_.load(std::memory_order_acquire) == 0 && ready_.empty()) break;
+      continue;
+    }
+    arm_loop_timer();
+    in_uv_run_ = true;
+    uv_run(&loop_, ready_.empty() ? UV_RUN_ONCE : UV_RUN_NOWAIT);
+    in_uv_run_ = false;
+    bump(iterations_);
+    fire_timers();
+  }
+
+  if (stopping()) stopped_ = true;
+  running_ = false;
+  tls_runtime = nullptr;
+  log_debug("runtime {}: run returned{}", index(), stopped_ ? " (stopped)" : "");
+  return {};
+}
+
+void RuntimeImpl::stop() noexcept {
+  if (shared_->stopping.exchange(true, std::memory_order_acq_rel)) return;
+  shared_->wake();
+}
+
+Status RuntimeImpl::post(TaskPtr task) {
+  if (!task) return wsa::einval;
+  if (stopped_ && !running_) return wsa::enetdown;
+  Message m{Message::Kind::post};
+  m.task = std::move(task);
+  if (!shared_->push(std::move(m))) return wsa::enetdown;
+  return {};
+}
+
+void RuntimeImpl::update_stack_stats() noexcept {
+  stacks_guarded_.store(stacks_.guarded(), std::memory_order_relaxed);
+  stacks_unguarded_.store(stacks_.unguarded(), std::memory_order_relaxed);
+  stacks_pooled_.store(stacks_.pooled(), std::memory_order_relaxed);
+}
+
+RuntimeStats RuntimeImpl::stats() const noexcept {
+  RuntimeStats s;
+  s.fibers_alive = alive_.load(std::memory_order_relaxed);
+  s.sockets_open = sockets_open.load(std::memory_order_relaxed);
+  s.pending_connects = pending_connects.load(std::memory_order_relaxed);
+  s.stacks_guarded = stacks_guarded_.load(std::memory_order_relaxed);
+  s.stacks_unguarded = stacks_unguarded_.load(std::memory_order_relaxed);
+  s.stacks_pooled = stacks_pooled_.load(std::memory_order_relaxed);
+  s.context_switches = switches_.load(std::memory_order_relaxed);
+  s.loop_iterations = iterations_.load(std::memory_order_relaxed);
+  s.wakeups = shared_->wakeups.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,124 @@
+// weft::detail — the engine behind weft::Runtime: the libuv loop, the run queue, fibers'
+// creation and end, the timer heap, the mailbox drain and runtime stop.
+//
+// The scheduler keeps a FIFO run queue. When it is empty it runs the loop once
+// (uv_run(UV_RUN_ONCE)); libuv callbacks only mark fibers ready, so no fiber code ever runs
+// inside a libuv callback. Each round runs only the fibers that were ready when it began, so
+// fibers that keep yielding cannot starve I/O.
+#pragma once
+
+#include "fiber.hpp"
+#include "fiber_table.hpp"
+#include "shared.hpp"
+#include "stack_pool.hpp"
+#include "timer_heap.hpp"
+
+#include <weft/runtime.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include <uv.h>
+
+namespace weft::detail {
+
+class RuntimeImpl;
+
+// The runtime running on this thread (nullptr when none).
+extern thread_local RuntimeImpl* tls_runtime;
+
+class RuntimeImpl {
+ public:
+  RuntimeImpl(Runtime* owner, const RuntimeOptions& options);
+  ~RuntimeImpl();
+  RuntimeImpl(const RuntimeImpl&) = delete;
+  RuntimeImpl& operator=(const RuntimeImpl&) = delete;
+
+  // --- any thread ---
+  Status run();
+  void stop() noexcept;
+  Result<FiberId> spawn(TaskPtr task, SpawnOptions options);
+  Status post(TaskPtr task);
+  RuntimeStats stats() const noexcept;
+  RuntimeShared& shared() noexcept { return *shared_; }
+  std::uint32_t index() const noexcept { return shared_->index(); }
+  bool stopping() const noexcept { return shared_->stopping.load(std::memory_order_acquire); }
+  Runtime* owner() const noexcept { return owner_; }
+  const RuntimeOptions& options() const noexcept { return options_; }
+  RuntimeOptions& options() noexcept { return options_; }
+
+  // --- the runtime's thread only ---
+  Fiber* current() const noexcept { return current_; }
+  uv_loop_t* loop() noexcept { return &loop_; }
+  TimerHeap& timers() noexcept { return timers_; }
+  // Steady-clock nanoseconds.
+  static std::int64_t now_ns() noexcept;
+
+  // Puts f at the back of the run queue unless it is already queued.
+  void make_ready(Fiber* f) noexcept;
+  // Fixes the outcome of f's outstanding call to `how` if it is still pending, and makes f
+  // ready. False when something else fixed it first (the loser does nothing).
+  bool complete(Fiber* f, CallState how = CallState::completed) noexcept;
+  // The current fiber gives the thread back to the scheduler until made ready again.
+  void suspend() noexcept;
+  void yield() noexcept;
+
+  // A fiber spawned on this thread: created and queued at once.
+  Result<FiberId> spawn_local(TaskPtr task, SpawnOptions options);
+
+  // Counters kept by layers above (sockets).
+  std::atomic<std::uint64_t> sockets_open{0};
+  std::atomic<std::uint64_t> pending_connects{0};
+
+ private:
+  static void fiber_entry(bctx::transfer_t t);
+  Fiber* new_fiber(TaskPtr task, SpawnOptions options, Status& err);
+  bool attach_stack(Fiber* f) noexcept;
+  void switch_to(Fiber* f) noexcept;
+  void finish(Fiber* f) noexcept;
+  void discard_unstarted(Fiber* f) noexcept;
+  void run_ready() noexcept;
+  void drain_mailbox() noexcept;
+  void sweep_for_stop() noexcept;
+  void arm_loop_timer() noexcept;
+  void fire_timers() noexcept;
+  void update_stack_stats() noexcept;
+  static void run_task_outside_fiber(Task& task) noexcept;
+
+  Runtime* owner_;
+  RuntimeOptions options_;
+  RuntimeShared* shared_;
+  uv_loop_t loop_;
+  uv_poll_t wake_poll_;
+  uv_async_t wake_async_;
+  uv_timer_t loop_timer_;
+  std::int64_t loop_timer_due_ = -1;
+
+  ExecContext sched_;
+  Fiber* current_ = nullptr;
+  IntrusiveList<Fiber> ready_;
+  IntrusiveList<Fiber> all_;
+  TimerHeap timers_;
+  StackPool stacks_;
+  std::vector<Message> inbox_;
+
+  bool running_ = false;
+  bool in_uv_run_ = false;
+  bool stop_swept_ = false;
+  bool stopped_ = false;  // a run() ended after stop(): final
+
+  std::atomic<std::uint64_t> alive_{0};
+  std::atomic<std::uint64_t> switches_{0};
+  std::atomic<std::uint64_t> iterations_{0};
+  std::atomic<std::uint64_t> stacks_guarded_{0};
+  std::atomic<std::uint64_t> stacks_unguarded_{0};
+  std::atomic<std::uint64_t> stacks_pooled_{0};
+};
+
+// Single-writer counter increment: no locked instruction on the hot path.
+inline void bump(std::atomic<std::uint64_t>& c) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,131 @@
+#include "shared.hpp"
+
+#include <cerrno>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+namespace weft::detail {
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::vector<RuntimeShared*> entries{nullptr};  // index 0 is never a runtime
+  std::vector<std::uint32_t> free_indices;
+};
+
+Registry& registry() {
+  static Registry* r = new Registry;  // never destroyed: foreign threads may outlive statics
+  return *r;
+}
+
+}  // namespace
+
+RuntimeShared* RuntimeShared::create(WakeMethod wake) {
+  auto* s = new (std::nothrow) RuntimeShared;
+  if (!s) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  s->wake_method_ = wake;
+  if (wake == WakeMethod::eventfd) {
+    s->efd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->efd_ < 0) {
+      int e = errno;
+      delete s;
+      errno = e;
+      return nullptr;
+    }
+  }
+  Registry& r = registry();
+  std::lock_guard lock(r.mu);
+  if (!r.free_indices.empty()) {
+    s->index_ = r.free_indices.back();
+    r.free_indices.pop_back();
+    r.entries[s->index_] = s;
+  } else {
+    s->index_ = static_cast<std::uint32_t>(r.entries.size());
+    r.entries.push_back(s);
+  }
+  return s;
+}
+
+RuntimeShared::~RuntimeShared() {
+  if (efd_ >= 0) ::close(efd_);
+}
+
+void RuntimeShared::release() noexcept {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+void RuntimeShared::close(std::vector<Message>& leftover) noexcept {
+  {
+    Registry& r = registry();
+    std::lock_guard lock(r.mu);
+    r.entries[index_] = nullptr;
+    r.free_indices.push_back(index_);
+  }
+  std::lock_guard lock(mu_);
+  closed.store(true, std::memory_order_release);
+  async_ = nullptr;
+  leftover.swap(queue_);
+}
+
+RuntimeShared* registry_acquire(std::uint32_t index) noexcept {
+  Registry& r = registry();
+  std::lock_guard lock(r.mu);
+  if (index == 0 || index >= r.entries.size() || !r.entries[index]) return nullptr;
+  RuntimeShared* s = r.entries[index];
+  s->add_ref();
+  return s;
+}
+
+bool RuntimeShared::push(Message&& m) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed.load(std::memory_order_relaxed)) return false;
+    queue_.push_back(std::move(m));
+  }
+  wake();
+  return true;
+}
+
+void RuntimeShared::take(std::vector<Message>& out) {
+  std::lock_guard lock(mu_);
+  out.swap(queue_);
+}
+
+void RuntimeShared::wake() noexcept {
+  // Coalesce: only the first push after the loop consumed the last wake-up pays a syscall.
+  if (signalled_.exchange(true, std::memory_order_acq_rel)) return;
+  if (wake_method_ == WakeMethod::eventfd) {
+    std::uint64_t one = 1;
+    ssize_t n;
+    do {
+      n = ::write(efd_, &one, sizeof one);
+    } while (n < 0 && errno == EINTR);
+    // EAGAIN means the counter is saturated: the loop is already due to wake.
+  } else {
+    std::lock_guard lock(mu_);
+    if (async_) uv_async_send(async_);
+  }
+}
+
+void RuntimeShared::consume_wake() noexcept {
+  if (wake_method_ == WakeMethod::eventfd) {
+    std::uint64_t v;
+    ssize_t n;
+    do {
+      n = ::read(efd_, &v, sizeof v);
+    } while (n < 0 && errno == EINTR);
+  }
+  wakeups.fetch_add(1, std::memory_order_relaxed);
+  // Cleared before the queue is taken: a push that lands after take() wakes the loop again.
+  signalled_.store(false, std::memory_order_release);
+}
+
+void RuntimeShared::attach_async(uv_async_t* a) noexcept {
+  std::lock_guard lock(mu_);
+  async_ = a;
+}
+
+}  // namespace weft::detail
