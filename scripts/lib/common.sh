@@ -1,0 +1,41 @@
+# Shared by scripts/test and scripts/bench: the Debian packages weft needs, and installing
+# whichever of them are missing (quietly; `apt-get update` only when something is missing).
+
+# Build and test dependencies (architecture.md). One Boost version: 1.81.
+WEFT_BUILD_PACKAGES=(
+  g++ meson ninja-build pkgconf
+  libuv1-dev libboost1.81-dev libboost-context1.81-dev libspdlog-dev
+  googletest libgtest-dev libbenchmark-dev
+)
+# The benchmark suite's extras: plots.
+WEFT_BENCH_PACKAGES=(gnuplot-nox)
+
+weft_missing_packages() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+weft_ensure_packages() {
+  local missing
+  missing=$(weft_missing_packages "$@")
+  [ -z "$missing" ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "weft: installing missing Debian packages:" $missing
+  $sudo apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# weft_configure DIR [meson options...]: sets up DIR once, reconfigures it when options change.
+weft_configure() {
+  local dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
