@@ -126,14 +126,12 @@ TEST(SleepCancel, CancelOfAFiberWithNoOutstandingCallIsInvalidAndNotSticky) {
 TEST(SleepCancel, CancelAfterCompletionReturnsZeroAndTheCallSucceeds) {
   run_in_fiber([] {
     Status result;
-    auto due = Clock::now() + 2ms;
+    // Equal due times fire in the order they were armed: ours first, then the sleeper's, in
+    // one pass. So when we run again, the sleeper's outcome is already fixed by completion
+    // and the sleeper has not resumed yet. (The margin only has to cover the sleeper's start.)
+    auto due = Clock::now() + 50ms;
     auto sleeper = spawn([&] { result = this_fiber::sleep_until(due); });
-    this_fiber::yield();  // the sleeper runs and blocks on its timer
-    // Keep the thread (no poll happens) until the timer is due; the next yield polls, the
-    // timer fires and fixes the outcome by completion, and the sleeper is queued behind us.
-    while (Clock::now() <= due) {
-    }
-    this_fiber::yield();
+    ASSERT_TRUE(this_fiber::sleep_until(due).ok());
     EXPECT_TRUE(cancel_blocking_call(*sleeper).ok());  // found completed: 0
     ASSERT_TRUE(join(*sleeper).ok());
     EXPECT_TRUE(result.ok());  // as if cancel had never been called

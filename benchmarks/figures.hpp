@@ -1,0 +1,12 @@
+// weft benchmarks — the figure groups, each appending its figures.
+#pragma once
+
+#include "harness.hpp"
+
+#include <vector>
+
+namespace weft::bench {
+
+void figures_core(const Config& cfg, std::vector<Figure>& out);
+
+}  // namespace weft::bench

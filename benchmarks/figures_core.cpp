@@ -1,0 +1,274 @@
+// Figures of the core runtime: context switch, cross-thread wake-up, cancel latency.
+#include "figures.hpp"
+
+#include "harness.hpp"
+
+#include <weft/weft.hpp>
+
+#include <boost/context/detail/fcontext.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace weft::bench {
+namespace {
+
+using namespace std::chrono_literals;
+namespace bctx = boost::context::detail;
+
+// Pause between samples long enough for the receiving loop to be asleep in epoll_wait.
+constexpr auto kIdleGap = 50us;
+
+void spin_until(const std::atomic<bool>& flag) {
+  while (!flag.load(std::memory_order_acquire)) {
+  }
+}
+
+// --- floors -------------------------------------------------------------------------------
+
+// A bare Boost.Context round trip: jump into a context that jumps straight back. Timed in
+// batches (one clock read per batch), since one round trip is far below a clock read's cost.
+std::vector<double> fcontext_roundtrip(const Config& cfg) {
+  constexpr std::size_t kStack = 64 * 1024;
+  void* stack = std::malloc(kStack);
+  auto body = [](bctx::transfer_t t) {
+    for (;;) t = bctx::jump_fcontext(t.fctx, nullptr);
+  };
+  bctx::fcontext_t ctx = bctx::make_fcontext(static_cast<char*>(stack) + kStack, kStack, body);
+  ctx = bctx::jump_fcontext(ctx, nullptr).fctx;  // warm up
+  std::vector<double> out;
+  const std::size_t batches = 20, per_batch = cfg.samples(200'000);
+  for (std::size_t b = 0; b < batches; ++b) {
+    auto t0 = now_ns();
+    for (std::size_t i = 0; i < per_batch; ++i) ctx = bctx::jump_fcontext(ctx, nullptr).fctx;
+    out.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(per_batch));
+  }
+  std::free(stack);  // the context is parked mid-loop on this stack; never resumed again
+  return out;
+}
+
+// A raw eventfd write on one thread waking epoll_wait on another: the floor of any
+// cross-thread wake-up.
+std::vector<double> raw_eventfd_wake(const Config& cfg) {
+  int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+  std::atomic<std::int64_t> woke_at{0};
+  std::atomic<bool> woke{false}, quit{false};
+  std::thread waiter([&] {
+    epoll_event out{};
+    while (!quit.load()) {
+      if (epoll_wait(ep, &out, 1, -1) != 1) continue;
+      std::uint64_t v;
+      (void)read(efd, &v, sizeof v);
+      woke_at.store(now_ns(), std::memory_order_relaxed);
+      woke.store(true, std::memory_order_release);
+    }
+  });
+  std::vector<double> out;
+  const std::size_t n = cfg.samples(2000);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::this_thread::sleep_for(kIdleGap);
+    woke.store(false);
+    std::uint64_t one = 1;
+    auto t0 = now_ns();
+    (void)write(efd, &one, sizeof one);
+    spin_until(woke);
+    out.push_back(static_cast<double>(woke_at.load() - t0));
+  }
+  quit = true;
+  std::uint64_t one = 1;
+  (void)write(efd, &one, sizeof one);
+  waiter.join();
+  close(ep);
+  close(efd);
+  return out;
+}
+
+// --- weft ---------------------------------------------------------------------------------
+
+// Two fibers ping-ponging with yield: one round trip through weft's scheduler.
+std::vector<double> weft_yield_roundtrip(const Config& cfg) {
+  std::vector<double> out;
+  Runtime rt;
+  const std::size_t batches = 20, per_batch = cfg.samples(200'000);
+  (void)rt.spawn([&] {
+    bool done = false;
+    auto partner = spawn([&] {
+      while (!done) this_fiber::yield();
+    });
+    for (std::size_t b = 0; b < batches; ++b) {
+      auto t0 = now_ns();
+      for (std::size_t i = 0; i < per_batch; ++i) this_fiber::yield();
+      out.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(per_batch));
+    }
+    done = true;
+    (void)join(*partner);
+  });
+  (void)rt.run();
+  return out;
+}
+
+// Runtime::post from another thread to a sleeping loop: the wake-up path every cross-thread
+// entry point uses.
+std::vector<double> weft_post_wake(const Config& cfg, WakeMethod method) {
+  RuntimeOptions o;
+  o.wake = method;
+  Runtime rt(o);
+  (void)rt.spawn([] { (void)this_fiber::sleep_for(24h); });  // keeps run() going
+  std::thread runner([&] { (void)rt.run(); });
+  std::atomic<std::int64_t> ran_at{0};
+  std::atomic<bool> ran{false};
+  std::vector<double> out;
+  const std::size_t n = cfg.samples(2000);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::this_thread::sleep_for(kIdleGap);
+    ran.store(false);
+    auto t0 = now_ns();
+    (void)rt.post([&] {
+      ran_at.store(now_ns(), std::memory_order_relaxed);
+      ran.store(true, std::memory_order_release);
+    });
+    spin_until(ran);
+    out.push_back(static_cast<double>(ran_at.load() - t0));
+  }
+  rt.stop();
+  runner.join();
+  return out;
+}
+
+// A fiber blocked in sleep, cancelled by another fiber of its runtime; one cycle is the
+// cancel, the switch to the target, its return with WSAEINTR, its re-block and the switch
+// back. Timed in batches.
+std::vector<double> weft_cancel_same_thread(const Config& cfg) {
+  std::vector<double> out;
+  Runtime rt;
+  const std::size_t batches = 20, per_batch = cfg.samples(50'000);
+  (void)rt.spawn([&] {
+    bool done = false;
+    std::size_t interrupted = 0;
+    auto target = *spawn([&] {
+      while (!done) {
+        if (this_fiber::sleep_for(24h).error() == wsa::eintr) ++interrupted;
+      }
+    });
+    this_fiber::yield();
+    for (std::size_t b = 0; b < batches; ++b) {
+      auto t0 = now_ns();
+      for (std::size_t i = 0; i < per_batch; ++i) {
+        (void)cancel_blocking_call(target);
+        this_fiber::yield();
+      }
+      out.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(per_batch));
+    }
+    if (interrupted != batches * per_batch) std::abort();  // every cancel must have landed
+    done = true;
+    (void)cancel_blocking_call(target);
+    (void)join(target);
+  });
+  (void)rt.run();
+  return out;
+}
+
+// A fiber blocked in sleep on a sleeping loop, cancelled from another OS thread: time from
+// the cancel call to the fiber running with WSAEINTR.
+std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod method) {
+  RuntimeOptions o;
+  o.wake = method;
+  Runtime rt(o);
+  std::atomic<FiberId> target{FiberId::none};
+  std::atomic<std::int64_t> woke_at{0};
+  std::atomic<bool> woke{false}, quit{false};
+  (void)rt.spawn([&] {
+    target = this_fiber::id();
+    while (!quit.load()) {
+      if (this_fiber::sleep_for(24h).error() == wsa::eintr) {
+        woke_at.store(now_ns(), std::memory_order_relaxed);
+        woke.store(true, std::memory_order_release);
+      }
+    }
+  });
+  std::thread runner([&] { (void)rt.run(); });
+  while (target.load() == FiberId::none) std::this_thread::yield();
+  std::vector<double> out;
+  const std::size_t n = cfg.samples(2000);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::this_thread::sleep_for(kIdleGap);
+    woke.store(false);
+    std::int64_t t0;
+    do {
+      t0 = now_ns();
+    } while (cancel_blocking_call(target.load()).error() == wsa::einval);  // not yet re-blocked
+    spin_until(woke);
+    out.push_back(static_cast<double>(woke_at.load() - t0));
+  }
+  quit = true;
+  while (cancel_blocking_call(target.load()).error() == wsa::einval) std::this_thread::yield();
+  runner.join();
+  return out;
+}
+
+}  // namespace
+
+void figures_core(const Config& cfg, std::vector<Figure>& out) {
+  {
+    Figure f = run_interleaved(
+        "fiber_switch", "ns", "one context-switch round trip", "same core",
+        {{"boost_context_roundtrip", fcontext_roundtrip, "batch, divided"},
+         {"weft_yield_roundtrip", weft_yield_roundtrip, "batch, divided; through the scheduler"}},
+        cfg);
+    add_ratio(f, "weft_yield_over_boost_context", "weft_yield_roundtrip", "boost_context_roundtrip");
+    out.push_back(std::move(f));
+  }
+  {
+    Figure f = run_interleaved(
+        "wake", "ns", "cross-thread wake-up of a sleeping loop: post to a function running",
+        "cross core",
+        {{"raw_eventfd_epoll", raw_eventfd_wake, "floor"},
+         {"weft_post_eventfd", [](const Config& c) { return weft_post_wake(c, WakeMethod::eventfd); }, ""},
+         {"weft_post_uv_async", [](const Config& c) { return weft_post_wake(c, WakeMethod::uv_async); }, ""}},
+        cfg);
+    add_ratio(f, "eventfd_p50_over_raw_p50", "weft_post_eventfd", "raw_eventfd_epoll", Stat::p50);
+    add_ratio(f, "uv_async_p50_over_eventfd_p50", "weft_post_uv_async", "weft_post_eventfd", Stat::p50);
+    add_ratio(f, "uv_async_p99_over_eventfd_p99", "weft_post_uv_async", "weft_post_eventfd", Stat::p99);
+    out.push_back(std::move(f));
+  }
+  {
+    Figure f = run_interleaved(
+        "cancel_same_thread", "ns",
+        "fiber blocked in sleep cancelled by another fiber: full cycle (cancel, switch, "
+        "WSAEINTR, re-block, switch back)",
+        "same core",
+        {{"boost_context_roundtrip", fcontext_roundtrip, "floor; batch, divided"},
+         {"weft", weft_cancel_same_thread, "batch, divided"}},
+        cfg);
+    add_ratio(f, "weft_over_fiber_roundtrip", "weft", "boost_context_roundtrip");
+    add_goal(f, "weft_over_fiber_roundtrip", 4.0);
+    out.push_back(std::move(f));
+  }
+  {
+    Figure f = run_interleaved(
+        "cancel_cross_thread", "ns",
+        "fiber blocked in sleep on a sleeping loop, cancelled from another OS thread",
+        "cross core",
+        {{"raw_eventfd_epoll", raw_eventfd_wake, "floor"},
+         {"weft_eventfd", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::eventfd); }, ""},
+         {"weft_uv_async", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::uv_async); }, ""}},
+        cfg);
+    add_ratio(f, "weft_p50_over_eventfd_p50", "weft_eventfd", "raw_eventfd_epoll", Stat::p50);
+    add_ratio(f, "weft_p99_over_eventfd_p99", "weft_eventfd", "raw_eventfd_epoll", Stat::p99);
+    add_goal(f, "weft_p50_over_eventfd_p50", 1.25);
+    add_goal(f, "weft_p99_over_eventfd_p99", 1.5);
+    out.push_back(std::move(f));
+  }
+}
+
+}  // namespace weft::bench

@@ -1,0 +1,75 @@
+// weft benchmarks — the harness: contenders interleaved round by round in one run, every
+// sample kept, percentiles per contender, ratios per round (median, min, max).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace weft::bench {
+
+struct Config {
+  bool quick = false;
+  int rounds = 7;
+  // Scales sample counts: 1.0 in a full run, smaller in --quick.
+  double scale = 1.0;
+  std::size_t samples(std::size_t full) const {
+    auto n = static_cast<std::size_t>(static_cast<double>(full) * scale);
+    return n < 50 ? 50 : n;
+  }
+};
+
+struct Summary {
+  std::size_t n = 0;
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, min = 0, mean = 0;
+};
+Summary summarize(std::vector<double> samples);
+
+struct RatioStat {
+  double median = 0, min = 0, max = 0;
+};
+
+// One contender: each call runs one round and returns its samples (in the figure's unit).
+struct Contender {
+  std::string name;
+  std::function<std::vector<double>(const Config&)> round;
+  std::string note;  // e.g. "batch of 100000, divided"
+};
+
+struct Figure {
+  std::string name;
+  std::string unit;
+  std::string what;
+  std::string placement;
+  std::map<std::string, Summary> contenders;               // every round's samples pooled
+  std::map<std::string, std::vector<Summary>> per_round;   // one Summary per round
+  std::map<std::string, std::string> notes;
+  std::map<std::string, RatioStat> ratios;
+  std::map<std::string, double> values;
+  std::map<std::string, std::vector<double>> raw;          // pooled samples, for plots
+  // Goals: ratio name -> (limit, true if the ratio must be <= limit, false if >=).
+  std::map<std::string, std::pair<double, bool>> goals;
+};
+
+// Runs every contender once per round, in order A B C A B C ..., for config.rounds rounds.
+Figure run_interleaved(std::string name, std::string unit, std::string what,
+                       std::string placement, std::vector<Contender> contenders,
+                       const Config& config);
+
+enum class Stat { p50, p90, p99, mean };
+// ratio = stat(a) / stat(b), taken per round; median, min and max over rounds.
+void add_ratio(Figure& f, const std::string& ratio, const std::string& a, const std::string& b,
+               Stat stat = Stat::p50);
+void add_goal(Figure& f, const std::string& ratio, double limit, bool at_most = true);
+
+// Steady-clock nanoseconds.
+std::int64_t now_ns() noexcept;
+
+void print_table(const std::vector<Figure>& figures);
+std::string to_json(const std::vector<Figure>& figures,
+                    const std::map<std::string, std::string>& environment);
+std::map<std::string, std::string> environment();
+
+}  // namespace weft::bench

@@ -1,0 +1,111 @@
+// weft-bench: every figure of docs/benchmarks.md, contenders interleaved in one run.
+//
+//   weft-bench [--quick] [--json FILE] [--plot DIR] [--only NAME[,NAME...]]
+#include "figures.hpp"
+#include "harness.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <sys/stat.h>
+
+namespace {
+
+using namespace weft::bench;
+
+void usage() {
+  std::puts("usage: weft-bench [--quick] [--json FILE] [--plot DIR] [--only NAME[,NAME...]]");
+}
+
+// Latency distributions as CDFs (log x axis), one PNG per figure, drawn by gnuplot.
+void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
+  ::mkdir(dir.c_str(), 0755);
+  bool have_gnuplot = std::system("command -v gnuplot >/dev/null 2>&1") == 0;
+  for (const Figure& f : figures) {
+    std::ostringstream script;
+    script << "set terminal png size 900,560\nset output '" << dir << "/" << f.name << ".png'\n"
+           << "set title '" << f.name << " (" << f.placement << ")'\nset logscale x\n"
+           << "set xlabel '" << f.unit << "'\nset ylabel 'fraction of samples'\n"
+           << "set key bottom right\nset grid\nplot ";
+    bool first = true;
+    for (const auto& [name, samples] : f.raw) {
+      std::vector<double> s = samples;
+      std::sort(s.begin(), s.end());
+      std::string data = dir + "/" + f.name + "." + name + ".dat";
+      std::ofstream out(data);
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        out << s[i] << " " << static_cast<double>(i + 1) / static_cast<double>(s.size()) << "\n";
+      }
+      script << (first ? "" : ", ") << "'" << data << "' using 1:2 with lines lw 2 title '" << name
+             << "'";
+      first = false;
+    }
+    script << "\n";
+    std::string gp = dir + "/" + f.name + ".gp";
+    std::ofstream(gp) << script.str();
+    if (have_gnuplot) {
+      std::string cmd = "gnuplot '" + gp + "'";
+      if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "weft-bench: gnuplot failed on %s\n", gp.c_str());
+    }
+  }
+  if (!have_gnuplot) std::fprintf(stderr, "weft-bench: gnuplot not found: wrote data and scripts only\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  std::string json_path, plot_dir;
+  std::set<std::string> only;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--quick") {
+      cfg.quick = true;
+      cfg.rounds = 5;
+      cfg.scale = 0.1;
+    } else if (a == "--json" && i + 1 < argc) {
+      json_path = argv[++i];
+    } else if (a == "--plot" && i + 1 < argc) {
+      plot_dir = argv[++i];
+    } else if (a == "--only" && i + 1 < argc) {
+      std::stringstream ss(argv[++i]);
+      std::string name;
+      while (std::getline(ss, name, ',')) only.insert(name);
+    } else if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else {
+      usage();
+      return 2;
+    }
+  }
+
+  auto env = environment();
+  std::printf("weft-bench%s: %d rounds, contenders interleaved\n", cfg.quick ? " --quick" : "",
+              cfg.rounds);
+  for (const auto& [k, v] : env) std::printf("  %-18s %s\n", k.c_str(), v.c_str());
+
+  std::vector<Figure> figures;
+  figures_core(cfg, figures);
+  if (!only.empty()) {
+    std::erase_if(figures, [&](const Figure& f) { return !only.count(f.name); });
+  }
+
+  print_table(figures);
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << to_json(figures, env);
+    if (!out) {
+      std::fprintf(stderr, "weft-bench: cannot write %s\n", json_path.c_str());
+      return 1;
+    }
+  }
+  if (!plot_dir.empty()) write_plots(figures, plot_dir);
+  return 0;
+}
