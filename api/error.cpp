@@ -26,6 +26,14 @@ class WsaCategory final : public std::error_category {
       case wsa::ewouldblock: return "WSAEWOULDBLOCK: the operation would block";
       case wsa::einprogress: return "WSAEINPROGRESS: a blocking call is in progress on this fiber";
       case wsa::enotsock: return "WSAENOTSOCK: not a socket (invalid, closed or stale handle)";
+      case wsa::emsgsize: return "WSAEMSGSIZE: the datagram was larger than the buffer";
+      case wsa::enoprotoopt: return "WSAENOPROTOOPT: unknown or unsupported socket option";
+      case wsa::eopnotsupp: return "WSAEOPNOTSUPP: operation not supported on this socket";
+      case wsa::eafnosupport: return "WSAEAFNOSUPPORT: address family not supported";
+      case wsa::eaddrnotavail: return "WSAEADDRNOTAVAIL: address not available";
+      case wsa::enetunreach: return "WSAENETUNREACH: network unreachable";
+      case wsa::eisconn: return "WSAEISCONN: the socket is already connected";
+      case wsa::ehostunreach: return "WSAEHOSTUNREACH: host unreachable";
       case wsa::eaddrinuse: return "WSAEADDRINUSE: address already in use";
       case wsa::enetdown: return "WSAENETDOWN: the runtime is stopping or stopped";
       case wsa::econnaborted: return "WSAECONNABORTED: the connection was aborted after a cancel";
@@ -48,6 +56,14 @@ class WsaCategory final : public std::error_category {
       case wsa::ewouldblock: return std::errc::operation_would_block;
       case wsa::einprogress: return std::errc::operation_in_progress;
       case wsa::enotsock: return std::errc::not_a_socket;
+      case wsa::emsgsize: return std::errc::message_size;
+      case wsa::enoprotoopt: return std::errc::no_protocol_option;
+      case wsa::eopnotsupp: return std::errc::operation_not_supported;
+      case wsa::eafnosupport: return std::errc::address_family_not_supported;
+      case wsa::eaddrnotavail: return std::errc::address_not_available;
+      case wsa::enetunreach: return std::errc::network_unreachable;
+      case wsa::eisconn: return std::errc::already_connected;
+      case wsa::ehostunreach: return std::errc::host_unreachable;
       case wsa::eaddrinuse: return std::errc::address_in_use;
       case wsa::enetdown: return std::errc::network_down;
       case wsa::econnaborted: return std::errc::connection_aborted;
@@ -91,6 +107,14 @@ std::error_code errno_to_error(int err) noexcept {
     case EBADF:
     case ENOTSOCK: return wsa::enotsock;
     case EADDRINUSE: return wsa::eaddrinuse;
+    case EMSGSIZE: return wsa::emsgsize;
+    case ENOPROTOOPT: return wsa::enoprotoopt;
+    case EOPNOTSUPP: return wsa::eopnotsupp;
+    case EAFNOSUPPORT: return wsa::eafnosupport;
+    case EADDRNOTAVAIL: return wsa::eaddrnotavail;
+    case ENETUNREACH: return wsa::enetunreach;
+    case EISCONN: return wsa::eisconn;
+    case EHOSTUNREACH: return wsa::ehostunreach;
     case ENETDOWN: return wsa::enetdown;
     case ECONNABORTED: return wsa::econnaborted;
     case ECONNRESET:

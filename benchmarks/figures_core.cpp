@@ -68,7 +68,7 @@ std::vector<double> raw_eventfd_wake(const Config& cfg) {
     while (!quit.load()) {
       if (epoll_wait(ep, &out, 1, -1) != 1) continue;
       std::uint64_t v;
-      (void)read(efd, &v, sizeof v);
+      (void)::read(efd, &v, sizeof v);
       woke_at.store(now_ns(), std::memory_order_relaxed);
       woke.store(true, std::memory_order_release);
     }
@@ -80,16 +80,16 @@ std::vector<double> raw_eventfd_wake(const Config& cfg) {
     woke.store(false);
     std::uint64_t one = 1;
     auto t0 = now_ns();
-    (void)write(efd, &one, sizeof one);
+    (void)::write(efd, &one, sizeof one);
     spin_until(woke);
     out.push_back(static_cast<double>(woke_at.load() - t0));
   }
   quit = true;
   std::uint64_t one = 1;
-  (void)write(efd, &one, sizeof one);
+  (void)::write(efd, &one, sizeof one);
   waiter.join();
-  close(ep);
-  close(efd);
+  ::close(ep);
+  ::close(efd);
   return out;
 }
 

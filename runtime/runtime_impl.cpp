@@ -3,6 +3,7 @@
 #include "errors.hpp"
 #include "log.hpp"
 #include "overflow.hpp"
+#include "socket_table.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -38,7 +39,8 @@ RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
     : owner_(owner),
       options_(options),
       shared_(RuntimeShared::create(options.wake)),
-      stacks_(options.stack_size, options.guarded_stack_limit, options.stack_pool_size) {
+      stacks_(options.stack_size, options.guarded_stack_limit, options.stack_pool_size),
+      sockets_(std::make_unique<SocketTable>(this)) {
   if (!shared_) fatal("cannot create the runtime's wake-up descriptor");
   if (uv_loop_init(&loop_) != 0) fatal("uv_loop_init failed");
   if (options_.wake == WakeMethod::eventfd) {
@@ -67,6 +69,10 @@ RuntimeImpl::~RuntimeImpl() {
     if (m.kind == Message::Kind::spawn) discard_unstarted(m.fiber);
   }
   leftover.clear();
+  if (sockets_->open_count() > 0) {
+    log_debug("runtime {}: closing {} sockets left open", index(), sockets_->open_count());
+  }
+  sockets_.reset();
   if (options_.wake == WakeMethod::eventfd) {
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_poll_), nullptr);
   } else {

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <uv.h>
@@ -24,6 +25,7 @@
 namespace weft::detail {
 
 class RuntimeImpl;
+class SocketTable;
 
 // The runtime running on this thread (nullptr when none).
 extern thread_local RuntimeImpl* tls_runtime;
@@ -52,6 +54,7 @@ class RuntimeImpl {
   Fiber* current() const noexcept { return current_; }
   uv_loop_t* loop() noexcept { return &loop_; }
   TimerHeap& timers() noexcept { return timers_; }
+  SocketTable& sockets() noexcept { return *sockets_; }
   // Steady-clock nanoseconds.
   static std::int64_t now_ns() noexcept;
 
@@ -101,6 +104,7 @@ class RuntimeImpl {
   IntrusiveList<Fiber> all_;
   TimerHeap timers_;
   StackPool stacks_;
+  std::unique_ptr<SocketTable> sockets_;
   std::vector<Message> inbox_;
 
   bool running_ = false;

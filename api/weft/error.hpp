@@ -20,7 +20,8 @@
 
 namespace weft {
 
-// The codes of semantics.md §7, with their Winsock values.
+// The codes of semantics.md §7, with their Winsock values, plus the further Winsock codes the
+// socket calls need (message size, options, address families, reachability).
 enum class wsa : int {
   eintr = 10004,           // the call was cancelled
   efault = 10014,          // null or invalid buffer / out pointer
@@ -29,15 +30,23 @@ enum class wsa : int {
   ewouldblock = 10035,     // a non-blocking call would block
   einprogress = 10036,     // a blocking call from a hook or message of a blocked fiber
   enotsock = 10038,        // invalid, closed or stale handle
+  emsgsize = 10040,        // a datagram was larger than the buffer (it was truncated)
+  enoprotoopt = 10042,     // unknown or unsupported socket option
+  eopnotsupp = 10045,      // operation not supported on this kind of socket
+  eafnosupport = 10047,    // address family not supported (or not the socket's)
   eaddrinuse = 10048,      //
+  eaddrnotavail = 10049,   // the address is not available on this machine
   enetdown = 10050,        // the runtime is stopping or stopped
+  enetunreach = 10051,     //
   econnaborted = 10053,    // the socket was reset after a cancel
   econnreset = 10054,      // the peer reset the connection
   enobufs = 10055,         // out of memory for a fiber stack or a buffer
+  eisconn = 10056,         // the socket is already connected
   enotconn = 10057,        //
   eshutdown = 10058,       // send after shutdown
   etimedout = 10060,       // a deadline expired
   econnrefused = 10061,    //
+  ehostunreach = 10065,    //
 };
 
 // The "wsa" category. Its name() is "wsa"; message() gives the Winsock text;
@@ -58,6 +67,13 @@ namespace weft {
 namespace detail {
 [[noreturn]] WEFT_API void result_access_failed(const std::error_code& ec) noexcept;
 }
+
+// GCC cannot see that value_ is only read when ok_ is set (a known false positive with
+// unions, as with std::optional).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // A value or an error, for C++20 (no std::expected yet). Cheap to move; never throws on its
 // own. Reading value() of an error Result is a programming error: it aborts with the error's
@@ -138,6 +154,10 @@ class [[nodiscard]] Result<void> {
  private:
   std::error_code ec_;
 };
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 using Status = Result<void>;
 

@@ -57,6 +57,9 @@ struct RuntimeOptions {
   // strictest Winsock provider may (semantics.md §3). Default: precise mode.
   bool portable_mode = false;
   WakeMethod wake = WakeMethod::eventfd;
+  // A cancelled connect's kernel socket is held until its attempt ends (then reset if it
+  // connected); past this time the attempt is abandoned and the socket freed.
+  std::chrono::milliseconds connect_reap_timeout{30'000};
 };
 
 struct SpawnOptions {

@@ -7,4 +7,5 @@
 #include <weft/fiber.hpp>
 #include <weft/fiber_id.hpp>
 #include <weft/log.hpp>
+#include <weft/net.hpp>
 #include <weft/runtime.hpp>

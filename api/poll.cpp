@@ -1,0 +1,119 @@
+// poll over many sockets: a zero timeout never blocks; otherwise the fiber waits on every
+// socket's readiness at once, with one outcome for the whole call.
+#include <weft/net.hpp>
+
+#include "socket_io.hpp"
+
+#include <deque>
+#include <vector>
+
+#include <poll.h>
+
+namespace weft {
+
+using detail::CallState;
+using detail::Sock;
+
+namespace {
+
+short to_native(short events) {
+  short n = 0;
+  if (events & kPollIn) n |= POLLIN;
+  if (events & kPollOut) n |= POLLOUT;
+  if (events & kPollPri) n |= POLLPRI;
+  return n;
+}
+
+short from_native(short revents) {
+  short r = 0;
+  if (revents & POLLIN) r |= kPollIn;
+  if (revents & POLLOUT) r |= kPollOut;
+  if (revents & POLLPRI) r |= kPollPri;
+  if (revents & (POLLERR | POLLNVAL)) r |= kPollErr;
+  if (revents & (POLLHUP | POLLRDHUP)) r |= kPollHup;
+  return r;
+}
+
+// One non-blocking pass over the entries; the number ready, or an error.
+Result<int> poll_now(detail::RuntimeImpl* rt, std::span<PollEntry> entries,
+                     std::vector<pollfd>& fds) {
+  fds.resize(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    Sock* s = rt->sockets().get(entries[i].socket);
+    if (!s || s->state == detail::SockState::closing) return wsa::enotsock;
+    fds[i].fd = s->fd;  // -1 for an aborted socket: poll(2) ignores it
+    fds[i].events = to_native(entries[i].events);
+    fds[i].revents = 0;
+  }
+  int n = detail::retry_eintr([&] { return ::poll(fds.data(), fds.size(), 0); });
+  if (n < 0) return detail::errno_to_error(errno);
+  int ready = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    entries[i].revents = from_native(fds[i].revents);
+    if (fds[i].fd < 0) entries[i].revents = kPollErr | kPollHup;  // aborted after a cancel
+    if (entries[i].revents) ++ready;
+  }
+  return ready;
+}
+
+}  // namespace
+
+Result<int> poll(std::span<PollEntry> entries, std::optional<std::chrono::milliseconds> timeout) {
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  if (!rt) return wsa::einval;
+  if (entries.empty()) return wsa::einval;
+  if (timeout && timeout->count() < 0) return wsa::einval;
+  std::vector<pollfd> fds;
+  auto ready = poll_now(rt, entries, fds);
+  if (!ready.ok() || *ready > 0 || (timeout && timeout->count() == 0)) return ready;
+
+  detail::Fiber* f = nullptr;
+  if (auto ec = detail::blocking_precheck(f)) return ec;
+  detail::BlockingCall call(f);
+  struct Deadline {
+    detail::TimerHeap& heap;
+    detail::TimerNode node;
+    ~Deadline() { heap.erase(&node); }
+  } deadline{rt->timers(), {}};
+  if (timeout) {
+    deadline.node.due = detail::RuntimeImpl::now_ns() +
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count();
+    deadline.node.ctx = f;
+    deadline.node.fire = [](detail::TimerNode* n) {
+      auto* fiber = static_cast<detail::Fiber*>(n->ctx);
+      fiber->rt->complete(fiber, CallState::timed_out);
+    };
+    rt->timers().push(&deadline.node);
+  }
+  // One waiter per socket and direction; all share this fiber's one outcome.
+  std::deque<detail::IoWaiter> waiters;
+  for (;;) {
+    waiters.clear();
+    for (const PollEntry& e : entries) {
+      Sock* s = rt->sockets().get(e.socket);
+      if (!s) return wsa::eintr;  // closed meanwhile by another fiber
+      if (s->fd < 0) continue;
+      if (e.events & (kPollIn | kPollPri)) {
+        waiters.emplace_back(f, UV_READABLE);
+        if (auto ec = rt->sockets().wait_add(s, waiters.back())) return ec;
+      }
+      if (e.events & kPollOut) {
+        waiters.emplace_back(f, UV_WRITABLE);
+        if (auto ec = rt->sockets().wait_add(s, waiters.back())) return ec;
+      }
+    }
+    CallState st = call.wait();
+    if (st == CallState::timed_out) {
+      for (PollEntry& e : entries) e.revents = 0;
+      return 0;  // a timeout is poll's normal "nothing ready"
+    }
+    if (st != CallState::completed) return detail::outcome_error(st);
+    ready = poll_now(rt, entries, fds);
+    if (!ready.ok()) return ready.error() == wsa::enotsock ? Result<int>(wsa::eintr) : ready;
+    if (*ready > 0) return ready;
+    st = call.rearm();
+    if (st != CallState::pending) return detail::outcome_error(st);
+  }
+}
+
+}  // namespace weft

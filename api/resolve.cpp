@@ -1,0 +1,106 @@
+// Name resolution on libuv's thread pool; only the calling fiber waits.
+#include <weft/net.hpp>
+
+#include "blocking.hpp"
+#include "errors.hpp"
+
+#include <string>
+
+#include <netdb.h>
+
+namespace weft {
+namespace {
+
+// Owned by the fiber while it waits; by the pool's callback once the fiber gave up on it.
+struct ResolveRequest {
+  uv_getaddrinfo_t req;
+  detail::Fiber* fiber = nullptr;
+  bool abandoned = false;
+  int status = 0;
+  addrinfo* result = nullptr;
+};
+
+void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
+  auto* r = static_cast<ResolveRequest*>(req->data);
+  if (r->abandoned) {
+    if (res) uv_freeaddrinfo(res);
+    delete r;
+    return;
+  }
+  r->status = status;
+  r->result = res;
+  r->fiber->rt->complete(r->fiber);
+}
+
+std::error_code resolver_error(int status) {
+  switch (status) {
+    case UV_EAI_NONAME:
+    case UV_EAI_NODATA:
+    case UV_EAI_ADDRFAMILY: return std::make_error_code(std::errc::no_such_device_or_address);
+    case UV_EAI_AGAIN: return std::make_error_code(std::errc::resource_unavailable_try_again);
+    case UV_EAI_MEMORY: return wsa::enobufs;
+    case UV_EAI_BADFLAGS:
+    case UV_EAI_SERVICE:
+    case UV_EAI_SOCKTYPE:
+    case UV_EAI_FAMILY: return wsa::einval;
+    default: return detail::uv_to_error(status);
+  }
+}
+
+}  // namespace
+
+Result<std::vector<Address>> resolve(std::string_view host, std::string_view service,
+                                     int family, int type) {
+  if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) return wsa::eafnosupport;
+  if (type != SOCK_STREAM && type != SOCK_DGRAM) return wsa::einval;
+  if (host.empty() && service.empty()) return wsa::einval;
+  if (host.find('\0') != std::string_view::npos || service.find('\0') != std::string_view::npos) {
+    return wsa::einval;
+  }
+  detail::Fiber* f = nullptr;
+  if (auto ec = detail::blocking_precheck(f)) return ec;
+
+  std::string h(host), s(service);
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = type;
+  hints.ai_flags = AI_ADDRCONFIG;
+  auto* r = new (std::nothrow) ResolveRequest;
+  if (!r) return wsa::enobufs;
+  r->req.data = r;
+  r->fiber = f;
+  int rc = uv_getaddrinfo(f->rt->loop(), &r->req, on_resolved, h.empty() ? nullptr : h.c_str(),
+                          s.empty() ? nullptr : s.c_str(), &hints);
+  if (rc != 0) {
+    delete r;
+    return resolver_error(rc);
+  }
+  detail::CallState st;
+  {
+    detail::BlockingCall call(f);
+    st = call.wait();
+  }
+  if (st != detail::CallState::completed) {
+    // The pool request is cancelled if it has not started; otherwise its result is dropped
+    // by on_resolved when it arrives. Either way the callback frees the request.
+    r->abandoned = true;
+    uv_cancel(reinterpret_cast<uv_req_t*>(&r->req));
+    return detail::outcome_error(st);
+  }
+  std::vector<Address> out;
+  std::error_code err;
+  if (r->status != 0) {
+    err = resolver_error(r->status);
+  } else {
+    for (addrinfo* ai = r->result; ai; ai = ai->ai_next) {
+      auto a = Address::from_sockaddr(ai->ai_addr, ai->ai_addrlen);
+      if (a.ok()) out.push_back(*a);
+    }
+  }
+  if (r->result) uv_freeaddrinfo(r->result);
+  delete r;
+  if (err) return err;
+  return out;
+}
+
+}  // namespace weft

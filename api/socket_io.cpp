@@ -1,0 +1,362 @@
+// The blocking socket calls: accept, connect, recv, send and their datagram forms. Each
+// tries its syscall first and parks only when the kernel would block; each applies its
+// cancellation rule (semantics.md §3) when the wait ends in a cancel, a deadline or a stop.
+#include <weft/net.hpp>
+
+#include "socket_io.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+namespace weft {
+
+using detail::Attempt;
+using detail::CallState;
+using detail::Sock;
+using detail::SockRef;
+using detail::SockState;
+
+namespace {
+
+bool portable(const SockRef& r) { return r.rt->options().portable_mode; }
+
+// Resets h's connection if it still exists (a cancel compromised its stream).
+void reset_if_open(Socket h) {
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  if (Sock* s = rt->sockets().get(h)) {
+    if (s->state != SockState::aborted) rt->sockets().reset(s);
+  }
+}
+
+std::error_code stream_recv_gate(const Sock* s) {
+  if (auto ec = detail::sock_gate(s)) return ec;
+  if (s->shut_rd) return wsa::eshutdown;
+  if (s->type == SOCK_STREAM && s->state != SockState::connected) return wsa::enotconn;
+  if (s->type == SOCK_DGRAM && !s->bound && s->state != SockState::connected) return wsa::einval;
+  return {};
+}
+
+std::error_code stream_send_gate(const Sock* s) {
+  if (auto ec = detail::sock_gate(s)) return ec;
+  if (s->shut_wr) return wsa::eshutdown;
+  if (s->state != SockState::connected) return wsa::enotconn;
+  return {};
+}
+
+constexpr int kRecvFlags = MSG_PEEK | MSG_OOB;
+constexpr int kSendFlags = MSG_OOB | MSG_DONTROUTE;
+
+}  // namespace
+
+Result<Socket> accept(Socket h, Address* peer) {
+  Result<Socket> result = wsa::einval;
+  auto attempt = [&]() -> Attempt {
+    SockRef r;
+    if (auto ec = detail::sock_lookup(h, r)) {
+      result = ec;
+      return Attempt::done;
+    }
+    if (auto ec = detail::sock_gate(r.s)) {
+      result = ec;
+      return Attempt::done;
+    }
+    if (r.s->state != SockState::listening) {
+      result = wsa::einval;
+      return Attempt::done;
+    }
+    for (;;) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      int fd = detail::retry_eintr([&] {
+        return ::accept4(r.s->fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      });
+      if (fd >= 0) {
+        result = r.rt->sockets().add(fd, r.s->family, SOCK_STREAM, SockState::connected);
+        if (result.ok() && peer) {
+          auto a = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+          if (a.ok()) *peer = *a;
+        }
+        if (result.ok()) r.rt->sockets().get(*result)->bound = true;
+        return Attempt::done;
+      }
+      // A connection reset while queued is not the listener's error: take the next one.
+      if (errno == ECONNABORTED || errno == EPROTO) continue;
+      if (errno == EAGAIN) return Attempt::would_block;
+      result = detail::errno_to_error(errno);
+      return Attempt::done;
+    }
+  };
+  if (attempt() == Attempt::done) return result;
+  CallState how;
+  // Cancellation leaves the listener and its queue as they were: nothing to undo.
+  if (auto ec = detail::park_until_done(h, UV_READABLE, attempt, how)) return ec;
+  return result;
+}
+
+Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout) {
+  SockRef r;
+  if (auto ec = detail::sock_lookup(h, r)) return ec;
+  if (auto ec = detail::sock_gate(r.s)) return ec;
+  if (peer.family() != r.s->family) return wsa::eafnosupport;
+  if (timeout.count() < 0) return wsa::einval;
+  switch (r.s->state) {
+    case SockState::connected:
+      if (r.s->type == SOCK_STREAM) return wsa::eisconn;
+      break;
+    case SockState::connecting: return wsa::einprogress;  // Winsock: WSAEALREADY's role
+    case SockState::listening: return wsa::einval;
+    default: break;
+  }
+  int rc = detail::retry_eintr([&] { return ::connect(r.s->fd, peer.data(), peer.size()); });
+  if (rc == 0) {
+    r.s->state = SockState::connected;
+    r.s->bound = true;
+    return {};
+  }
+  if (errno != EINPROGRESS) return detail::errno_to_error(errno);
+  r.s->state = SockState::connecting;
+
+  Status result;
+  auto attempt = [&]() -> Attempt {
+    Sock* s = r.rt->sockets().get(h);
+    if (!s) {
+      result = wsa::eintr;  // closed by another fiber
+      return Attempt::done;
+    }
+    if (s->state == SockState::aborted) {
+      result = wsa::econnaborted;
+      return Attempt::done;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == 0) {
+      sockaddr_storage ss{};
+      socklen_t sl = sizeof ss;
+      if (::getpeername(s->fd, reinterpret_cast<sockaddr*>(&ss), &sl) != 0) {
+        return Attempt::would_block;  // writable but not yet connected: spurious
+      }
+      s->state = SockState::connected;
+      s->bound = true;
+      result = Status{};
+    } else {
+      s->state = SockState::open;
+      result = detail::errno_to_error(err);
+    }
+    return Attempt::done;
+  };
+  std::int64_t deadline =
+      timeout.count() > 0
+          ? detail::RuntimeImpl::now_ns() +
+                std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
+          : 0;
+  CallState how;
+  if (auto ec = detail::park_until_done(h, UV_WRITABLE, attempt, how, deadline)) {
+    // Cancelled, timed out, stopped, or refused to block: the attempt is abandoned. The
+    // socket is aborted and the reaper holds the kernel socket until the attempt ends.
+    if (Sock* s = r.rt->sockets().get(h)) {
+      if (s->state == SockState::connecting) r.rt->sockets().reap_connect(s);
+    }
+    return ec;
+  }
+  return result;
+}
+
+Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags) {
+  if (flags & ~kRecvFlags) return wsa::eopnotsupp;
+  if (!buf && len > 0) return wsa::efault;
+  Result<std::size_t> result = wsa::einval;
+  auto attempt = [&]() -> Attempt {
+    SockRef r;
+    if (auto ec = detail::sock_lookup(h, r)) {
+      result = ec;
+      return Attempt::done;
+    }
+    if (auto ec = stream_recv_gate(r.s)) {
+      result = ec;
+      return Attempt::done;
+    }
+    ssize_t n = detail::retry_eintr([&] { return ::recv(r.s->fd, buf, len, flags); });
+    if (n >= 0) {
+      result = static_cast<std::size_t>(n);
+      return Attempt::done;
+    }
+    if (errno == EAGAIN) return Attempt::would_block;
+    result = detail::errno_to_error(errno);
+    return Attempt::done;
+  };
+  if (attempt() == Attempt::done) return result;
+  CallState how;
+  if (auto ec = detail::park_until_done(h, UV_READABLE, attempt, how)) {
+    // Precise mode: no byte was consumed for this call; nothing to undo.
+    SockRef r;
+    if (how == CallState::cancelled && !detail::sock_lookup(h, r) && portable(r)) reset_if_open(h);
+    return ec;
+  }
+  return result;
+}
+
+namespace {
+
+// Sends from buf until `all` bytes are gone (or, for send_some, at least one).
+Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int flags, bool all) {
+  if (flags & ~kSendFlags) return wsa::eopnotsupp;
+  if (!buf && len > 0) return wsa::efault;
+  std::size_t sent = 0;
+  Result<std::size_t> result = wsa::einval;
+  auto attempt = [&]() -> Attempt {
+    SockRef r;
+    if (auto ec = detail::sock_lookup(h, r)) {
+      result = ec;
+      return Attempt::done;
+    }
+    if (auto ec = stream_send_gate(r.s)) {
+      result = ec;
+      return Attempt::done;
+    }
+    const char* p = static_cast<const char*>(buf);
+    do {
+      ssize_t n = detail::retry_eintr(
+          [&] { return ::send(r.s->fd, p + sent, len - sent, flags | MSG_NOSIGNAL); });
+      if (n < 0) {
+        if (errno == EAGAIN) {
+          if (!all && sent > 0) break;
+          return Attempt::would_block;
+        }
+        result = detail::errno_to_error(errno);
+        return Attempt::done;
+      }
+      sent += static_cast<std::size_t>(n);
+    } while (all && sent < len);
+    result = sent;
+    return Attempt::done;
+  };
+  if (attempt() == Attempt::done) return result;
+  CallState how;
+  if (auto ec = detail::park_until_done(h, UV_WRITABLE, attempt, how)) {
+    // Bytes already in the kernel cannot be taken back: the stream's integrity is
+    // compromised, so the connection is reset and later calls say so (WSAECONNABORTED).
+    SockRef r;
+    bool found = !detail::sock_lookup(h, r);
+    if (how != CallState::idle && found && (sent > 0 || (how == CallState::cancelled && portable(r)))) {
+      reset_if_open(h);
+    }
+    return ec;
+  }
+  return result;
+}
+
+}  // namespace
+
+Result<std::size_t> send(Socket h, const void* buf, std::size_t len, int flags) {
+  return send_impl(h, buf, len, flags, true);
+}
+
+Result<std::size_t> send_some(Socket h, const void* buf, std::size_t len, int flags) {
+  return send_impl(h, buf, len, flags, false);
+}
+
+Status recv_exact(Socket h, void* buf, std::size_t len) {
+  if (!buf && len > 0) return wsa::efault;
+  std::size_t got = 0;
+  auto* p = static_cast<char*>(buf);
+  while (got < len) {
+    auto n = recv(h, p + got, len - got);
+    if (!n.ok()) {
+      // Bytes already taken from the stream cannot be handed back.
+      if (got > 0 && (n.error() == wsa::eintr || n.error() == wsa::etimedout ||
+                      n.error() == wsa::enetdown)) {
+        reset_if_open(h);
+      }
+      return n.error();
+    }
+    if (*n == 0) return wsa::econnreset;  // the stream ended before len bytes
+    got += *n;
+  }
+  return {};
+}
+
+Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* from, int flags) {
+  if (flags & ~kRecvFlags) return wsa::eopnotsupp;
+  if (!buf && len > 0) return wsa::efault;
+  Result<std::size_t> result = wsa::einval;
+  auto attempt = [&]() -> Attempt {
+    SockRef r;
+    if (auto ec = detail::sock_lookup(h, r)) {
+      result = ec;
+      return Attempt::done;
+    }
+    if (auto ec = stream_recv_gate(r.s)) {
+      result = ec;
+      return Attempt::done;
+    }
+    sockaddr_storage ss{};
+    iovec iov{buf, len};
+    msghdr msg{};
+    msg.msg_name = &ss;
+    msg.msg_namelen = sizeof ss;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = detail::retry_eintr([&] { return ::recvmsg(r.s->fd, &msg, flags); });
+    if (n < 0) {
+      if (errno == EAGAIN) return Attempt::would_block;
+      result = detail::errno_to_error(errno);
+      return Attempt::done;
+    }
+    if (from && msg.msg_namelen > 0) {
+      auto a = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), msg.msg_namelen);
+      if (a.ok()) *from = *a;
+    }
+    if (r.s->type == SOCK_DGRAM && (msg.msg_flags & MSG_TRUNC)) {
+      result = wsa::emsgsize;
+    } else {
+      result = static_cast<std::size_t>(n);
+    }
+    return Attempt::done;
+  };
+  if (attempt() == Attempt::done) return result;
+  CallState how;
+  if (auto ec = detail::park_until_done(h, UV_READABLE, attempt, how)) return ec;
+  return result;
+}
+
+Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Address& to, int flags) {
+  if (flags & ~kSendFlags) return wsa::eopnotsupp;
+  if (!buf && len > 0) return wsa::efault;
+  Result<std::size_t> result = wsa::einval;
+  auto attempt = [&]() -> Attempt {
+    SockRef r;
+    if (auto ec = detail::sock_lookup(h, r)) {
+      result = ec;
+      return Attempt::done;
+    }
+    if (auto ec = detail::sock_gate(r.s)) {
+      result = ec;
+      return Attempt::done;
+    }
+    if (r.s->shut_wr) {
+      result = wsa::eshutdown;
+      return Attempt::done;
+    }
+    if (to.family() != r.s->family) {
+      result = wsa::eafnosupport;
+      return Attempt::done;
+    }
+    ssize_t n = detail::retry_eintr(
+        [&] { return ::sendto(r.s->fd, buf, len, flags | MSG_NOSIGNAL, to.data(), to.size()); });
+    if (n < 0) {
+      if (errno == EAGAIN) return Attempt::would_block;
+      result = detail::errno_to_error(errno);
+      return Attempt::done;
+    }
+    r.s->bound = true;  // sendto binds an unbound socket to an ephemeral port
+    result = static_cast<std::size_t>(n);
+    return Attempt::done;
+  };
+  if (attempt() == Attempt::done) return result;
+  CallState how;
+  if (auto ec = detail::park_until_done(h, UV_WRITABLE, attempt, how)) return ec;
+  return result;
+}
+
+}  // namespace weft

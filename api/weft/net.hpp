@@ -1,0 +1,226 @@
+// weft — sockets on fibers: TCP, UDP, select/poll, close and linger, name resolution.
+//
+// Every socket is a non-blocking kernel socket behind a generation-tagged handle (Socket),
+// never a raw descriptor: a handle that was closed, or whose slot or descriptor has been
+// reused since, gets WSAENOTSOCK and never reaches another socket. Handles belong to the
+// runtime that created them and are used from its fibers (non-blocking calls may also be made
+// from functions posted to it); elsewhere calls return WSAEINVAL (no runtime on this thread,
+// or a blocking call outside a fiber) or WSAENOTSOCK (another runtime's handle).
+//
+// A blocking call first tries the syscall; only if the kernel would block does the fiber
+// park, so a call that can complete at once costs one syscall. Several fibers may block on
+// one socket at once (a reader and a writer, several acceptors).
+//
+// Every call that can suspend may be cancelled (weft/cancel.hpp): from another fiber, another
+// OS thread, or at runtime stop (WSAENETDOWN). Its "Cancellation:" paragraph says what the
+// cancelled call returns and leaves behind. "Precise mode" is the default; in portable mode
+// (RuntimeOptions::portable_mode) a cancelled call other than accept and poll/select resets
+// its socket, as the strictest Winsock provider may (semantics.md §3).
+#pragma once
+
+#include <weft/config.hpp>
+#include <weft/error.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/socket.h>
+
+namespace weft {
+
+// An IPv4 or IPv6 socket address.
+class WEFT_API Address {
+ public:
+  Address() noexcept;
+  // A numeric host ("127.0.0.1", "::1", "0.0.0.0", "::") and a port. WSAEINVAL otherwise
+  // (names are resolved with resolve()).
+  static Result<Address> parse(std::string_view host, std::uint16_t port);
+  // Copies a sockaddr; WSAEFAULT for null or short input, WSAEAFNOSUPPORT for a family other
+  // than AF_INET / AF_INET6.
+  static Result<Address> from_sockaddr(const sockaddr* sa, socklen_t len);
+  static Address loopback_v4(std::uint16_t port) noexcept;
+  static Address loopback_v6(std::uint16_t port) noexcept;
+  static Address any_v4(std::uint16_t port) noexcept;
+  static Address any_v6(std::uint16_t port) noexcept;
+
+  int family() const noexcept;  // AF_INET, AF_INET6, or AF_UNSPEC when empty
+  std::uint16_t port() const noexcept;
+  std::string host() const;       // numeric
+  std::string to_string() const;  // "127.0.0.1:80", "[::1]:80"
+  const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  socklen_t size() const noexcept { return len_; }
+  bool operator==(const Address& o) const noexcept;
+
+ private:
+  sockaddr_storage storage_;
+  socklen_t len_;
+};
+
+// A socket handle: opaque, generation-tagged, never a raw descriptor.
+enum class Socket : std::uint64_t { invalid = ~std::uint64_t{0} };
+
+enum class Shutdown { receive = SHUT_RD, send = SHUT_WR, both = SHUT_RDWR };
+
+// --- creation, addresses, options (never block) ---------------------------------------
+
+// A new socket: family AF_INET or AF_INET6, type SOCK_STREAM or SOCK_DGRAM, protocol 0 or
+// the type's own. Errors: WSAEAFNOSUPPORT, WSAEINVAL (type/protocol), WSAEMFILE, WSAENOBUFS.
+WEFT_API Result<Socket> socket(int family, int type, int protocol = 0);
+// Errors: WSAEINVAL (already bound, listening or connected), WSAEAFNOSUPPORT (address of the
+// other family), WSAEADDRINUSE, WSAEADDRNOTAVAIL.
+WEFT_API Status bind(Socket s, const Address& local);
+// Errors: WSAEOPNOTSUPP (not a stream socket), WSAEISCONN, WSAEINVAL (backlog < 0). An
+// unbound socket gets an ephemeral port, as in POSIX.
+WEFT_API Status listen(Socket s, int backlog);
+WEFT_API Result<Address> local_address(Socket s);
+// Errors: WSAENOTCONN.
+WEFT_API Result<Address> peer_address(Socket s);
+
+// Socket options. Levels/names supported: SOL_SOCKET (SO_LINGER, SO_RCVBUF, SO_SNDBUF,
+// SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_BROADCAST; read-only SO_ERROR, SO_TYPE) and
+// IPPROTO_TCP (TCP_NODELAY). Others: WSAENOPROTOOPT. Null or short values: WSAEFAULT.
+WEFT_API Status set_option(Socket s, int level, int name, const void* value, socklen_t len);
+WEFT_API Status get_option(Socket s, int level, int name, void* value, socklen_t* len);
+// Typed conveniences.
+WEFT_API Status set_linger(Socket s, std::optional<std::chrono::seconds> linger);
+WEFT_API Status set_nodelay(Socket s, bool on);
+WEFT_API Status set_reuse_address(Socket s, bool on);
+WEFT_API Status set_reuse_port(Socket s, bool on);
+
+// --- blocking calls --------------------------------------------------------------------
+
+// Waits for a connection on a listening socket; the new socket is connected.
+// Errors: WSAEINVAL (not listening), WSAEMFILE (descriptor limit: the pending connection
+// stays queued and the listener keeps serving).
+// Cancellation: returns WSAEINTR; the listener is unchanged and queued connections stay
+// queued: everything legal before is legal after.
+WEFT_API Result<Socket> accept(Socket listener, Address* peer = nullptr);
+
+// Connects a stream socket (or sets a datagram socket's default peer). A zero timeout means
+// the kernel's own. Errors: WSAECONNREFUSED, WSAETIMEDOUT (timeout), WSAEISCONN,
+// WSAEINVAL (listening, or a connect already under way), WSAEAFNOSUPPORT.
+// Cancellation: returns WSAEINTR; the socket is aborted: every later call but close fails
+// WSAECONNABORTED, close returns 0 at once. The runtime keeps the kernel socket until the
+// attempt ends — if it connects it is reset (RST), if it fails or times out it is freed —
+// and counts it in RuntimeStats::pending_connects meanwhile. A timeout leaves the same.
+WEFT_API Status connect(Socket s, const Address& peer,
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
+
+// Receives some bytes: at least 1, at most len; 0 means the peer's orderly shutdown (EOF).
+// Errors: WSAEFAULT (null buffer with len > 0), WSAENOTCONN, WSAESHUTDOWN (after
+// shutdown(receive)), WSAECONNRESET (peer reset), WSAECONNABORTED (aborted after a cancel).
+// Cancellation: returns WSAEINTR and no byte was consumed: the next recv returns the
+// stream's next bytes in order. (Portable mode: the socket is reset instead.)
+WEFT_API Result<std::size_t> recv(Socket s, void* buf, std::size_t len, int flags = 0);
+
+// Sends all len bytes, or fails. Errors: WSAEFAULT, WSAENOTCONN, WSAESHUTDOWN (after
+// shutdown(send)), WSAECONNRESET, WSAECONNABORTED.
+// Cancellation: returns WSAEINTR. If no byte had been transferred the socket is unchanged;
+// if some had (the stream's integrity is compromised), the connection is reset (RST), and
+// every later call but close fails WSAECONNABORTED.
+WEFT_API Result<std::size_t> send(Socket s, const void* buf, std::size_t len, int flags = 0);
+
+// Sends as many bytes as the kernel takes now, blocking only until it takes at least one.
+// Cancellation: returns WSAEINTR; no byte was transferred; the socket is unchanged.
+WEFT_API Result<std::size_t> send_some(Socket s, const void* buf, std::size_t len, int flags = 0);
+
+// Receives exactly len bytes, or fails; WSAECONNRESET if the stream ends first (the bytes
+// received so far are lost to the caller, so use recv for protocols that can end early).
+// Cancellation: returns WSAEINTR; if bytes had already been received the connection is
+// reset (they cannot be handed back), otherwise the socket is unchanged.
+WEFT_API Status recv_exact(Socket s, void* buf, std::size_t len);
+
+// Receives one datagram whole. If it is larger than len, the first len bytes are stored,
+// the rest discarded, and WSAEMSGSIZE returned (as Winsock does).
+// Cancellation: returns WSAEINTR; no datagram was consumed.
+WEFT_API Result<std::size_t> recv_from(Socket s, void* buf, std::size_t len, Address* from,
+                                       int flags = 0);
+// Sends one datagram whole (WSAEMSGSIZE if it cannot be one datagram).
+// Cancellation: returns WSAEINTR; nothing was sent (a datagram is atomic).
+WEFT_API Result<std::size_t> send_to(Socket s, const void* buf, std::size_t len,
+                                     const Address& to, int flags = 0);
+
+// Disables receives, sends, or both. Errors: WSAENOTCONN.
+WEFT_API Status shutdown(Socket s, Shutdown how);
+
+// Closes the handle; it is invalid from then on (WSAENOTSOCK). Calls other fibers have
+// outstanding on the socket are cancelled: each returns WSAEINTR. SO_LINGER decides the rest:
+//   off (default)  graceful: queued data is sent, then FIN, in the background; no blocking.
+//   {1, 0}         abortive: RST at once, unsent data discarded, no TIME_WAIT.
+//   {1, t > 0}     blocks the fiber until the queued data is acknowledged (then FIN) or t
+//                  expires (then RST); returns 0 either way. Outside a fiber: graceful.
+// Errors: WSAENOTSOCK (already closed, or being closed by another fiber).
+// Cancellation (the linger wait only): returns WSAEINTR; treated as linger expiry: the
+// connection is reset (RST) and the handle stays valid; close it again (it returns 0).
+WEFT_API Status close(Socket s);
+
+// --- readiness -------------------------------------------------------------------------
+
+enum : short { kPollIn = 0x1, kPollOut = 0x4, kPollPri = 0x2, kPollErr = 0x8, kPollHup = 0x10 };
+
+struct PollEntry {
+  Socket socket = Socket::invalid;
+  short events = 0;   // kPollIn | kPollOut | kPollPri
+  short revents = 0;  // set by poll: what is ready (errors and hang-up are always reported)
+};
+
+// Waits until at least one entry is ready or the timeout passes; returns how many entries
+// have revents set (0: timeout). A zero timeout never blocks (and so is never cancelled);
+// no timeout waits indefinitely. Readable: data, EOF, a pending connection (listener).
+// Writable: room to send, or a connect finished. Errors: WSAENOTSOCK (any entry's handle),
+// WSAEINVAL (no entries).
+// Cancellation: returns WSAEINTR; every socket is unchanged.
+WEFT_API Result<int> poll(std::span<PollEntry> entries,
+                          std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+// --- names -----------------------------------------------------------------------------
+
+// Resolves a host name and service (port number or name) through libuv's thread pool;
+// only the calling fiber waits. family: AF_UNSPEC, AF_INET or AF_INET6; type SOCK_STREAM or
+// SOCK_DGRAM. Errors: WSAEINVAL (bad arguments), and resolver failures as generic errors.
+// Cancellation: returns WSAEINTR; the pool request is cancelled if it has not started,
+// otherwise its result is discarded when it arrives.
+WEFT_API Result<std::vector<Address>> resolve(std::string_view host, std::string_view service,
+                                              int family = AF_UNSPEC, int type = SOCK_STREAM);
+
+// --- RAII ------------------------------------------------------------------------------
+
+// Owns a handle and closes it on destruction (errors are ignored there; call close() to see
+// them). Move-only.
+class UniqueSocket {
+ public:
+  UniqueSocket() noexcept = default;
+  explicit UniqueSocket(Socket s) noexcept : s_(s) {}
+  UniqueSocket(UniqueSocket&& o) noexcept : s_(o.release()) {}
+  UniqueSocket& operator=(UniqueSocket&& o) noexcept {
+    if (this != &o) {
+      reset();
+      s_ = o.release();
+    }
+    return *this;
+  }
+  ~UniqueSocket() { reset(); }
+
+  Socket get() const noexcept { return s_; }
+  explicit operator bool() const noexcept { return s_ != Socket::invalid; }
+  Socket release() noexcept {
+    Socket s = s_;
+    s_ = Socket::invalid;
+    return s;
+  }
+  void reset() noexcept {
+    if (s_ != Socket::invalid) (void)weft::close(release());
+  }
+  Status close() noexcept { return weft::close(release()); }
+
+ private:
+  Socket s_ = Socket::invalid;
+};
+
+}  // namespace weft

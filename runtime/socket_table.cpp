@@ -1,0 +1,252 @@
+#include "socket_table.hpp"
+
+#include "errors.hpp"
+#include "log.hpp"
+#include "runtime_impl.hpp"
+
+#include <cerrno>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace weft::detail {
+namespace {
+
+constexpr unsigned kSockSlotBits = 20;
+constexpr unsigned kRuntimeBits = 12;
+constexpr std::uint32_t kMaxSlots = 1u << kSockSlotBits;
+
+void close_fd(int fd) noexcept {
+  // close(2) must not be retried on EINTR on Linux: the descriptor is gone either way.
+  if (fd >= 0) ::close(fd);
+}
+
+void abortive_close(int fd) noexcept {
+  linger l{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close_fd(fd);
+}
+
+}  // namespace
+
+// The connect reaper's entry: the descriptor of a cancelled connect, watched until the
+// attempt ends.
+struct ReapEntry {
+  RuntimeImpl* rt;
+  int fd;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  int open_handles = 2;
+  ListHook<ReapEntry> hook{this};
+};
+
+void reap_finish(ReapEntry* e, bool connected) noexcept {
+  if (e->fd < 0) return;
+  e->hook.unlink();
+  if (connected) {
+    abortive_close(e->fd);  // the attempt succeeded after all: reset it
+  } else {
+    close_fd(e->fd);
+  }
+  log_debug("connect reaper: a cancelled connect ended ({}), descriptor freed",
+            connected ? "connected, reset" : "failed");
+  e->fd = -1;
+  e->rt->pending_connects.fetch_sub(1, std::memory_order_relaxed);
+  auto on_closed = [](uv_handle_t* h) {
+    auto* entry = static_cast<ReapEntry*>(h->data);
+    if (--entry->open_handles == 0) delete entry;
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&e->poll), on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&e->timer), on_closed);
+}
+
+SocketTable::~SocketTable() {
+  for (Sock* s : slots_) {
+    if (!s) continue;
+    wake_all(s, CallState::netdown);
+    release(s);
+  }
+  while (ReapEntry* e = reaping_.front()) reap_finish(e, false);
+}
+
+Result<Socket> SocketTable::add(int fd, int family, int type, SockState state) noexcept {
+  std::uint32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    if (slots_.size() >= kMaxSlots) {
+      close_fd(fd);
+      return wsa::enobufs;
+    }
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.push_back(nullptr);
+    gens_.push_back(1);
+  }
+  auto* s = new (std::nothrow) Sock;
+  if (!s) {
+    free_.push_back(slot);
+    close_fd(fd);
+    return wsa::enobufs;
+  }
+  s->fd = fd;
+  s->family = family;
+  s->type = type;
+  s->state = state;
+  s->slot = slot;
+  s->gen = gens_[slot];
+  s->rt = rt_;
+  slots_[slot] = s;
+  ++open_;
+  rt_->sockets_open.store(open_, std::memory_order_relaxed);
+  return handle_of(s);
+}
+
+Socket SocketTable::handle_of(const Sock* s) const noexcept {
+  std::uint64_t v = (std::uint64_t{rt_->index() & ((1u << kRuntimeBits) - 1)}
+                     << (kSockSlotBits + 32)) |
+                    (std::uint64_t{s->slot} << 32) | s->gen;
+  return static_cast<Socket>(v);
+}
+
+Sock* SocketTable::get(Socket h) const noexcept {
+  auto v = static_cast<std::uint64_t>(h);
+  if (h == Socket::invalid) return nullptr;
+  auto runtime = static_cast<std::uint32_t>(v >> (kSockSlotBits + 32));
+  auto slot = static_cast<std::uint32_t>((v >> 32) & (kMaxSlots - 1));
+  auto gen = static_cast<std::uint32_t>(v);
+  if (runtime != (rt_->index() & ((1u << kRuntimeBits) - 1))) return nullptr;
+  if (slot >= slots_.size()) return nullptr;
+  Sock* s = slots_[slot];
+  return (s && s->gen == gen) ? s : nullptr;
+}
+
+std::error_code SocketTable::wait_add(Sock* s, IoWaiter& w) noexcept {
+  if (!s->poll) {
+    auto* box = new (std::nothrow) PollBox;
+    if (!box) return wsa::enobufs;
+    int rc = uv_poll_init_socket(rt_->loop(), &box->poll, s->fd);
+    if (rc != 0) {
+      delete box;
+      return uv_to_error(rc);
+    }
+    box->poll.data = box;
+    box->owner = s;
+    s->poll = box;
+  }
+  (w.events == UV_READABLE ? s->readers : s->writers).push_back(w.hook);
+  update_interest(s);
+  return {};
+}
+
+void SocketTable::update_interest(Sock* s) noexcept {
+  PollBox* box = s->poll;
+  if (!box) return;
+  int want = (s->readers.empty() ? 0 : UV_READABLE | UV_DISCONNECT) |
+             (s->writers.empty() ? 0 : UV_WRITABLE);
+  // An interest nobody waits for any more is kept until its next callback (lazy drop).
+  if ((box->interest | want) == box->interest) return;
+  box->interest |= want;
+  uv_poll_start(&box->poll, box->interest, &SocketTable::on_poll);
+}
+
+void SocketTable::on_poll(uv_poll_t* h, int status, int events) {
+  auto* box = static_cast<PollBox*>(h->data);
+  Sock* s = box->owner;
+  if (!s) return;
+  RuntimeImpl* rt = s->rt;
+  auto complete_list = [rt](IntrusiveList<IoWaiter>& list) {
+    while (IoWaiter* w = list.pop_front()) rt->complete(w->fiber);
+  };
+  if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT))) complete_list(s->readers);
+  if (status < 0 || (events & UV_WRITABLE)) complete_list(s->writers);
+  // Re-derive the interest from the waiters left (the lazy drop happens here).
+  int want = (s->readers.empty() ? 0 : UV_READABLE | UV_DISCONNECT) |
+             (s->writers.empty() ? 0 : UV_WRITABLE);
+  if (want != box->interest) {
+    box->interest = want;
+    if (want) {
+      uv_poll_start(&box->poll, want, &SocketTable::on_poll);
+    } else {
+      uv_poll_stop(&box->poll);
+    }
+  }
+}
+
+void SocketTable::wake_all(Sock* s, CallState how) noexcept {
+  while (IoWaiter* w = s->readers.pop_front()) rt_->complete(w->fiber, how);
+  while (IoWaiter* w = s->writers.pop_front()) rt_->complete(w->fiber, how);
+}
+
+void SocketTable::detach_poll(Sock* s) noexcept {
+  PollBox* box = s->poll;
+  if (!box) return;
+  s->poll = nullptr;
+  box->owner = nullptr;
+  // uv_close stops the watcher at once, so the descriptor may be closed right after; the
+  // box lives until the close callback.
+  uv_close(reinterpret_cast<uv_handle_t*>(&box->poll),
+           [](uv_handle_t* h) { delete static_cast<PollBox*>(h->data); });
+}
+
+void SocketTable::release(Sock* s) noexcept {
+  detach_poll(s);
+  close_fd(s->fd);
+  s->fd = -1;
+  std::uint32_t slot = s->slot;
+  std::uint32_t next = gens_[slot] + 1;
+  if (next == 0 || next == ~std::uint32_t{0}) next = 1;
+  gens_[slot] = next;
+  slots_[slot] = nullptr;
+  free_.push_back(slot);
+  --open_;
+  rt_->sockets_open.store(open_, std::memory_order_relaxed);
+  delete s;
+}
+
+void SocketTable::reset(Sock* s) noexcept {
+  detach_poll(s);
+  if (s->fd >= 0) abortive_close(s->fd);
+  s->fd = -1;
+  s->state = SockState::aborted;
+  wake_all(s, CallState::completed);
+}
+
+void SocketTable::reap_connect(Sock* s) noexcept {
+  detach_poll(s);
+  int fd = s->fd;
+  s->fd = -1;
+  s->state = SockState::aborted;
+  wake_all(s, CallState::completed);
+  if (fd < 0) return;
+  auto* e = new (std::nothrow) ReapEntry;
+  if (!e) {
+    abortive_close(fd);
+    return;
+  }
+  e->rt = rt_;
+  e->fd = fd;
+  if (uv_poll_init_socket(rt_->loop(), &e->poll, fd) != 0) {
+    abortive_close(fd);
+    delete e;
+    return;
+  }
+  uv_timer_init(rt_->loop(), &e->timer);
+  reaping_.push_back(e->hook);
+  e->poll.data = e;
+  e->timer.data = e;
+  rt_->pending_connects.fetch_add(1, std::memory_order_relaxed);
+  log_debug("connect reaper: holding a cancelled connect until its attempt ends");
+  uv_poll_start(&e->poll, UV_WRITABLE | UV_DISCONNECT, [](uv_poll_t* h, int status, int) {
+    auto* entry = static_cast<ReapEntry*>(h->data);
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (status < 0 || ::getsockopt(entry->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = EIO;
+    reap_finish(entry, err == 0);
+  });
+  auto timeout_ms = static_cast<std::uint64_t>(rt_->options().connect_reap_timeout.count());
+  uv_timer_start(&e->timer, [](uv_timer_t* t) { reap_finish(static_cast<ReapEntry*>(t->data), false); },
+                 timeout_ms, 0);
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,127 @@
+// weft::detail — a runtime's sockets: handles, states, readiness waiters, the connect reaper.
+//
+// Handle layout: [runtime index:12][slot:20][generation:32]. A handle resolves only on its own
+// runtime's thread, only while the slot still holds that generation; closing a socket bumps
+// the generation at once, so a stale handle can never reach a later socket in the same slot.
+//
+// Readiness: one uv_poll_t per socket (libuv allows one watcher per descriptor), created on
+// the first wait. Its interest is the union of what the socket's waiters want; a callback
+// completes the waiters for the events that fired and unlinks them, and an interest nobody
+// waits for any more is dropped when its next callback finds no waiter (lazily: a waiter that
+// leaves after a cancel does not cost an epoll_ctl).
+//
+// Lifetimes:
+//   1. A Sock is created by socket()/accept() and owned by the table.
+//   2. close() closes the descriptor, bumps the generation (the handle is dead at once) and
+//      closes the uv_poll_t; the Sock's memory goes when libuv's close callback runs.
+//   3. Waiters are unlinked by whoever completes them, or by the waiter itself (RAII); close()
+//      cancels and unlinks every waiter before the Sock can go.
+//   4. A cancelled connect hands its descriptor to the reaper (its own uv_poll_t and timer) and
+//      leaves the Sock aborted with no descriptor; the reaper resets or frees the kernel
+//      socket when the attempt ends, and counts it in pending_connects meanwhile.
+//   5. The table's destructor (the runtime's) closes whatever is still open, without linger.
+#pragma once
+
+#include "fiber.hpp"
+#include "intrusive_list.hpp"
+#include "timer_heap.hpp"
+
+#include <weft/error.hpp>
+#include <weft/net.hpp>
+
+#include <cstdint>
+#include <vector>
+
+#include <uv.h>
+
+namespace weft::detail {
+
+class RuntimeImpl;
+
+enum class SockState : std::uint8_t {
+  open,        // created (maybe bound), neither listening nor connected
+  listening,
+  connecting,  // a connect is under way
+  connected,
+  aborted,     // reset after a cancel: every call but close fails WSAECONNABORTED
+  closing,     // a lingering close is under way: only that close may finish it
+};
+
+struct IoWaiter {
+  IoWaiter(Fiber* f, int ev) noexcept : fiber(f), events(ev) {}
+  Fiber* fiber;
+  int events;  // UV_READABLE or UV_WRITABLE
+  ListHook<IoWaiter> hook{this};
+};
+
+// The uv_poll_t of a socket, in a box of its own: libuv frees nothing, but the handle must
+// outlive its uv_close until the callback, which may come after the Sock is gone.
+struct PollBox {
+  uv_poll_t poll;
+  struct Sock* owner = nullptr;  // null once detached
+  int interest = 0;
+};
+
+struct ReapEntry;
+
+struct Sock {
+  int fd = -1;
+  int family = 0;
+  int type = 0;
+  SockState state = SockState::open;
+  bool bound = false;
+  bool shut_rd = false;
+  bool shut_wr = false;
+  bool linger_on = false;
+  int linger_seconds = 0;
+  std::uint32_t slot = 0;
+  std::uint32_t gen = 0;
+  RuntimeImpl* rt = nullptr;
+  PollBox* poll = nullptr;
+  IntrusiveList<IoWaiter> readers;
+  IntrusiveList<IoWaiter> writers;
+};
+
+class SocketTable {
+ public:
+  explicit SocketTable(RuntimeImpl* rt) noexcept : rt_(rt) {}
+  ~SocketTable();
+  SocketTable(const SocketTable&) = delete;
+  SocketTable& operator=(const SocketTable&) = delete;
+
+  // Takes ownership of a non-blocking descriptor. WSAENOBUFS when the table is full.
+  Result<Socket> add(int fd, int family, int type, SockState state) noexcept;
+  // The socket a handle names on this runtime, or nullptr (stale, closed, foreign, invalid).
+  Sock* get(Socket h) const noexcept;
+  Socket handle_of(const Sock* s) const noexcept;
+
+  // Links w into s's waiters and makes sure the poll watches for it. Errors only when the
+  // uv_poll_t cannot be created for the descriptor.
+  std::error_code wait_add(Sock* s, IoWaiter& w) noexcept;
+  // Fixes the outcome of every waiter's call to `how` and unlinks them all.
+  void wake_all(Sock* s, CallState how) noexcept;
+  // Ends the handle: closes the descriptor if still open (caller has chosen the linger), the
+  // poll, and frees the slot. Waiters must have been woken.
+  void release(Sock* s) noexcept;
+  // Resets the connection (SO_LINGER {1,0} + close: RST, no TIME_WAIT) and marks the socket
+  // aborted; its waiters are completed so that they see WSAECONNABORTED.
+  void reset(Sock* s) noexcept;
+  // Hands a connecting socket's descriptor to the reaper; the socket becomes aborted.
+  void reap_connect(Sock* s) noexcept;
+
+  std::uint64_t open_count() const noexcept { return open_; }
+
+ private:
+  static void on_poll(uv_poll_t* h, int status, int events);
+  void update_interest(Sock* s) noexcept;
+  void detach_poll(Sock* s) noexcept;
+
+  RuntimeImpl* rt_;
+  IntrusiveList<ReapEntry> reaping_;
+  std::vector<Sock*> slots_;
+  std::vector<std::uint32_t> gens_;
+  std::vector<std::uint32_t> free_;
+  std::uint64_t open_ = 0;
+};
+
+}  // namespace weft::detail
