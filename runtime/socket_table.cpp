@@ -4,6 +4,7 @@
 #include "log.hpp"
 #include "runtime_impl.hpp"
 
+#include <atomic>
 #include <cerrno>
 
 #include <sys/socket.h>
@@ -15,6 +16,18 @@ namespace {
 constexpr unsigned kSockSlotBits = 20;
 constexpr unsigned kRuntimeBits = 12;
 constexpr std::uint32_t kMaxSlots = 1u << kSockSlotBits;
+
+// Generations are drawn from one process-wide counter rather than per slot, so a handle kept
+// from a destroyed runtime cannot name the socket that a later runtime (which may reuse the
+// registry index) puts in the same slot.
+std::atomic<std::uint32_t> g_next_gen{1};
+
+std::uint32_t next_generation() noexcept {
+  for (;;) {
+    std::uint32_t g = g_next_gen.fetch_add(1, std::memory_order_relaxed);
+    if (g != 0 && g != ~std::uint32_t{0}) return g;
+  }
+}
 
 void close_fd(int fd) noexcept {
   // close(2) must not be retried on EINTR on Linux: the descriptor is gone either way.
@@ -81,7 +94,6 @@ Result<Socket> SocketTable::add(int fd, int family, int type, SockState state) n
     }
     slot = static_cast<std::uint32_t>(slots_.size());
     slots_.push_back(nullptr);
-    gens_.push_back(1);
   }
   auto* s = new (std::nothrow) Sock;
   if (!s) {
@@ -94,7 +106,7 @@ Result<Socket> SocketTable::add(int fd, int family, int type, SockState state) n
   s->type = type;
   s->state = state;
   s->slot = slot;
-  s->gen = gens_[slot];
+  s->gen = next_generation();
   s->rt = rt_;
   slots_[slot] = s;
   ++open_;
@@ -194,9 +206,6 @@ void SocketTable::release(Sock* s) noexcept {
   close_fd(s->fd);
   s->fd = -1;
   std::uint32_t slot = s->slot;
-  std::uint32_t next = gens_[slot] + 1;
-  if (next == 0 || next == ~std::uint32_t{0}) next = 1;
-  gens_[slot] = next;
   slots_[slot] = nullptr;
   free_.push_back(slot);
   --open_;

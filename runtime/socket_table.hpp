@@ -1,8 +1,9 @@
 // weft::detail — a runtime's sockets: handles, states, readiness waiters, the connect reaper.
 //
 // Handle layout: [runtime index:12][slot:20][generation:32]. A handle resolves only on its own
-// runtime's thread, only while the slot still holds that generation; closing a socket bumps
-// the generation at once, so a stale handle can never reach a later socket in the same slot.
+// runtime's thread, only while the slot holds the socket of that generation. Generations come
+// from one process-wide counter, so neither a later socket in the same slot nor one of a later
+// runtime that reuses the index can be reached by an old handle (for 2^32 sockets).
 //
 // Readiness: one uv_poll_t per socket (libuv allows one watcher per descriptor), created on
 // the first wait. Its interest is the union of what the socket's waiters want; a callback
@@ -119,7 +120,6 @@ class SocketTable {
   RuntimeImpl* rt_;
   IntrusiveList<ReapEntry> reaping_;
   std::vector<Sock*> slots_;
-  std::vector<std::uint32_t> gens_;
   std::vector<std::uint32_t> free_;
   std::uint64_t open_ = 0;
 };

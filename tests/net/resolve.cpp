@@ -1,0 +1,59 @@
+// Name resolution on the thread pool.
+#include "../support/run.hpp"
+
+#include <weft/weft.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace {
+
+using namespace weft;
+using weft::test::run_in_fiber;
+
+TEST(Resolve, NumericHostsAndServices) {
+  run_in_fiber([] {
+    auto r = resolve("127.0.0.1", "8080", AF_INET);
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    ASSERT_FALSE(r->empty());
+    EXPECT_EQ(r->front().to_string(), "127.0.0.1:8080");
+  });
+}
+
+TEST(Resolve, Localhost) {
+  run_in_fiber([] {
+    auto r = resolve("localhost", "80");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    bool loopback = std::any_of(r->begin(), r->end(), [](const Address& a) {
+      return a.host() == "127.0.0.1" || a.host() == "::1";
+    });
+    EXPECT_TRUE(loopback);
+  });
+}
+
+TEST(Resolve, BadArgumentsAreRefusedAtOnce) {
+  run_in_fiber([] {
+    EXPECT_EQ(resolve("", "").error(), wsa::einval);
+    EXPECT_EQ(resolve("localhost", "80", AF_UNIX).error(), wsa::eafnosupport);
+    EXPECT_EQ(resolve("localhost", "80", AF_INET, SOCK_RAW).error(), wsa::einval);
+    EXPECT_EQ(resolve(std::string_view("a\0b", 3), "80").error(), wsa::einval);
+    EXPECT_FALSE(resolve("localhost", "no-such-service-name").ok());
+  });
+}
+
+TEST(Resolve, ACancelledResolveReturnsWsaeintr) {
+  run_in_fiber([] {
+    Result<std::vector<Address>> r = wsa::einval;
+    auto resolver = spawn([&] { r = resolve("localhost", "80"); });
+    this_fiber::yield();  // it has queued its request and blocks
+    // The loop has not polled since, so the pool's answer cannot have been delivered.
+    ASSERT_TRUE(cancel_blocking_call(*resolver).ok());
+    ASSERT_TRUE(join(*resolver).ok());
+    EXPECT_EQ(r.error(), wsa::eintr);
+  });
+}
+
+TEST(Resolve, OutsideAFiberIsInvalid) { EXPECT_EQ(resolve("localhost", "80").error(), wsa::einval); }
+
+}  // namespace

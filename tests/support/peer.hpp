@@ -1,0 +1,135 @@
+// Test helpers: plain POSIX sockets as the other end of a weft socket. They observe FIN, RST
+// and data independently of weft. Every wait is bounded, so a broken runtime fails a test
+// instead of hanging it.
+#pragma once
+
+#include <weft/net.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace weft::test {
+
+// An owned POSIX descriptor.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd = o.fd;
+      o.fd = -1;
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  int get() const { return fd; }
+};
+
+// A blocking POSIX listener on the loopback address of `family`, on an ephemeral port.
+inline Fd posix_listener(Address& bound, int family = AF_INET, int backlog = 128) {
+  Fd l(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_GE(l.fd, 0) << std::strerror(errno);
+  int one = 1;
+  ::setsockopt(l.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  Address any = family == AF_INET6 ? Address::loopback_v6(0) : Address::loopback_v4(0);
+  EXPECT_EQ(::bind(l.fd, any.data(), any.size()), 0) << std::strerror(errno);
+  EXPECT_EQ(::listen(l.fd, backlog), 0);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(l.fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  bound = *Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  return l;
+}
+
+// Waits up to timeout_ms for fd to become readable.
+inline bool posix_readable(int fd, int timeout_ms = 5000) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, timeout_ms) == 1;
+}
+
+inline Fd posix_accept(int listener, int timeout_ms = 5000) {
+  if (!posix_readable(listener, timeout_ms)) return Fd{};
+  return Fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+}
+
+// A blocking POSIX connection to `to` (loopback: completes at once when a listener exists).
+inline Fd posix_connect(const Address& to) {
+  Fd c(::socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_EQ(::connect(c.fd, to.data(), to.size()), 0) << std::strerror(errno);
+  return c;
+}
+
+inline void posix_send_all(int fd, const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+// What the peer saw until the stream ended: the bytes, and how it ended.
+struct PeerView {
+  std::string data;
+  bool eof = false;   // orderly FIN
+  int error = 0;      // ECONNRESET for an RST
+  bool timed_out = false;
+};
+
+// Reads until EOF, an error, or timeout_ms without progress.
+inline PeerView posix_read_to_end(int fd, int timeout_ms = 5000) {
+  PeerView v;
+  std::string chunk(65536, '\0');  // on the heap: fiber stacks are small
+  char* buf = chunk.data();
+  for (;;) {
+    if (!posix_readable(fd, timeout_ms)) {
+      v.timed_out = true;
+      return v;
+    }
+    ssize_t n = ::recv(fd, buf, chunk.size(), 0);
+    if (n > 0) {
+      v.data.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      v.eof = true;
+      return v;
+    } else if (errno != EINTR) {
+      v.error = errno;
+      return v;
+    }
+  }
+}
+
+// Reads exactly n bytes (or fewer on EOF/error/timeout).
+inline std::string posix_read_n(int fd, std::size_t n, int timeout_ms = 5000) {
+  std::string out;
+  std::string chunk(65536, '\0');  // on the heap: fiber stacks are small
+  while (out.size() < n && posix_readable(fd, timeout_ms)) {
+    ssize_t got = ::recv(fd, chunk.data(), std::min(chunk.size(), n - out.size()), 0);
+    if (got <= 0) break;
+    out.append(chunk.data(), static_cast<std::size_t>(got));
+  }
+  return out;
+}
+
+inline void set_small_buffers(int fd, int bytes = 4096) {
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
+}  // namespace weft::test
