@@ -43,8 +43,9 @@ std::error_code stream_send_gate(const Sock* s) {
   return {};
 }
 
-constexpr int kRecvFlags = MSG_PEEK | MSG_OOB;
-constexpr int kSendFlags = MSG_OOB | MSG_DONTROUTE;
+// MSG_DONTWAIT makes a call non-blocking: where it would park it returns WSAEWOULDBLOCK.
+constexpr int kRecvFlags = MSG_PEEK | MSG_OOB | MSG_DONTWAIT;
+constexpr int kSendFlags = MSG_OOB | MSG_DONTROUTE | MSG_DONTWAIT;
 
 }  // namespace
 
@@ -186,6 +187,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags) {
     return Attempt::done;
   };
   if (attempt() == Attempt::done) return result;
+  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
   CallState how;
   if (auto ec = detail::park_until_done(h, UV_READABLE, attempt, how)) {
     // Precise mode: no byte was consumed for this call; nothing to undo.
@@ -220,7 +222,7 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
           [&] { return ::send(r.s->fd, p + sent, len - sent, flags | MSG_NOSIGNAL); });
       if (n < 0) {
         if (errno == EAGAIN) {
-          if (!all && sent > 0) break;
+          if ((!all || (flags & MSG_DONTWAIT)) && sent > 0) break;
           return Attempt::would_block;
         }
         result = detail::errno_to_error(errno);
@@ -232,6 +234,7 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
     return Attempt::done;
   };
   if (attempt() == Attempt::done) return result;
+  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
   CallState how;
   if (auto ec = detail::park_until_done(h, UV_WRITABLE, attempt, how)) {
     // Bytes already in the kernel cannot be taken back: the stream's integrity is
@@ -315,6 +318,7 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
     return Attempt::done;
   };
   if (attempt() == Attempt::done) return result;
+  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
   CallState how;
   if (auto ec = detail::park_until_done(h, UV_READABLE, attempt, how)) return ec;
   return result;
@@ -354,6 +358,7 @@ Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Ad
     return Attempt::done;
   };
   if (attempt() == Attempt::done) return result;
+  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
   CallState how;
   if (auto ec = detail::park_until_done(h, UV_WRITABLE, attempt, how)) return ec;
   return result;

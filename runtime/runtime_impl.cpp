@@ -380,6 +380,12 @@ Status RuntimeImpl::run() {
 
 void RuntimeImpl::stop() noexcept {
   if (shared_->stopping.exchange(true, std::memory_order_acq_rel)) return;
+  // On the runtime's own thread the outstanding calls' outcomes are fixed now, so that
+  // nothing this thread does next (a close, say) can give them another outcome first.
+  if (tls_runtime == this && running_) {
+    sweep_for_stop();
+    return;
+  }
   shared_->wake();
 }
 

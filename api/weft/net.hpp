@@ -11,6 +11,9 @@
 // park, so a call that can complete at once costs one syscall. Several fibers may block on
 // one socket at once (a reader and a writer, several acceptors).
 //
+// The data calls take MSG_DONTWAIT: a call that would park returns WSAEWOULDBLOCK instead
+// (send with MSG_DONTWAIT returns the bytes it moved if it moved some).
+//
 // Every call that can suspend may be cancelled (weft/cancel.hpp): from another fiber, another
 // OS thread, or at runtime stop (WSAENETDOWN). Its "Cancellation:" paragraph says what the
 // cancelled call returns and leaves behind. "Precise mode" is the default; in portable mode

@@ -63,6 +63,10 @@ inline bool posix_readable(int fd, int timeout_ms = 5000) {
   return ::poll(&p, 1, timeout_ms) == 1;
 }
 
+// Like posix_readable, but from a fiber: the runtime's thread keeps running its loop (and so
+// its own callbacks) while the test waits.
+inline bool posix_readable_from_fiber(int fd, int timeout_ms);
+
 inline Fd posix_accept(int listener, int timeout_ms = 5000) {
   if (!posix_readable(listener, timeout_ms)) return Fd{};
   return Fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
@@ -133,3 +137,13 @@ inline void set_small_buffers(int fd, int bytes = 4096) {
 }
 
 }  // namespace weft::test
+
+#include <weft/fiber.hpp>
+
+inline bool weft::test::posix_readable_from_fiber(int fd, int timeout_ms) {
+  for (int waited = 0; waited <= timeout_ms; waited += 5) {
+    if (posix_readable(fd, 0)) return true;
+    (void)weft::this_fiber::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
