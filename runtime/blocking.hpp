@@ -52,15 +52,10 @@ class BlockingCall {
   BlockingCall(const BlockingCall&) = delete;
   BlockingCall& operator=(const BlockingCall&) = delete;
 
-  // Suspends until the outcome is fixed; returns it. Spurious wake-ups (a fiber message, the
-  // blocking hook's interval, a stale cross-thread wake) are absorbed here.
-  CallState wait() noexcept {
-    for (;;) {
-      CallState s = f_->call_state();
-      if (s != CallState::pending) return s;
-      f_->rt->suspend();
-    }
-  }
+  // Suspends until the outcome is fixed; returns it. Messages posted to the fiber and its
+  // blocking hook run here, on the fiber's stack, while the call is outstanding; other
+  // spurious wake-ups (a stale cross-thread wake) are absorbed.
+  CallState wait() noexcept;
 
   // After a completion that turned out spurious (readiness, then EAGAIN): makes the call
   // outstanding again. Returns the outcome instead if a cancel arrived meanwhile (it found
@@ -89,6 +84,12 @@ class BlockingCall {
  private:
   Fiber* f_;
 };
+
+// Runs the fiber's queued messages (and its hook after each), as pseudo-blocking code when
+// `during_call`. Returns true if any ran.
+bool run_fiber_messages(Fiber* f, bool during_call) noexcept;
+// Runs the fiber's blocking hook until it returns false or the call's outcome is fixed.
+void run_blocking_hook(Fiber* f) noexcept;
 
 // Fixes fiber `id`'s outstanding call to `how` (cancelled or timed_out) from any thread:
 // semantics.md §2. Returns 0, WSAEINVAL or WSAENETDOWN.

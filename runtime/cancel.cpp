@@ -65,7 +65,9 @@ Status cancel_call(FiberId id, CallState how) noexcept {
     if (here->stopping()) return wsa::enetdown;
     Step st = try_fix(s, gen, how);
     if (st != Step::won) return step_status(st);
-    here->make_ready(s->fiber);
+    // From the fiber's own hook or message the fiber is running: it sees the outcome when
+    // the hook returns, without being queued.
+    if (s->fiber != here->current()) here->make_ready(s->fiber);
     return {};
   }
 

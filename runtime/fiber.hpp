@@ -11,6 +11,8 @@
 #include <weft/task.hpp>
 
 #include <cstddef>
+#include <deque>
+#include <functional>
 #include <string>
 
 namespace weft::detail {
@@ -43,6 +45,9 @@ struct Fiber {
   IntrusiveList<JoinWaiter> joiners;
 
   void* locals[static_cast<unsigned>(FiberLocal::count)] = {};
+  // Pseudo-blocking (semantics.md §5): messages posted to the fiber, and its blocking hook.
+  std::deque<TaskPtr> messages;
+  std::function<bool()> hook;
   // > 0 while the fiber runs a blocking hook or a message during one of its blocking calls:
   // another blocking call from there returns WSAEINPROGRESS.
   int pseudo_depth = 0;

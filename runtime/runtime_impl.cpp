@@ -1,5 +1,6 @@
 #include "runtime_impl.hpp"
 
+#include "blocking.hpp"
 #include "errors.hpp"
 #include "log.hpp"
 #include "overflow.hpp"
@@ -233,8 +234,11 @@ void RuntimeImpl::suspend() noexcept {
 }
 
 void RuntimeImpl::yield() noexcept {
-  make_ready(current_);
+  Fiber* f = current_;
+  make_ready(f);
   suspend();
+  // A yield is a point where messages posted to a fiber that is not blocked get to run.
+  if (!f->messages.empty()) run_fiber_messages(f, false);
 }
 
 void RuntimeImpl::switch_to(Fiber* f) noexcept {
@@ -284,8 +288,15 @@ void RuntimeImpl::drain_mailbox() noexcept {
       case Message::Kind::post:
         run_task_outside_fiber(*m.task);
         break;
-      case Message::Kind::fiber_post:
-        break;  // fiber messages: handled by the pseudo-blocking layer
+      case Message::Kind::fiber_post: {
+        // A fiber message from another thread; dropped if its fiber has ended meanwhile.
+        FiberSlot* s = fiber_table_slot(m.id);
+        if (s && gen_of_word(s->word.load(std::memory_order_acquire)) == gen_of_id(m.id)) {
+          s->fiber->messages.push_back(std::move(m.task));
+          if (s->fiber->call_state() == CallState::pending) make_ready(s->fiber);
+        }
+        break;
+      }
     }
   }
   inbox_.clear();
@@ -307,6 +318,7 @@ void RuntimeImpl::sweep_for_stop() noexcept {
   stop_swept_ = true;
   log_debug("runtime {}: stopping with {} fibers alive", index(), alive_.load());
   all_.for_each([this](Fiber& f) { complete(&f, CallState::netdown); });
+  sockets_->finish_reaping();
 }
 
 void RuntimeImpl::arm_loop_timer() noexcept {
@@ -360,8 +372,11 @@ Status RuntimeImpl::run() {
     run_ready();
     if (alive_.load(std::memory_order_acquire) == 0) {
       drain_mailbox();
-      if (alive_.load(std::memory_order_acquire) == 0 && ready_.empty()) break;
-      continue;
+      if (alive_.load(std::memory_order_acquire) != 0 || !ready_.empty()) continue;
+      // Every fiber has ended. Cancelled connects still held by the reaper are the runtime's
+      // to finish (reset if they connect): wait for them, unless stopping.
+      if (stopping()) sockets_->finish_reaping();
+      if (pending_connects.load(std::memory_order_relaxed) == 0) break;
     }
     arm_loop_timer();
     in_uv_run_ = true;

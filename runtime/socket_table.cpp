@@ -53,16 +53,18 @@ struct ReapEntry {
   ListHook<ReapEntry> hook{this};
 };
 
-void reap_finish(ReapEntry* e, bool connected) noexcept {
+// Ends a held attempt: `abortive` resets it (it connected after all, or the runtime is
+// stopping and abandons it); otherwise it failed or timed out and is simply freed.
+void reap_finish(ReapEntry* e, bool abortive) noexcept {
   if (e->fd < 0) return;
   e->hook.unlink();
-  if (connected) {
-    abortive_close(e->fd);  // the attempt succeeded after all: reset it
+  if (abortive) {
+    abortive_close(e->fd);
   } else {
     close_fd(e->fd);
   }
   log_debug("connect reaper: a cancelled connect ended ({}), descriptor freed",
-            connected ? "connected, reset" : "failed");
+            abortive ? "reset" : "failed or timed out");
   e->fd = -1;
   e->rt->pending_connects.fetch_sub(1, std::memory_order_relaxed);
   auto on_closed = [](uv_handle_t* h) {
@@ -79,7 +81,11 @@ SocketTable::~SocketTable() {
     wake_all(s, CallState::netdown);
     release(s);
   }
-  while (ReapEntry* e = reaping_.front()) reap_finish(e, false);
+  finish_reaping();
+}
+
+void SocketTable::finish_reaping() noexcept {
+  while (ReapEntry* e = reaping_.front()) reap_finish(e, true);
 }
 
 Result<Socket> SocketTable::add(int fd, int family, int type, SockState state) noexcept {

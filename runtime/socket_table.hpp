@@ -20,7 +20,9 @@
 //   4. A cancelled connect hands its descriptor to the reaper (its own uv_poll_t and timer) and
 //      leaves the Sock aborted with no descriptor; the reaper resets or frees the kernel
 //      socket when the attempt ends, and counts it in pending_connects meanwhile.
-//   5. The table's destructor (the runtime's) closes whatever is still open, without linger.
+//   5. run() does not return while the reaper holds attempts (each ends by itself, or at
+//      RuntimeOptions::connect_reap_timeout); stop() ends them at once, abortively.
+//   6. The table's destructor (the runtime's) closes whatever is still open, without linger.
 #pragma once
 
 #include "fiber.hpp"
@@ -109,6 +111,8 @@ class SocketTable {
   void reset(Sock* s) noexcept;
   // Hands a connecting socket's descriptor to the reaper; the socket becomes aborted.
   void reap_connect(Sock* s) noexcept;
+  // Ends every held attempt now, abortively (runtime stop, destruction).
+  void finish_reaping() noexcept;
 
   std::uint64_t open_count() const noexcept { return open_; }
 

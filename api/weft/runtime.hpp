@@ -9,7 +9,8 @@
 //
 // Lifetimes:
 //   1. A Runtime may be run any number of times until it is stopped; run() returns when every
-//      fiber has ended (at once if there are none).
+//      fiber has ended (at once if there are none) and no cancelled connect is still held by
+//      the runtime (each ends within RuntimeOptions::connect_reap_timeout).
 //   2. A fiber spawned while the runtime is not running waits for the next run(). Fibers still
 //      waiting when the Runtime is destroyed are destroyed without running.
 //   3. stop() is final: outstanding blocking calls return WSAENETDOWN, later blocking calls

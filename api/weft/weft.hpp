@@ -6,6 +6,7 @@
 #include <weft/error.hpp>
 #include <weft/fiber.hpp>
 #include <weft/fiber_id.hpp>
+#include <weft/hooks.hpp>
 #include <weft/log.hpp>
 #include <weft/net.hpp>
 #include <weft/runtime.hpp>

@@ -1,0 +1,80 @@
+#include <weft/hooks.hpp>
+
+#include "blocking.hpp"
+
+namespace weft {
+
+namespace detail {
+
+Status post_to_fiber(FiberId id, TaskPtr task) noexcept {
+  if (!task) return wsa::einval;
+  FiberSlot* s = fiber_table_slot(id);
+  if (!s) return wsa::einval;
+  std::uint64_t gen = gen_of_id(id);
+  if (gen_of_word(s->word.load(std::memory_order_acquire)) != gen) return wsa::einval;
+  std::uint32_t ri = s->runtime_index.load(std::memory_order_relaxed);
+  RuntimeImpl* here = tls_runtime;
+  if (here && here->index() == ri) {
+    // The fiber is of this runtime and cannot end while this thread runs: deliver now.
+    if (here->stopping()) return wsa::enetdown;
+    Fiber* f = s->fiber;
+    f->messages.push_back(std::move(task));
+    if (f != here->current() && f->call_state() == CallState::pending) here->make_ready(f);
+    return {};
+  }
+  RuntimeShared* rs = registry_acquire(ri);
+  if (!rs) return wsa::einval;
+  Status result;
+  if (rs->stopping.load(std::memory_order_acquire)) {
+    result = wsa::enetdown;
+  } else {
+    // Delivered by the loop, which checks again that the fiber still exists.
+    Message m{Message::Kind::fiber_post};
+    m.id = id;
+    m.task = std::move(task);
+    if (!rs->push(std::move(m))) result = wsa::einval;
+  }
+  rs->release();
+  return result;
+}
+
+}  // namespace detail
+
+BlockingHook set_blocking_hook(BlockingHook hook) {
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  detail::Fiber* f = rt ? rt->current() : nullptr;
+  if (!f) return {};
+  std::swap(f->hook, hook);
+  return hook;
+}
+
+bool is_blocking() noexcept {
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  detail::Fiber* f = rt ? rt->current() : nullptr;
+  return f && f->pseudo_depth > 0;
+}
+
+Status cancel_blocking_call() noexcept {
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  detail::Fiber* f = rt ? rt->current() : nullptr;
+  if (!f) return wsa::einval;
+  return detail::cancel_call(f->id, detail::CallState::cancelled);
+}
+
+Result<bool> blocking_callback() {
+  detail::Fiber* f = nullptr;
+  if (auto ec = detail::blocking_precheck(f)) return ec;
+  detail::CallState st;
+  {
+    detail::BlockingCall call(f);
+    f->rt->make_ready(f);  // one turn of the loop with the wait outstanding
+    f->rt->suspend();
+    detail::run_fiber_messages(f, true);
+    detail::run_blocking_hook(f);
+    st = f->call_state();
+  }
+  if (st == detail::CallState::netdown) return wsa::enetdown;
+  return st != detail::CallState::cancelled && st != detail::CallState::timed_out;
+}
+
+}  // namespace weft
