@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -126,11 +127,14 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
   struct Outcome {
     std::uint64_t committed = 0;  // bytes of sends that returned success
     bool reset = false;           // the connection was reset after a cancel
+    int interrupted = 0;          // sends that returned WSAEINTR with nothing moved
+    int sends = 0;
   };
-  // Keyed by the client's port. A connect that was cancelled but completed later is reset by
-  // the reaper: the peer sees it, the sender has no outcome for it.
-  std::map<std::uint16_t, Outcome> outcomes;        // written by the sender fiber
-  std::map<std::uint16_t, test::PeerView> views;    // written by the peer thread
+  // Keyed by the client's address: each connection binds its own 127.1.x.y first, so even a
+  // connect that was cancelled (and may complete later, to be reset by the reaper) is known.
+  std::map<std::string, Outcome> outcomes;        // written by the sender fiber
+  std::set<std::string> cancelled_connects;       // written by the sender fiber
+  std::map<std::string, test::PeerView> views;    // written by the peer thread
   std::atomic<int> connections{0};
   int reset_before_seen = 0;  // peer thread
 
@@ -139,24 +143,27 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
       sender_id = this_fiber::id();
       std::mt19937 rng(3);
       std::string chunk;
-      while (!done.load()) {
+      for (int conn = 0; !done.load(); ++conn) {
         auto s = socket(AF_INET, SOCK_STREAM);
         ASSERT_TRUE(s.ok());
+        std::string client = "127.1." + std::to_string(conn / 250 % 250) + "." + std::to_string(1 + conn % 250);
+        ASSERT_TRUE(bind(*s, *Address::parse(client, 0)).ok());
         if (!connect(*s, addr).ok()) {
+          cancelled_connects.insert(client);
           (void)close(*s);
           continue;  // the connect itself was cancelled
         }
         connections.fetch_add(1);
-        std::uint16_t port = local_address(*s)->port();
         Outcome o;
         std::uint64_t offset = 0;
-        // A few sends per connection: many connections finish before a cancel lands (and end
-        // in a FIN), the others are cancelled mid-stream.
-        int sends = 1 + static_cast<int>(rng() % 6);
+        // Odd connections make a few sends (many finish before a cancel lands, and end in a
+        // FIN); even ones many large sends (cancels land mid-stream and reset them).
+        int sends = conn % 2 ? 1 + static_cast<int>(rng() % 4) : 64;
         for (int k = 0; k < sends && !done.load() && !o.reset; ++k) {
           chunk.resize(1 + rng() % (256 * 1024));
           for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(stream_byte(offset + i));
           auto n = send(*s, chunk.data(), chunk.size());
+          ++o.sends;
           if (n.ok()) {
             o.committed += *n;
             offset += *n;
@@ -164,12 +171,21 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
             // Either nothing moved (unchanged: go on, re-sending from the same offset) or
             // the connection was reset (every later call says WSAECONNABORTED).
             o.reset = send(*s, chunk.data(), 0).error() == wsa::econnaborted;
+            if (!o.reset) ++o.interrupted;  // nothing moved: go on from the same offset
           } else {
             ADD_FAILURE() << "send: " << n.error().message();
             break;
           }
         }
-        outcomes[port] = o;
+        outcomes[client] = o;
+        if (!o.reset) {
+          // Half-close and wait for the peer's FIN before closing, so the kernel never holds
+          // an orphaned socket full of data (Linux resets orphans under memory pressure).
+          (void)shutdown(*s, Shutdown::send);
+          char b;
+          while (recv(*s, &b, 1).error() == wsa::eintr) {
+          }
+        }
         EXPECT_TRUE(close(*s).ok());
       }
     });
@@ -197,8 +213,8 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
         ++reset_before_seen;  // reset (by the reaper) before the peer could ask who it was
         continue;
       }
-      std::uint16_t port = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len)->port();
-      views[port] = test::posix_read_to_end(c.get(), 10'000);
+      std::string client = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len)->host();
+      views[client] = test::posix_read_to_end(c.get(), 10'000);
     }
   });
   while (sender_id.load() == FiberId::none) std::this_thread::yield();
@@ -228,6 +244,7 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
     auto found = outcomes.find(i);
     if (found == outcomes.end()) {
       // A cancelled connect that completed afterwards: reset by the reaper, never any data.
+      EXPECT_TRUE(cancelled_connects.count(i)) << "connection " << i << " unknown to the sender";
       ++reaped;
       EXPECT_EQ(v.error, ECONNRESET) << "connection " << i;
       EXPECT_TRUE(v.data.empty()) << "connection " << i;
@@ -247,7 +264,8 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
     } else {
       // Never silently truncated: a stream that ends in a FIN carries every committed byte.
       ++clean;
-      EXPECT_TRUE(v.eof) << "connection " << i;
+      EXPECT_TRUE(v.eof) << "connection " << i << ": error " << v.error << ", timed out " << v.timed_out
+                         << ", sends " << o.sends << ", interrupted " << o.interrupted;
       EXPECT_EQ(v.data.size(), o.committed) << "connection " << i;
     }
   }
