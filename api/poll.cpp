@@ -4,6 +4,7 @@
 
 #include "socket_io.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <vector>
 
@@ -114,6 +115,56 @@ Result<int> poll(std::span<PollEntry> entries, std::optional<std::chrono::millis
     st = call.rearm();
     if (st != CallState::pending) return detail::outcome_error(st);
   }
+}
+
+bool SocketSet::contains(Socket s) const noexcept {
+  for (Socket x : sockets) {
+    if (x == s) return true;
+  }
+  return false;
+}
+
+Result<int> select(SocketSet* read, SocketSet* write, SocketSet* except,
+                   std::optional<std::chrono::milliseconds> timeout) {
+  if (!read && !write && !except) return wsa::einval;
+  // One entry per distinct socket, with the union of what the sets ask of it.
+  std::vector<PollEntry> entries;
+  auto want = [&](const SocketSet* set, short events) {
+    if (!set) return;
+    for (Socket s : set->sockets) {
+      auto it = std::find_if(entries.begin(), entries.end(),
+                             [&](const PollEntry& e) { return e.socket == s; });
+      if (it == entries.end()) {
+        entries.push_back({s, events});
+      } else {
+        it->events |= events;
+      }
+    }
+  };
+  want(read, kPollIn);
+  want(write, kPollOut);
+  want(except, kPollPri);
+  if (entries.empty()) return wsa::einval;
+  auto n = poll(entries, timeout);
+  if (!n.ok()) return n.error();
+  auto revents_of = [&](Socket s) -> short {
+    for (const PollEntry& e : entries) {
+      if (e.socket == s) return e.revents;
+    }
+    return 0;
+  };
+  int count = 0;
+  // Errors and hang-ups make a socket readable (a read then reports them), a failed connect
+  // lands in the except set, as in Winsock.
+  auto keep = [&](SocketSet* set, short mask) {
+    if (!set) return;
+    std::erase_if(set->sockets, [&](Socket s) { return (revents_of(s) & mask) == 0; });
+    count += static_cast<int>(set->sockets.size());
+  };
+  keep(read, kPollIn | kPollHup | kPollErr);
+  keep(write, kPollOut);
+  keep(except, kPollPri | kPollErr);
+  return count;
 }
 
 }  // namespace weft

@@ -218,6 +218,10 @@ void RuntimeImpl::make_ready(Fiber* f) noexcept {
 }
 
 bool RuntimeImpl::complete(Fiber* f, CallState how) noexcept {
+  // A stop requested since the last sweep fixes every outstanding call first, so nothing this
+  // thread does after stop() (a close cancelling waiters, a readiness callback) can give those
+  // calls another outcome.
+  if (!stop_swept_ && running_ && stopping()) sweep_for_stop();
   std::uint64_t expected = make_word(f->gen(), CallState::pending);
   if (!f->slot->word.compare_exchange_strong(expected, make_word(f->gen(), how),
                                              std::memory_order_acq_rel,
@@ -394,13 +398,10 @@ Status RuntimeImpl::run() {
 }
 
 void RuntimeImpl::stop() noexcept {
+  // Async-signal-safe with the eventfd wake-up (one exchange, one write(2)): a SIGINT
+  // handler may call it. The sweep happens on the loop thread, before any other outcome is
+  // fixed there (see complete()).
   if (shared_->stopping.exchange(true, std::memory_order_acq_rel)) return;
-  // On the runtime's own thread the outstanding calls' outcomes are fixed now, so that
-  // nothing this thread does next (a close, say) can give them another outcome first.
-  if (tls_runtime == this && running_) {
-    sweep_for_stop();
-    return;
-  }
   shared_->wake();
 }
 

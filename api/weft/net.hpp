@@ -182,6 +182,19 @@ struct PollEntry {
 WEFT_API Result<int> poll(std::span<PollEntry> entries,
                           std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
+// The Winsock shape: sets of sockets in, the ready ones left in each set, the total count
+// returned (a socket ready for reading and writing counts twice, as in Winsock). Except set:
+// out-of-band data, or a connect that failed. Null sets are allowed; all null is WSAEINVAL.
+// Timeout as in poll(). Cancellation: returns WSAEINTR; the sets and sockets are unchanged.
+struct SocketSet {
+  std::vector<Socket> sockets;
+  void add(Socket s) { sockets.push_back(s); }
+  bool contains(Socket s) const noexcept;
+  void clear() noexcept { sockets.clear(); }
+};
+WEFT_API Result<int> select(SocketSet* read, SocketSet* write, SocketSet* except,
+                            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
 // --- names -----------------------------------------------------------------------------
 
 // Resolves a host name and service (port number or name) through libuv's thread pool;

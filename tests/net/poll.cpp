@@ -119,6 +119,60 @@ TEST(Poll, OverAThousandSockets) {
   });
 }
 
+TEST(Select, WinsockShapeLeavesTheReadySocketsInEachSet) {
+  run_in_fiber([] {
+    auto a = socket(AF_INET, SOCK_DGRAM);
+    auto b = socket(AF_INET, SOCK_DGRAM);
+    ASSERT_TRUE(bind(*a, Address::loopback_v4(0)).ok());
+    ASSERT_TRUE(bind(*b, Address::loopback_v4(0)).ok());
+    ASSERT_TRUE(send_to(*b, "x", 1, *local_address(*a)).ok());
+    SocketSet read, write;
+    read.add(*a);
+    read.add(*b);
+    write.add(*b);
+    auto n = select(&read, &write, nullptr, 1s);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 2);  // a readable, b writable
+    EXPECT_TRUE(read.contains(*a));
+    EXPECT_FALSE(read.contains(*b));
+    EXPECT_TRUE(write.contains(*b));
+    SocketSet none;
+    none.add(*b);
+    n = select(&none, nullptr, nullptr, 0ms);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 0);
+    EXPECT_TRUE(none.sockets.empty());
+    EXPECT_EQ(select(nullptr, nullptr, nullptr, 0ms).error(), wsa::einval);
+    EXPECT_TRUE(close(*a).ok());
+    EXPECT_TRUE(close(*b).ok());
+  });
+}
+
+TEST(Select, OutOfBandDataPutsTheSocketInTheExceptSet) {
+  run_in_fiber([] {
+    Address addr;
+    test::Fd l = test::posix_listener(addr);
+    auto s = socket(AF_INET, SOCK_STREAM);
+    ASSERT_TRUE(connect(*s, addr).ok());
+    test::Fd peer = test::posix_accept(l.get());
+    SocketSet except;
+    except.add(*s);
+    auto n = select(nullptr, nullptr, &except, 0ms);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 0);
+    ASSERT_EQ(::send(peer.get(), "!", 1, MSG_OOB), 1);
+    except.add(*s);
+    n = select(nullptr, nullptr, &except, 5s);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 1);
+    EXPECT_TRUE(except.contains(*s));
+    char oob;
+    EXPECT_EQ(recv(*s, &oob, 1, MSG_OOB).value_or(0), 1u);
+    EXPECT_EQ(oob, '!');
+    EXPECT_TRUE(close(*s).ok());
+  });
+}
+
 TEST(Poll, BadInput) {
   run_in_fiber([] {
     EXPECT_EQ(poll({}, 0ms).error(), wsa::einval);
