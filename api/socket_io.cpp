@@ -44,6 +44,16 @@ std::error_code stream_send_gate(const Sock* s) {
 }
 
 // MSG_DONTWAIT makes a call non-blocking: where it would park it returns WSAEWOULDBLOCK.
+// The start of every attempt: the socket `h` names now, passed through `gate`. On failure
+// the error is stored in `result` and false returned (the attempt is then done).
+template <class R, class Gate>
+bool enter(Socket h, SockRef& r, R& result, Gate&& gate) {
+  std::error_code ec = detail::sock_lookup(h, r);
+  if (!ec) ec = gate(r.s);
+  if (ec) result = ec;
+  return !ec;
+}
+
 constexpr int kRecvFlags = MSG_PEEK | MSG_OOB | MSG_DONTWAIT;
 constexpr int kSendFlags = MSG_OOB | MSG_DONTROUTE | MSG_DONTWAIT;
 
@@ -53,14 +63,7 @@ Result<Socket> accept(Socket h, Address* peer) {
   Result<Socket> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (auto ec = detail::sock_lookup(h, r)) {
-      result = ec;
-      return Attempt::done;
-    }
-    if (auto ec = detail::sock_gate(r.s)) {
-      result = ec;
-      return Attempt::done;
-    }
+    if (!enter(h, r, result, detail::sock_gate)) return Attempt::done;
     if (r.s->state != SockState::listening) {
       result = wsa::einval;
       return Attempt::done;
@@ -169,14 +172,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags) {
   Result<std::size_t> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (auto ec = detail::sock_lookup(h, r)) {
-      result = ec;
-      return Attempt::done;
-    }
-    if (auto ec = stream_recv_gate(r.s)) {
-      result = ec;
-      return Attempt::done;
-    }
+    if (!enter(h, r, result, stream_recv_gate)) return Attempt::done;
     ssize_t n = detail::retry_eintr([&] { return ::recv(r.s->fd, buf, len, flags); });
     if (n >= 0) {
       result = static_cast<std::size_t>(n);
@@ -208,14 +204,7 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
   Result<std::size_t> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (auto ec = detail::sock_lookup(h, r)) {
-      result = ec;
-      return Attempt::done;
-    }
-    if (auto ec = stream_send_gate(r.s)) {
-      result = ec;
-      return Attempt::done;
-    }
+    if (!enter(h, r, result, stream_send_gate)) return Attempt::done;
     const char* p = static_cast<const char*>(buf);
     do {
       ssize_t n = detail::retry_eintr(
@@ -285,14 +274,7 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
   Result<std::size_t> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (auto ec = detail::sock_lookup(h, r)) {
-      result = ec;
-      return Attempt::done;
-    }
-    if (auto ec = stream_recv_gate(r.s)) {
-      result = ec;
-      return Attempt::done;
-    }
+    if (!enter(h, r, result, stream_recv_gate)) return Attempt::done;
     sockaddr_storage ss{};
     iovec iov{buf, len};
     msghdr msg{};
@@ -330,14 +312,7 @@ Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Ad
   Result<std::size_t> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (auto ec = detail::sock_lookup(h, r)) {
-      result = ec;
-      return Attempt::done;
-    }
-    if (auto ec = detail::sock_gate(r.s)) {
-      result = ec;
-      return Attempt::done;
-    }
+    if (!enter(h, r, result, detail::sock_gate)) return Attempt::done;
     if (r.s->shut_wr) {
       result = wsa::eshutdown;
       return Attempt::done;

@@ -17,21 +17,8 @@ using namespace std::chrono_literals;
 using weft::test::Fd;
 using weft::test::run_in_fiber;
 
-struct Conn {
-  Fd listener;
-  Fd peer;
-  Socket s = Socket::invalid;
-};
-
-Conn connect_to_posix_peer() {
-  Conn c;
-  Address addr;
-  c.listener = test::posix_listener(addr);
-  c.s = *socket(AF_INET, SOCK_STREAM);
-  EXPECT_TRUE(connect(c.s, addr).ok());
-  c.peer = test::posix_accept(c.listener.get());
-  return c;
-}
+using test::connect_to_posix_peer;
+using Conn = test::PeerConnection;
 
 // Fills the socket's send path until the kernel takes not one more byte; returns the bytes
 // queued.

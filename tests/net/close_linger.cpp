@@ -15,21 +15,8 @@ using namespace std::chrono_literals;
 using weft::test::Fd;
 using weft::test::run_in_fiber;
 
-struct Pair {
-  Fd listener;
-  Fd peer;
-  Socket s = Socket::invalid;
-};
-
-Pair connected_pair() {
-  Pair p;
-  Address addr;
-  p.listener = test::posix_listener(addr);
-  p.s = *socket(AF_INET, SOCK_STREAM);
-  EXPECT_TRUE(connect(p.s, addr).ok());
-  p.peer = test::posix_accept(p.listener.get());
-  return p;
-}
+using Pair = test::PeerConnection;
+Pair connected_pair() { return test::connect_to_posix_peer(); }
 
 TEST(CloseLinger, DefaultIsGracefulPeerGetsAllDataThenEof) {
   run_in_fiber([] {

@@ -99,11 +99,9 @@ TEST_P(Tcp, AcceptBlocksUntilAClientArrives) {
 TEST_P(Tcp, RecvBlocksUntilDataThenReturnsIt) {
   int family = GetParam();
   run_in_fiber([family] {
-    Address addr;
-    Fd l = test::posix_listener(addr, family);
-    auto s = socket(family, SOCK_STREAM);
-    ASSERT_TRUE(connect(*s, addr).ok());
-    Fd peer = test::posix_accept(l.get());
+    auto c = test::connect_to_posix_peer(family);
+    Socket* s = &c.s;
+    Fd& peer = c.peer;
     std::string got;
     auto reader = spawn([&] {
       char buf[64];
@@ -122,11 +120,9 @@ TEST_P(Tcp, RecvBlocksUntilDataThenReturnsIt) {
 TEST_P(Tcp, SendOfMoreThanTheBuffersHoldBlocksUntilThePeerReads) {
   int family = GetParam();
   run_in_fiber([family] {
-    Address addr;
-    Fd l = test::posix_listener(addr, family);
-    auto s = socket(family, SOCK_STREAM);
-    ASSERT_TRUE(connect(*s, addr).ok());
-    Fd peer = test::posix_accept(l.get());
+    auto c = test::connect_to_posix_peer(family);
+    Socket* s = &c.s;
+    Fd& peer = c.peer;
     std::string big(8 << 20, '\0');
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131);
     Result<std::size_t> sent = wsa::einval;
@@ -150,11 +146,9 @@ TEST_P(Tcp, SendOfMoreThanTheBuffersHoldBlocksUntilThePeerReads) {
 TEST_P(Tcp, RecvReturnsZeroAtThePeersFin) {
   int family = GetParam();
   run_in_fiber([family] {
-    Address addr;
-    Fd l = test::posix_listener(addr, family);
-    auto s = socket(family, SOCK_STREAM);
-    ASSERT_TRUE(connect(*s, addr).ok());
-    Fd peer = test::posix_accept(l.get());
+    auto c = test::connect_to_posix_peer(family);
+    Socket* s = &c.s;
+    Fd& peer = c.peer;
     test::posix_send_all(peer.get(), "last");
     peer.reset();
     char buf[16];
@@ -171,11 +165,9 @@ TEST_P(Tcp, RecvReturnsZeroAtThePeersFin) {
 TEST_P(Tcp, RecvReportsThePeersReset) {
   int family = GetParam();
   run_in_fiber([family] {
-    Address addr;
-    Fd l = test::posix_listener(addr, family);
-    auto s = socket(family, SOCK_STREAM);
-    ASSERT_TRUE(connect(*s, addr).ok());
-    Fd peer = test::posix_accept(l.get());
+    auto c = test::connect_to_posix_peer(family);
+    Socket* s = &c.s;
+    Fd& peer = c.peer;
     linger rst{1, 0};
     ::setsockopt(peer.get(), SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
     peer.reset();
@@ -200,11 +192,9 @@ TEST_P(Tcp, ConnectToNobodyIsRefused) {
 TEST_P(Tcp, ShutdownSendGivesThePeerEofAndLaterSendsWsaeshutdown) {
   int family = GetParam();
   run_in_fiber([family] {
-    Address addr;
-    Fd l = test::posix_listener(addr, family);
-    auto s = socket(family, SOCK_STREAM);
-    ASSERT_TRUE(connect(*s, addr).ok());
-    Fd peer = test::posix_accept(l.get());
+    auto c = test::connect_to_posix_peer(family);
+    Socket* s = &c.s;
+    Fd& peer = c.peer;
     ASSERT_TRUE(send(*s, "bye", 3).ok());
     ASSERT_TRUE(shutdown(*s, Shutdown::send).ok());
     auto view = test::posix_read_to_end(peer.get());

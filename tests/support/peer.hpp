@@ -79,6 +79,26 @@ inline Fd posix_connect(const Address& to) {
   return c;
 }
 
+// A weft TCP socket connected to a plain POSIX peer (from a fiber).
+struct PeerConnection {
+  Fd listener;
+  Fd peer;
+  Socket s = Socket::invalid;
+};
+
+inline PeerConnection connect_to_posix_peer(int family = AF_INET) {
+  PeerConnection c;
+  Address addr;
+  c.listener = posix_listener(addr, family);
+  auto s = weft::socket(family, SOCK_STREAM);
+  EXPECT_TRUE(s.ok());
+  c.s = s.value_or(Socket::invalid);
+  EXPECT_TRUE(weft::connect(c.s, addr).ok());
+  c.peer = posix_accept(c.listener.get());
+  EXPECT_GE(c.peer.get(), 0);
+  return c;
+}
+
 inline void posix_send_all(int fd, const std::string& data) {
   std::size_t off = 0;
   while (off < data.size()) {
