@@ -18,7 +18,11 @@ using detail::SockState;
 
 namespace {
 
-bool portable(const SockRef& r) { return r.rt->options().portable_mode; }
+// Portable mode resets stream sockets after a cancelled call; datagram calls are atomic, so
+// a datagram socket is unchanged in both modes.
+bool portable(const SockRef& r) {
+  return r.rt->options().portable_mode && r.s->type == SOCK_STREAM;
+}
 
 // Resets h's connection if it still exists (a cancel compromised its stream).
 void reset_if_open(Socket h) {

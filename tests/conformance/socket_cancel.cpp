@@ -85,6 +85,34 @@ TEST(RecvCancel, DataThatArrivedBeforeTheCancelIsStillThere) {
   });
 }
 
+TEST(RecvFromCancel, ACancelledRecvFromConsumesNoDatagram) {
+  run_in_fiber([] {
+    auto a = socket(AF_INET, SOCK_DGRAM);
+    auto b = socket(AF_INET, SOCK_DGRAM);
+    ASSERT_TRUE(bind(*a, Address::loopback_v4(0)).ok());
+    Result<std::size_t> first = wsa::einval;
+    auto reader = spawn([&] {
+      char buf[64];
+      first = recv_from(*a, buf, sizeof buf, nullptr);
+    });
+    this_fiber::yield();
+    ASSERT_TRUE(cancel_blocking_call(*reader).ok());
+    ASSERT_TRUE(join(*reader).ok());
+    EXPECT_EQ(first.error(), wsa::eintr);
+    ASSERT_TRUE(send_to(*b, "one", 3, *local_address(*a)).ok());
+    ASSERT_TRUE(send_to(*b, "two", 3, *local_address(*a)).ok());
+    char buf[64];
+    auto n = recv_from(*a, buf, sizeof buf, nullptr);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(std::string(buf, *n), "one");  // whole datagrams, in order
+    n = recv_from(*a, buf, sizeof buf, nullptr);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(std::string(buf, *n), "two");
+    EXPECT_TRUE(close(*a).ok());
+    EXPECT_TRUE(close(*b).ok());
+  });
+}
+
 TEST(SendCancel, NoByteTransferredLeavesTheSocketUnchanged) {
   run_in_fiber([] {
     Conn c = connect_to_posix_peer();
@@ -226,6 +254,34 @@ TEST(PortableMode, ACancelledRecvResetsTheSocket) {
         auto view = test::posix_read_to_end(c.peer.get());
         EXPECT_EQ(view.error, ECONNRESET);
         EXPECT_TRUE(close(c.s).ok());
+      },
+      options);
+}
+
+TEST(PortableMode, ADatagramSocketIsUnchangedByACancel) {
+  RuntimeOptions options;
+  options.portable_mode = true;
+  run_in_fiber(
+      [] {
+        auto a = socket(AF_INET, SOCK_DGRAM);
+        auto b = socket(AF_INET, SOCK_DGRAM);
+        ASSERT_TRUE(bind(*a, Address::loopback_v4(0)).ok());
+        ASSERT_TRUE(connect(*b, *local_address(*a)).ok());
+        ASSERT_TRUE(connect(*a, *local_address(*b)).ok());
+        Result<std::size_t> first = wsa::einval;
+        auto reader = spawn([&] {
+          char buf[8];
+          first = recv(*a, buf, sizeof buf);
+        });
+        this_fiber::yield();
+        ASSERT_TRUE(cancel_blocking_call(*reader).ok());
+        ASSERT_TRUE(join(*reader).ok());
+        EXPECT_EQ(first.error(), wsa::eintr);
+        ASSERT_TRUE(send(*b, "dg", 2).ok());
+        char buf[8];
+        EXPECT_EQ(recv(*a, buf, sizeof buf).value_or(0), 2u);
+        EXPECT_TRUE(close(*a).ok());
+        EXPECT_TRUE(close(*b).ok());
       },
       options);
 }
