@@ -58,6 +58,17 @@ bool enter(Socket h, SockRef& r, R& result, Gate&& gate) {
   return !ec;
 }
 
+// Runs `attempt` now and, unless MSG_DONTWAIT, parks on `events` until it is done. {} when
+// it finished (its result is in the attempt's own variable); otherwise the error, with `how`
+// the outcome that ended the wait (idle when the call never waited).
+template <class Fn>
+std::error_code run_blocking(Socket h, int events, int flags, Fn& attempt, CallState& how) {
+  how = CallState::idle;
+  if (attempt() == Attempt::done) return {};
+  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
+  return detail::park_until_done(h, events, attempt, how);
+}
+
 constexpr int kRecvFlags = MSG_PEEK | MSG_OOB | MSG_DONTWAIT;
 constexpr int kSendFlags = MSG_OOB | MSG_DONTROUTE | MSG_DONTWAIT;
 
@@ -94,10 +105,9 @@ Result<Socket> accept(Socket h, Address* peer) {
       return Attempt::done;
     }
   };
-  if (attempt() == Attempt::done) return result;
   CallState how;
   // Cancellation leaves the listener and its queue as they were: nothing to undo.
-  if (auto ec = detail::park_until_done(h, UV_READABLE, attempt, how)) return ec;
+  if (auto ec = run_blocking(h, UV_READABLE, 0, attempt, how)) return ec;
   return result;
 }
 
@@ -186,10 +196,8 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags) {
     result = detail::errno_to_error(errno);
     return Attempt::done;
   };
-  if (attempt() == Attempt::done) return result;
-  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
   CallState how;
-  if (auto ec = detail::park_until_done(h, UV_READABLE, attempt, how)) {
+  if (auto ec = run_blocking(h, UV_READABLE, flags, attempt, how)) {
     // Precise mode: no byte was consumed for this call; nothing to undo.
     SockRef r;
     if (how == CallState::cancelled && !detail::sock_lookup(h, r) && portable(r)) reset_if_open(h);
@@ -226,10 +234,8 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
     result = sent;
     return Attempt::done;
   };
-  if (attempt() == Attempt::done) return result;
-  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
   CallState how;
-  if (auto ec = detail::park_until_done(h, UV_WRITABLE, attempt, how)) {
+  if (auto ec = run_blocking(h, UV_WRITABLE, flags, attempt, how)) {
     // Bytes already in the kernel cannot be taken back: the stream's integrity is
     // compromised, so the connection is reset and later calls say so (WSAECONNABORTED).
     SockRef r;
@@ -303,10 +309,8 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
     }
     return Attempt::done;
   };
-  if (attempt() == Attempt::done) return result;
-  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
-  CallState how;
-  if (auto ec = detail::park_until_done(h, UV_READABLE, attempt, how)) return ec;
+  CallState how;  // a datagram is atomic: a cancelled call leaves nothing to undo
+  if (auto ec = run_blocking(h, UV_READABLE, flags, attempt, how)) return ec;
   return result;
 }
 
@@ -336,10 +340,8 @@ Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Ad
     result = static_cast<std::size_t>(n);
     return Attempt::done;
   };
-  if (attempt() == Attempt::done) return result;
-  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
-  CallState how;
-  if (auto ec = detail::park_until_done(h, UV_WRITABLE, attempt, how)) return ec;
+  CallState how;  // a datagram is atomic: a cancelled call leaves nothing to undo
+  if (auto ec = run_blocking(h, UV_WRITABLE, flags, attempt, how)) return ec;
   return result;
 }
 

@@ -158,25 +158,30 @@ TEST(SendCancel, SomeBytesTransferredResetsTheConnection) {
   });
 }
 
-TEST(AcceptCancel, ListenerAndItsQueueAreUnchanged) {
-  run_in_fiber([] {
-    auto l = socket(AF_INET, SOCK_STREAM);
-    ASSERT_TRUE(bind(*l, Address::loopback_v4(0)).ok());
-    ASSERT_TRUE(listen(*l, 8).ok());
-    Result<Socket> first = wsa::einval;
-    auto acceptor = spawn([&] { first = accept(*l); });
-    this_fiber::yield();
-    ASSERT_TRUE(cancel_blocking_call(*acceptor).ok());
-    ASSERT_TRUE(join(*acceptor).ok());
-    EXPECT_EQ(first.error(), wsa::eintr);
-    // Still listening: a client connects and is accepted.
-    Fd client = test::posix_connect(*local_address(*l));
-    auto a = accept(*l);
-    ASSERT_TRUE(a.ok());
-    EXPECT_TRUE(close(*a).ok());
-    EXPECT_TRUE(close(*l).ok());
-  });
+// A cancelled accept, then a connection that is still accepted: the same in both modes.
+void accept_cancel_leaves_the_listener(RuntimeOptions options) {
+  run_in_fiber(
+      [] {
+        auto l = socket(AF_INET, SOCK_STREAM);
+        ASSERT_TRUE(bind(*l, Address::loopback_v4(0)).ok());
+        ASSERT_TRUE(listen(*l, 8).ok());
+        Result<Socket> first = wsa::einval;
+        auto acceptor = spawn([&] { first = accept(*l); });
+        this_fiber::yield();
+        ASSERT_TRUE(cancel_blocking_call(*acceptor).ok());
+        ASSERT_TRUE(join(*acceptor).ok());
+        EXPECT_EQ(first.error(), wsa::eintr);
+        // Still listening: a client connects and is accepted.
+        Fd client = test::posix_connect(*local_address(*l));
+        auto a = accept(*l);
+        ASSERT_TRUE(a.ok());
+        EXPECT_TRUE(close(*a).ok());
+        EXPECT_TRUE(close(*l).ok());
+      },
+      options);
 }
+
+TEST(AcceptCancel, ListenerAndItsQueueAreUnchanged) { accept_cancel_leaves_the_listener({}); }
 
 TEST(ConnectCancel, AbortsTheHandleAndTheReaperResetsALateConnection) {
   RuntimeOptions options;
@@ -289,24 +294,7 @@ TEST(PortableMode, ADatagramSocketIsUnchangedByACancel) {
 TEST(PortableMode, ACancelledAcceptStillLeavesTheListenerUnchanged) {
   RuntimeOptions options;
   options.portable_mode = true;
-  run_in_fiber(
-      [] {
-        auto l = socket(AF_INET, SOCK_STREAM);
-        ASSERT_TRUE(bind(*l, Address::loopback_v4(0)).ok());
-        ASSERT_TRUE(listen(*l, 8).ok());
-        Result<Socket> first = wsa::einval;
-        auto acceptor = spawn([&] { first = accept(*l); });
-        this_fiber::yield();
-        ASSERT_TRUE(cancel_blocking_call(*acceptor).ok());
-        ASSERT_TRUE(join(*acceptor).ok());
-        EXPECT_EQ(first.error(), wsa::eintr);
-        Fd client = test::posix_connect(*local_address(*l));
-        auto a = accept(*l);
-        ASSERT_TRUE(a.ok());
-        EXPECT_TRUE(close(*a).ok());
-        EXPECT_TRUE(close(*l).ok());
-      },
-      options);
+  accept_cancel_leaves_the_listener(options);
 }
 
 TEST(StopDuringIo, BlockedSocketCallsReturnWsaenetdown) {
