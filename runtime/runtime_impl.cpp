@@ -390,10 +390,10 @@ Status RuntimeImpl::run() {
     fire_timers();
   }
 
-  if (stopping()) stopped_ = true;
+  if (stopping()) stopped_.store(true, std::memory_order_release);
   running_ = false;
   tls_runtime = nullptr;
-  log_debug("runtime {}: run returned{}", index(), stopped_ ? " (stopped)" : "");
+  log_debug("runtime {}: run returned{}", index(), stopped_.load() ? " (stopped)" : "");
   return {};
 }
 
@@ -407,7 +407,7 @@ void RuntimeImpl::stop() noexcept {
 
 Status RuntimeImpl::post(TaskPtr task) {
   if (!task) return wsa::einval;
-  if (stopped_ && !running_) return wsa::enetdown;
+  if (stopped_.load(std::memory_order_acquire)) return wsa::enetdown;
   Message m{Message::Kind::post};
   m.task = std::move(task);
   if (!shared_->push(std::move(m))) return wsa::enetdown;

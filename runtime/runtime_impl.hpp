@@ -110,7 +110,7 @@ class RuntimeImpl {
   bool running_ = false;
   bool in_uv_run_ = false;
   bool stop_swept_ = false;
-  bool stopped_ = false;  // a run() ended after stop(): final
+  std::atomic<bool> stopped_{false};  // a run() ended after stop(): final; read by post()
 
   std::atomic<std::uint64_t> alive_{0};
   std::atomic<std::uint64_t> switches_{0};

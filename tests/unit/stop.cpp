@@ -92,6 +92,7 @@ TEST(Stop, IsFinal) {
   EXPECT_EQ(rt.spawn([] {}).error(), wsa::enetdown);
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(rt.run().error(), wsa::enetdown);
+  EXPECT_EQ(rt.post([] {}).error(), wsa::enetdown);  // nothing would ever run it
 }
 
 TEST(Stop, CancelWhileStoppingReturnsWsaenetdown) {
