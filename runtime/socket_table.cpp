@@ -58,6 +58,15 @@ struct ReapEntry {
 void reap_finish(ReapEntry* e, bool abortive) noexcept {
   if (e->fd < 0) return;
   e->hook.unlink();
+  // The watcher first: uv_close removes the descriptor from epoll while it is still ours.
+  // Closed the other way round, epoll_ctl would run on a number another thread may already
+  // have been given again.
+  auto on_closed = [](uv_handle_t* h) {
+    auto* entry = static_cast<ReapEntry*>(h->data);
+    if (--entry->open_handles == 0) delete entry;
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&e->poll), on_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&e->timer), on_closed);
   if (abortive) {
     abortive_close(e->fd);
   } else {
@@ -67,12 +76,6 @@ void reap_finish(ReapEntry* e, bool abortive) noexcept {
             abortive ? "reset" : "failed or timed out");
   e->fd = -1;
   e->rt->pending_connects.fetch_sub(1, std::memory_order_relaxed);
-  auto on_closed = [](uv_handle_t* h) {
-    auto* entry = static_cast<ReapEntry*>(h->data);
-    if (--entry->open_handles == 0) delete entry;
-  };
-  uv_close(reinterpret_cast<uv_handle_t*>(&e->poll), on_closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&e->timer), on_closed);
 }
 
 SocketTable::~SocketTable() {
