@@ -1,0 +1,124 @@
+/* weft — the Winsock-SPI-shaped C ABI (docs/wsp-adapter.md in the design).
+ *
+ * A thin shell over weft's C++ API: every call forwards and translates errors; the semantics
+ * are those of docs/semantics.md. Calls return SOCKET_ERROR (or WEFT_INVALID_SOCKET) and store
+ * a Winsock code in *lpErrno on failure. Bad input is an error, never a crash: a null lpErrno
+ * makes a call return SOCKET_ERROR without writing; null or short buffers and lengths give
+ * WSAEFAULT; unknown, closed or stale handles give WSAENOTSOCK; a socket call outside any
+ * fiber gives WSAEINVAL.
+ *
+ * Compiles as C11 and as C++20; includes nothing of weft's C++ headers. */
+#ifndef WEFT_WSP_H
+#define WEFT_WSP_H
+
+#include <stdint.h>
+#include <sys/socket.h> /* struct sockaddr, SOL_SOCKET, SO_LINGER, struct linger */
+#include <sys/time.h>   /* struct timeval */
+
+#if defined(WEFT_BUILDING_LIBRARY)
+#define WEFT_WSP_API __attribute__((visibility("default")))
+#else
+#define WEFT_WSP_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uintptr_t WEFT_SOCKET; /* opaque, generation-tagged; never a raw fd */
+#define WEFT_INVALID_SOCKET ((WEFT_SOCKET) ~(uintptr_t)0)
+#define SOCKET_ERROR (-1)
+
+#define WSAEINTR 10004
+#define WSAEFAULT 10014
+#define WSAEINVAL 10022
+#define WSAEMFILE 10024
+#define WSAEWOULDBLOCK 10035
+#define WSAEINPROGRESS 10036
+#define WSAENOTSOCK 10038
+#define WSAEMSGSIZE 10040
+#define WSAENOPROTOOPT 10042
+#define WSAEOPNOTSUPP 10045
+#define WSAEAFNOSUPPORT 10047
+#define WSAEADDRINUSE 10048
+#define WSAEADDRNOTAVAIL 10049
+#define WSAENETDOWN 10050
+#define WSAENETUNREACH 10051
+#define WSAECONNABORTED 10053
+#define WSAECONNRESET 10054
+#define WSAENOBUFS 10055
+#define WSAEISCONN 10056
+#define WSAENOTCONN 10057
+#define WSAESHUTDOWN 10058
+#define WSAETIMEDOUT 10060
+#define WSAECONNREFUSED 10061
+#define WSAEHOSTUNREACH 10065
+
+#define WEFT_FD_SETSIZE 64
+typedef struct weft_fd_set {
+  unsigned fd_count;
+  WEFT_SOCKET fd_array[WEFT_FD_SETSIZE];
+} weft_fd_set;
+WEFT_WSP_API void WEFT_FD_ZERO(weft_fd_set* set);
+WEFT_WSP_API void WEFT_FD_SET(WEFT_SOCKET s, weft_fd_set* set);
+WEFT_WSP_API int WEFT_FD_ISSET(WEFT_SOCKET s, const weft_fd_set* set);
+
+/* Sockets. Each returns SOCKET_ERROR (or WEFT_INVALID_SOCKET) and sets *lpErrno on failure. */
+WEFT_WSP_API WEFT_SOCKET WSPSocket(int af, int type, int protocol, int* lpErrno);
+WEFT_WSP_API int WSPBind(WEFT_SOCKET s, const struct sockaddr* name, int namelen, int* lpErrno);
+WEFT_WSP_API int WSPListen(WEFT_SOCKET s, int backlog, int* lpErrno);
+WEFT_WSP_API WEFT_SOCKET WSPAccept(WEFT_SOCKET s, struct sockaddr* addr, int* addrlen, int* lpErrno);
+WEFT_WSP_API int WSPConnect(WEFT_SOCKET s, const struct sockaddr* name, int namelen, int* lpErrno);
+WEFT_WSP_API int WSPRecv(WEFT_SOCKET s, char* buf, int len, int flags, int* lpErrno); /* bytes; 0 = EOF */
+WEFT_WSP_API int WSPSend(WEFT_SOCKET s, const char* buf, int len, int flags, int* lpErrno); /* len, or error */
+WEFT_WSP_API int WSPRecvFrom(WEFT_SOCKET s, char* buf, int len, int flags, struct sockaddr* from,
+                             int* fromlen, int* lpErrno);
+WEFT_WSP_API int WSPSendTo(WEFT_SOCKET s, const char* buf, int len, int flags,
+                           const struct sockaddr* to, int tolen, int* lpErrno);
+WEFT_WSP_API int WSPSelect(int nfds, weft_fd_set* readfds, weft_fd_set* writefds,
+                           weft_fd_set* exceptfds, const struct timeval* timeout,
+                           int* lpErrno); /* ready count; 0 = timeout */
+WEFT_WSP_API int WSPShutdown(WEFT_SOCKET s, int how, int* lpErrno); /* SHUT_RD / SHUT_WR / SHUT_RDWR */
+WEFT_WSP_API int WSPSetSockOpt(WEFT_SOCKET s, int level, int optname, const char* optval, int optlen,
+                               int* lpErrno);
+WEFT_WSP_API int WSPGetSockOpt(WEFT_SOCKET s, int level, int optname, char* optval, int* optlen,
+                               int* lpErrno);
+WEFT_WSP_API int WSPGetSockName(WEFT_SOCKET s, struct sockaddr* name, int* namelen, int* lpErrno);
+WEFT_WSP_API int WSPGetPeerName(WEFT_SOCKET s, struct sockaddr* name, int* namelen, int* lpErrno);
+WEFT_WSP_API int WSPCloseSocket(WEFT_SOCKET s, int* lpErrno);
+
+/* Cancellation and pseudo-blocking, per the Winsock SPI. */
+WEFT_WSP_API int WSPCancelBlockingCall(int* lpErrno); /* cancels the calling fiber's own outstanding call */
+WEFT_WSP_API int WSAIsBlocking(void);                 /* nonzero inside a hook/message of a blocked fiber */
+typedef int (*WEFT_BLOCKINGHOOK)(void);               /* returns nonzero if it processed something */
+WEFT_WSP_API WEFT_BLOCKINGHOOK WSASetBlockingHook(WEFT_BLOCKINGHOOK hook); /* per fiber; returns the previous */
+WEFT_WSP_API int WSAUnhookBlockingHook(void);
+typedef int (*WEFT_BLOCKINGCALLBACK)(uintptr_t dwContext); /* nonzero: keep waiting; 0: cancelled */
+WEFT_WSP_API int WPUQueryBlockingCallback(WEFT_BLOCKINGCALLBACK* lplpfnCallback, uintptr_t* lpdwContext,
+                                          int* lpErrno);
+
+/* The runtime, from C. */
+typedef uint64_t weft_fiber_t; /* unique for the life of the process; 0 is never a fiber */
+WEFT_WSP_API int weft_run(int (*main_fn)(void* arg), void* arg); /* runtime on this thread; main_fn in a
+                                                          fiber; returns when every fiber has ended */
+WEFT_WSP_API weft_fiber_t weft_spawn(void (*fn)(void* arg), void* arg); /* from a fiber; 0 on failure */
+WEFT_WSP_API weft_fiber_t weft_self(void);                              /* 0 outside a fiber */
+WEFT_WSP_API int weft_join(weft_fiber_t f, int* lpErrno);               /* blocking, cancellable */
+WEFT_WSP_API void weft_yield(void);
+WEFT_WSP_API int weft_sleep_ms(unsigned ms, int* lpErrno);                /* blocking, cancellable */
+WEFT_WSP_API int weft_cancel_blocking_call(weft_fiber_t f, int* lpErrno); /* any fiber, any OS thread */
+WEFT_WSP_API int weft_post(weft_fiber_t f, void (*fn)(void* arg), void* arg, int* lpErrno); /* fiber message */
+WEFT_WSP_API int weft_set_portable_mode(int on); /* for the calling fiber's runtime; returns previous */
+
+struct weft_stats {
+  uint64_t fibers_alive;     /* fibers not yet finished */
+  uint64_t sockets_open;     /* handles not yet closed */
+  uint64_t pending_connects; /* kernel sockets held by cancelled connects (semantics §3) */
+};
+WEFT_WSP_API int weft_get_stats(struct weft_stats* out, int* lpErrno); /* the calling fiber's runtime */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_WSP_H */

@@ -1,0 +1,639 @@
+/* The Winsock-SPI-shaped C adapter, driven from C: every function, and a scenario per row of
+ * semantics §2-§5, with plain POSIX sockets as peers. Prints "N passed, M failed". */
+#define _GNU_SOURCE
+#include <weft/wsp.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int g_failed_checks;
+
+#define CHECK(cond)                                                        \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++g_failed_checks;                                                   \
+    }                                                                      \
+  } while (0)
+#define CHECK_EQ(a, b)                                                                 \
+  do {                                                                                 \
+    long long va_ = (long long)(a), vb_ = (long long)(b);                              \
+    if (va_ != vb_) {                                                                  \
+      fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, \
+              #a, va_, #b, vb_);                                                       \
+      ++g_failed_checks;                                                               \
+    }                                                                                  \
+  } while (0)
+
+/* --- POSIX peers ------------------------------------------------------------------------- */
+
+static int posix_listener(struct sockaddr_in* addr) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  memset(addr, 0, sizeof *addr);
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(l, (struct sockaddr*)addr, sizeof *addr);
+  listen(l, 16);
+  socklen_t len = sizeof *addr;
+  getsockname(l, (struct sockaddr*)addr, &len);
+  return l;
+}
+
+static int posix_accept(int l) {
+  struct pollfd p = {l, POLLIN, 0};
+  if (poll(&p, 1, 5000) != 1) return -1;
+  return accept4(l, NULL, NULL, SOCK_CLOEXEC);
+}
+
+/* Reads until EOF or error; returns the bytes read, *error gets errno (ECONNRESET for RST). */
+static long posix_read_to_end(int fd, int* error) {
+  char buf[4096];
+  long total = 0;
+  *error = 0;
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) != 1) {
+      *error = ETIMEDOUT;
+      return total;
+    }
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      total += n;
+    } else if (n == 0) {
+      return total;
+    } else {
+      *error = errno;
+      return total;
+    }
+  }
+}
+
+/* A weft socket connected to a POSIX peer. */
+struct conn {
+  int listener, peer;
+  WEFT_SOCKET s;
+};
+
+static struct conn connect_pair(void) {
+  struct conn c;
+  struct sockaddr_in addr;
+  int err = 0;
+  c.listener = posix_listener(&addr);
+  c.s = WSPSocket(AF_INET, SOCK_STREAM, 0, &err);
+  CHECK(c.s != WEFT_INVALID_SOCKET);
+  CHECK_EQ(WSPConnect(c.s, (struct sockaddr*)&addr, sizeof addr, &err), 0);
+  c.peer = posix_accept(c.listener);
+  CHECK(c.peer >= 0);
+  return c;
+}
+
+static void close_pair(struct conn* c) {
+  close(c->peer);
+  close(c->listener);
+}
+
+/* --- fibers used by the scenarios --------------------------------------------------------- */
+
+struct call_result {
+  WEFT_SOCKET s;
+  int ret, err;
+  char buf[64];
+};
+
+static void recv_fiber(void* arg) {
+  struct call_result* r = arg;
+  r->err = 0;
+  r->ret = WSPRecv(r->s, r->buf, sizeof r->buf, 0, &r->err);
+}
+
+static void accept_fiber(void* arg) {
+  struct call_result* r = arg;
+  r->err = 0;
+  r->ret = (int)(WSPAccept(r->s, NULL, NULL, &r->err) == WEFT_INVALID_SOCKET ? SOCKET_ERROR : 0);
+}
+
+static void sleep_fiber(void* arg) {
+  struct call_result* r = arg;
+  r->err = 0;
+  r->ret = weft_sleep_ms(3600 * 1000, &r->err);
+}
+
+static void select_fiber(void* arg) {
+  struct call_result* r = arg;
+  weft_fd_set set;
+  WEFT_FD_ZERO(&set);
+  WEFT_FD_SET(r->s, &set);
+  r->err = 0;
+  r->ret = WSPSelect(0, &set, NULL, NULL, NULL, &r->err);
+}
+
+/* --- tests ----------------------------------------------------------------------------------- */
+
+static int test_fd_set(void* arg) {
+  (void)arg;
+  weft_fd_set set;
+  WEFT_FD_ZERO(&set);
+  CHECK_EQ(set.fd_count, 0);
+  WEFT_FD_SET(7, &set);
+  WEFT_FD_SET(7, &set); /* no duplicates */
+  WEFT_FD_SET(9, &set);
+  CHECK_EQ(set.fd_count, 2);
+  CHECK(WEFT_FD_ISSET(9, &set));
+  CHECK(!WEFT_FD_ISSET(8, &set));
+  for (WEFT_SOCKET i = 100; i < 200; ++i) WEFT_FD_SET(i, &set); /* stops at the limit */
+  CHECK_EQ(set.fd_count, WEFT_FD_SETSIZE);
+  CHECK(!WEFT_FD_ISSET(1, NULL));
+  WEFT_FD_ZERO(NULL);
+  return 0;
+}
+
+static int test_bad_input(void* arg) {
+  (void)arg;
+  int err = 0;
+  char b[8];
+  CHECK_EQ(WSPRecv(1, b, 8, 0, NULL), SOCKET_ERROR); /* null lpErrno: nothing written, no crash */
+  CHECK(WSPSocket(AF_INET, SOCK_STREAM, 0, NULL) == WEFT_INVALID_SOCKET);
+  CHECK_EQ(WSPCloseSocket(12345, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAENOTSOCK);
+  CHECK_EQ(WSPRecv(WEFT_INVALID_SOCKET, b, 8, 0, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAENOTSOCK);
+  WEFT_SOCKET s = WSPSocket(AF_INET, SOCK_STREAM, 0, &err);
+  CHECK_EQ(WSPRecv(s, NULL, 8, 0, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEFAULT);
+  CHECK_EQ(WSPSend(s, b, -1, 0, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEFAULT);
+  CHECK_EQ(WSPBind(s, NULL, 16, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEFAULT);
+  struct sockaddr_in sin = {0};
+  sin.sin_family = AF_INET;
+  CHECK_EQ(WSPBind(s, (struct sockaddr*)&sin, 4, &err), SOCKET_ERROR); /* short */
+  CHECK_EQ(err, WSAEFAULT);
+  CHECK(WSPSocket(AF_UNIX, SOCK_STREAM, 0, &err) == WEFT_INVALID_SOCKET);
+  CHECK_EQ(err, WSAEAFNOSUPPORT);
+  CHECK_EQ(WSPShutdown(s, 99, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEINVAL);
+  int one = 1, len = 1;
+  CHECK_EQ(WSPSetSockOpt(s, SOL_SOCKET, SO_DEBUG, (char*)&one, sizeof one, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAENOPROTOOPT);
+  CHECK_EQ(WSPGetSockOpt(s, SOL_SOCKET, SO_TYPE, (char*)&one, &len, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEFAULT);
+  CHECK_EQ(WSPGetSockName(s, NULL, &len, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEFAULT);
+  weft_fd_set big;
+  big.fd_count = WEFT_FD_SETSIZE + 1;
+  CHECK_EQ(WSPSelect(0, &big, NULL, NULL, NULL, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEINVAL);
+  CHECK_EQ(WSPSelect(0, NULL, NULL, NULL, NULL, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEINVAL);
+  CHECK_EQ(WPUQueryBlockingCallback(NULL, NULL, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEFAULT);
+  CHECK_EQ(weft_get_stats(NULL, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEFAULT);
+  CHECK_EQ(weft_spawn(NULL, NULL), 0);
+  CHECK_EQ(weft_post(weft_self(), NULL, NULL, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEFAULT);
+  CHECK_EQ(WSPCloseSocket(s, &err), 0);
+  CHECK_EQ(WSPCloseSocket(s, &err), SOCKET_ERROR); /* double close */
+  CHECK_EQ(err, WSAENOTSOCK);
+  return 0;
+}
+
+static int test_tcp(void* arg) {
+  (void)arg;
+  int err = 0;
+  WEFT_SOCKET l = WSPSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, &err);
+  struct sockaddr_in addr = {0};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK_EQ(WSPBind(l, (struct sockaddr*)&addr, sizeof addr, &err), 0);
+  CHECK_EQ(WSPListen(l, 8, &err), 0);
+  int len = sizeof addr;
+  CHECK_EQ(WSPGetSockName(l, (struct sockaddr*)&addr, &len, &err), 0);
+  CHECK(addr.sin_port != 0);
+  int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK_EQ(connect(client, (struct sockaddr*)&addr, sizeof addr), 0);
+  struct sockaddr_in peer;
+  int peerlen = sizeof peer;
+  WEFT_SOCKET a = WSPAccept(l, (struct sockaddr*)&peer, &peerlen, &err);
+  CHECK(a != WEFT_INVALID_SOCKET);
+  CHECK_EQ(peerlen, sizeof(struct sockaddr_in));
+  CHECK_EQ(send(client, "hello", 5, 0), 5);
+  char buf[16];
+  CHECK_EQ(WSPRecv(a, buf, sizeof buf, 0, &err), 5);
+  CHECK(memcmp(buf, "hello", 5) == 0);
+  CHECK_EQ(WSPSend(a, "world", 5, 0, &err), 5);
+  CHECK_EQ(recv(client, buf, sizeof buf, 0), 5);
+  len = sizeof peer;
+  CHECK_EQ(WSPGetPeerName(a, (struct sockaddr*)&peer, &len, &err), 0);
+  struct linger lin = {1, 0};
+  CHECK_EQ(WSPSetSockOpt(a, SOL_SOCKET, SO_LINGER, (char*)&lin, sizeof lin, &err), 0);
+  struct linger got;
+  len = sizeof got;
+  CHECK_EQ(WSPGetSockOpt(a, SOL_SOCKET, SO_LINGER, (char*)&got, &len, &err), 0);
+  CHECK_EQ(got.l_onoff, 1);
+  CHECK_EQ(WSPShutdown(a, SHUT_WR, &err), 0);
+  CHECK_EQ(WSPSend(a, "x", 1, 0, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAESHUTDOWN);
+  close(client);
+  CHECK_EQ(WSPRecv(a, buf, sizeof buf, 0, &err), 0); /* EOF */
+  CHECK_EQ(WSPCloseSocket(a, &err), 0);
+  CHECK_EQ(WSPCloseSocket(l, &err), 0);
+  return 0;
+}
+
+static int test_udp(void* arg) {
+  (void)arg;
+  int err = 0;
+  WEFT_SOCKET a = WSPSocket(AF_INET, SOCK_DGRAM, 0, &err);
+  WEFT_SOCKET b = WSPSocket(AF_INET, SOCK_DGRAM, 0, &err);
+  struct sockaddr_in addr = {0};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK_EQ(WSPBind(a, (struct sockaddr*)&addr, sizeof addr, &err), 0);
+  int len = sizeof addr;
+  CHECK_EQ(WSPGetSockName(a, (struct sockaddr*)&addr, &len, &err), 0);
+  CHECK_EQ(WSPSendTo(b, "0123456789", 10, 0, (struct sockaddr*)&addr, sizeof addr, &err), 10);
+  CHECK_EQ(WSPSendTo(b, "ok", 2, 0, (struct sockaddr*)&addr, sizeof addr, &err), 2);
+  char buf[4];
+  struct sockaddr_in from;
+  int fromlen = sizeof from;
+  CHECK_EQ(WSPRecvFrom(a, buf, sizeof buf, 0, (struct sockaddr*)&from, &fromlen, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEMSGSIZE);
+  fromlen = sizeof from;
+  CHECK_EQ(WSPRecvFrom(a, buf, sizeof buf, 0, (struct sockaddr*)&from, &fromlen, &err), 2);
+  CHECK_EQ(fromlen, sizeof(struct sockaddr_in));
+  CHECK_EQ(WSPCloseSocket(a, &err), 0);
+  CHECK_EQ(WSPCloseSocket(b, &err), 0);
+  return 0;
+}
+
+static int test_select(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct conn c = connect_pair();
+  weft_fd_set r, w;
+  WEFT_FD_ZERO(&r);
+  WEFT_FD_ZERO(&w);
+  WEFT_FD_SET(c.s, &r);
+  struct timeval zero = {0, 0};
+  CHECK_EQ(WSPSelect(0, &r, NULL, NULL, &zero, &err), 0);
+  CHECK_EQ(r.fd_count, 0);
+  send(c.peer, "x", 1, 0);
+  WEFT_FD_SET(c.s, &r);
+  WEFT_FD_SET(c.s, &w);
+  struct timeval five = {5, 0};
+  CHECK_EQ(WSPSelect(0, &r, &w, NULL, &five, &err), 2);
+  CHECK(WEFT_FD_ISSET(c.s, &r));
+  CHECK(WEFT_FD_ISSET(c.s, &w));
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  close_pair(&c);
+  return 0;
+}
+
+/* §2: cancel returns 0 and the call WSAEINTR; the request is per call; no byte lost (§3). */
+static int test_cancel_recv(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct conn c = connect_pair();
+  struct call_result r = {.s = c.s};
+  weft_fiber_t f = weft_spawn(recv_fiber, &r);
+  CHECK(f != 0);
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), SOCKET_ERROR); /* ready, not yet blocked */
+  CHECK_EQ(err, WSAEINVAL);
+  weft_yield();
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), 0);
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), 0); /* repeated: no further effect */
+  CHECK_EQ(weft_join(f, &err), 0);
+  CHECK_EQ(r.ret, SOCKET_ERROR);
+  CHECK_EQ(r.err, WSAEINTR);
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), SOCKET_ERROR); /* ended */
+  CHECK_EQ(err, WSAEINVAL);
+  send(c.peer, "abc", 3, 0);
+  char buf[8];
+  CHECK_EQ(WSPRecv(c.s, buf, sizeof buf, 0, &err), 3);
+  CHECK(memcmp(buf, "abc", 3) == 0);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  close_pair(&c);
+  return 0;
+}
+
+/* §3: a send that moved bytes resets; later calls WSAECONNABORTED; close returns 0. */
+static void big_send_fiber(void* arg) {
+  struct call_result* r = arg;
+  static char big[16 << 20];
+  memset(big, 'b', sizeof big);
+  r->err = 0;
+  r->ret = WSPSend(r->s, big, sizeof big, 0, &r->err);
+}
+
+static int test_cancel_send_resets_peer(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct conn c = connect_pair();
+  struct call_result r = {.s = c.s};
+  weft_fiber_t f = weft_spawn(big_send_fiber, &r);
+  weft_yield(); /* part went out, then it blocked */
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), 0);
+  CHECK_EQ(weft_join(f, &err), 0);
+  CHECK_EQ(r.err, WSAEINTR);
+  int peer_error = 0;
+  posix_read_to_end(c.peer, &peer_error);
+  CHECK_EQ(peer_error, ECONNRESET);
+  char b[4];
+  CHECK_EQ(WSPRecv(c.s, b, 4, 0, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAECONNABORTED);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  close_pair(&c);
+  return 0;
+}
+
+/* §3: accept and select cancelled leave everything legal. */
+static int test_cancel_accept_and_select(void* arg) {
+  (void)arg;
+  int err = 0;
+  WEFT_SOCKET l = WSPSocket(AF_INET, SOCK_STREAM, 0, &err);
+  struct sockaddr_in addr = {0};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK_EQ(WSPBind(l, (struct sockaddr*)&addr, sizeof addr, &err), 0);
+  CHECK_EQ(WSPListen(l, 8, &err), 0);
+  struct call_result ra = {.s = l}, rs = {.s = l};
+  weft_fiber_t fa = weft_spawn(accept_fiber, &ra);
+  weft_fiber_t fs = weft_spawn(select_fiber, &rs);
+  weft_yield();
+  CHECK_EQ(weft_cancel_blocking_call(fa, &err), 0);
+  CHECK_EQ(weft_cancel_blocking_call(fs, &err), 0);
+  CHECK_EQ(weft_join(fa, &err), 0);
+  CHECK_EQ(weft_join(fs, &err), 0);
+  CHECK_EQ(ra.err, WSAEINTR);
+  CHECK_EQ(rs.err, WSAEINTR);
+  int len = sizeof addr;
+  CHECK_EQ(WSPGetSockName(l, (struct sockaddr*)&addr, &len, &err), 0);
+  int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK_EQ(connect(client, (struct sockaddr*)&addr, sizeof addr), 0);
+  WEFT_SOCKET a = WSPAccept(l, NULL, NULL, &err);
+  CHECK(a != WEFT_INVALID_SOCKET);
+  close(client);
+  CHECK_EQ(WSPCloseSocket(a, &err), 0);
+  CHECK_EQ(WSPCloseSocket(l, &err), 0);
+  return 0;
+}
+
+/* §3: sleep and join. */
+static int test_cancel_sleep_and_join(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct call_result r = {0};
+  weft_fiber_t sleeper = weft_spawn(sleep_fiber, &r);
+  weft_yield();
+  CHECK_EQ(weft_cancel_blocking_call(sleeper, &err), 0);
+  CHECK_EQ(weft_join(sleeper, &err), 0);
+  CHECK_EQ(r.err, WSAEINTR);
+  CHECK_EQ(weft_join(weft_self(), &err), SOCKET_ERROR); /* oneself */
+  CHECK_EQ(err, WSAEINVAL);
+  CHECK_EQ(weft_sleep_ms(0, &err), 0);
+  return 0;
+}
+
+/* §5: the blocking hook cancels the call it interrupts; WSAIsBlocking; WSAEINPROGRESS. */
+static int g_hook_calls, g_hook_saw_blocking, g_hook_inner_err;
+static int cancelling_hook(void) {
+  int err = 0;
+  ++g_hook_calls;
+  g_hook_saw_blocking = WSAIsBlocking();
+  if (weft_sleep_ms(1, &err) == SOCKET_ERROR) g_hook_inner_err = err;
+  WSPCancelBlockingCall(&err);
+  return 0;
+}
+static int idle_hook(void) { return 0; }
+
+static int test_blocking_hook(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct conn c = connect_pair();
+  CHECK(WSASetBlockingHook(cancelling_hook) == NULL);
+  char b[8];
+  CHECK_EQ(WSPRecv(c.s, b, sizeof b, 0, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEINTR);
+  CHECK(g_hook_calls >= 1);
+  CHECK_EQ(g_hook_saw_blocking, 1);
+  CHECK_EQ(g_hook_inner_err, WSAEINPROGRESS);
+  CHECK(WSASetBlockingHook(idle_hook) == cancelling_hook);
+  CHECK_EQ(WSAUnhookBlockingHook(), 0);
+  CHECK(WSASetBlockingHook(NULL) == NULL);
+  CHECK_EQ(WSAIsBlocking(), 0);
+  CHECK_EQ(WSPCancelBlockingCall(&err), SOCKET_ERROR); /* nothing outstanding */
+  CHECK_EQ(err, WSAEINVAL);
+  /* Precise mode: the socket is intact after the hook's cancel. */
+  send(c.peer, "ok", 2, 0);
+  CHECK_EQ(WSPRecv(c.s, b, sizeof b, 0, &err), 2);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  close_pair(&c);
+  return 0;
+}
+
+/* §5: a fiber message runs during the blocked call and can cancel it. */
+static void cancel_from_message(void* arg) {
+  int* seen = arg;
+  int err = 0;
+  *seen = WSAIsBlocking();
+  WSPCancelBlockingCall(&err);
+}
+
+static int test_fiber_message(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct conn c = connect_pair();
+  struct call_result r = {.s = c.s};
+  int seen = -1;
+  weft_fiber_t f = weft_spawn(recv_fiber, &r);
+  weft_yield();
+  CHECK_EQ(weft_post(f, cancel_from_message, &seen, &err), 0);
+  CHECK_EQ(weft_join(f, &err), 0);
+  CHECK_EQ(seen, 1);
+  CHECK_EQ(r.err, WSAEINTR);
+  CHECK_EQ(weft_post(f, cancel_from_message, &seen, &err), SOCKET_ERROR); /* ended */
+  CHECK_EQ(err, WSAEINVAL);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  close_pair(&c);
+  return 0;
+}
+
+/* §5: the provider-side callback. */
+static int g_rounds;
+static int cancel_on_third(void) {
+  int err;
+  if (++g_rounds == 3) WSPCancelBlockingCall(&err);
+  return 0;
+}
+
+static int test_blocking_callback(void* arg) {
+  (void)arg;
+  int err = 0;
+  WEFT_BLOCKINGCALLBACK cb = NULL;
+  uintptr_t ctx = 1;
+  CHECK_EQ(WPUQueryBlockingCallback(&cb, &ctx, &err), 0);
+  CHECK(cb != NULL);
+  WSASetBlockingHook(cancel_on_third);
+  int keep = 0;
+  while (cb(ctx)) ++keep;
+  CHECK_EQ(keep, 2);
+  WSAUnhookBlockingHook();
+  return 0;
+}
+
+/* §2: cancel from another OS thread. */
+struct thread_cancel {
+  weft_fiber_t target;
+  int reply;
+};
+static void* cancel_thread(void* arg) {
+  struct thread_cancel* t = arg;
+  int err = 0;
+  while (weft_cancel_blocking_call(t->target, &err) == SOCKET_ERROR && err == WSAEINVAL) {
+    sched_yield();
+  }
+  t->reply = err == WSAEINVAL ? SOCKET_ERROR : 0;
+  return NULL;
+}
+
+static int test_cross_thread_cancel(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct call_result r = {0};
+  weft_fiber_t f = weft_spawn(sleep_fiber, &r);
+  struct thread_cancel t = {f, -2};
+  pthread_t th;
+  pthread_create(&th, NULL, cancel_thread, &t);
+  CHECK_EQ(weft_join(f, &err), 0);
+  pthread_join(th, NULL);
+  CHECK_EQ(t.reply, 0);
+  CHECK_EQ(r.err, WSAEINTR);
+  return 0;
+}
+
+/* §3: a cancelled connect aborts the handle; pending_connects counts the held socket. */
+static void connect_fiber(void* arg) {
+  struct call_result* r = arg;
+  struct sockaddr_in* addr = (struct sockaddr_in*)r->buf;
+  r->err = 0;
+  r->ret = WSPConnect(r->s, (struct sockaddr*)addr, sizeof *addr, &r->err);
+}
+
+static int test_cancel_connect(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct sockaddr_in addr;
+  int l = posix_listener(&addr);
+  listen(l, 0); /* one queued connection fills it; further SYNs are dropped */
+  int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  connect(filler, (struct sockaddr*)&addr, sizeof addr);
+  struct call_result r = {0};
+  r.s = WSPSocket(AF_INET, SOCK_STREAM, 0, &err);
+  memcpy(r.buf, &addr, sizeof addr);
+  weft_fiber_t f = weft_spawn(connect_fiber, &r);
+  weft_yield();
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), 0);
+  CHECK_EQ(weft_join(f, &err), 0);
+  CHECK_EQ(r.err, WSAEINTR);
+  struct weft_stats st;
+  CHECK_EQ(weft_get_stats(&st, &err), 0);
+  CHECK_EQ(st.pending_connects, 1);
+  char b[2];
+  CHECK_EQ(WSPSend(r.s, b, 1, 0, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAECONNABORTED);
+  CHECK_EQ(WSPCloseSocket(r.s, &err), 0);
+  close(filler);
+  close(l); /* the attempt now fails: the reaper frees it, and weft_run waits for that */
+  return 0;
+}
+
+/* Portable mode: a cancelled recv resets the socket. */
+static int test_portable_mode(void* arg) {
+  (void)arg;
+  int err = 0;
+  CHECK_EQ(weft_set_portable_mode(1), 0);
+  struct conn c = connect_pair();
+  struct call_result r = {.s = c.s};
+  weft_fiber_t f = weft_spawn(recv_fiber, &r);
+  weft_yield();
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), 0);
+  CHECK_EQ(weft_join(f, &err), 0);
+  CHECK_EQ(r.err, WSAEINTR);
+  char b[2];
+  CHECK_EQ(WSPRecv(c.s, b, 1, 0, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAECONNABORTED);
+  CHECK_EQ(weft_set_portable_mode(0), 1);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  close_pair(&c);
+  return 0;
+}
+
+static int returns_seven(void* arg) {
+  (void)arg;
+  CHECK(weft_self() != 0);
+  return 7;
+}
+
+struct test {
+  const char* name;
+  int (*fn)(void*);
+};
+
+int main(void) {
+  static const struct test tests[] = {
+      {"fd_set", test_fd_set},
+      {"bad_input", test_bad_input},
+      {"tcp", test_tcp},
+      {"udp", test_udp},
+      {"select", test_select},
+      {"cancel_recv", test_cancel_recv},
+      {"cancel_send_resets", test_cancel_send_resets_peer},
+      {"cancel_accept_and_select", test_cancel_accept_and_select},
+      {"cancel_sleep_and_join", test_cancel_sleep_and_join},
+      {"blocking_hook", test_blocking_hook},
+      {"fiber_message", test_fiber_message},
+      {"blocking_callback", test_blocking_callback},
+      {"cross_thread_cancel", test_cross_thread_cancel},
+      {"cancel_connect", test_cancel_connect},
+      {"portable_mode", test_portable_mode},
+  };
+  int passed = 0, failed = 0;
+  /* Outside any fiber. */
+  int err = 0;
+  g_failed_checks = 0;
+  CHECK(WSPSocket(AF_INET, SOCK_STREAM, 0, &err) == WEFT_INVALID_SOCKET);
+  CHECK_EQ(err, WSAEINVAL);
+  CHECK_EQ(weft_self(), 0);
+  CHECK_EQ(weft_run(returns_seven, NULL), 7);
+  CHECK_EQ(weft_run(returns_seven, NULL), 7); /* again: a new runtime */
+  CHECK_EQ(weft_run(NULL, NULL), SOCKET_ERROR);
+  if (g_failed_checks) {
+    printf("FAIL outside_fiber\n");
+    ++failed;
+  } else {
+    printf("ok   outside_fiber\n");
+    ++passed;
+  }
+  for (size_t i = 0; i < sizeof tests / sizeof tests[0]; ++i) {
+    g_failed_checks = 0;
+    int rc = weft_run(tests[i].fn, NULL);
+    if (rc != 0 || g_failed_checks) {
+      printf("FAIL %s\n", tests[i].name);
+      ++failed;
+    } else {
+      printf("ok   %s\n", tests[i].name);
+      ++passed;
+    }
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
