@@ -259,6 +259,8 @@ void RuntimeImpl::run_ready() noexcept {
   // kEventInterval switches rather than one per round. (tokio's scheduler uses 61 likewise.)
   constexpr int kEventInterval = 61;
   for (int n = 0; n < kEventInterval; ++n) {
+    // A stop is noticed at every scheduling point, not only between rounds.
+    if (!stop_swept_ && stopping()) sweep_for_stop();
     Fiber* f = ready_.pop_front();
     if (!f) break;
     switch_to(f);

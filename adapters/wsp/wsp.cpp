@@ -346,6 +346,14 @@ int weft_set_portable_mode(int on) {
   return rt->set_portable_mode(on != 0) ? 1 : 0;
 }
 
+int weft_stop(int* err) {
+  if (!err) return SOCKET_ERROR;
+  weft::Runtime* rt = weft::Runtime::current();
+  if (!rt) return fail(err, WSAEINVAL);
+  rt->stop();
+  return 0;
+}
+
 int weft_get_stats(struct weft_stats* out, int* err) {
   if (!err) return SOCKET_ERROR;
   if (!out) return fail(err, WSAEFAULT);

@@ -497,11 +497,12 @@ struct thread_cancel {
 };
 static void* cancel_thread(void* arg) {
   struct thread_cancel* t = arg;
-  int err = 0;
-  while (weft_cancel_blocking_call(t->target, &err) == SOCKET_ERROR && err == WSAEINVAL) {
+  int err = 0, rc;
+  /* WSAEINVAL until the sleep is outstanding; then 0. */
+  while ((rc = weft_cancel_blocking_call(t->target, &err)) == SOCKET_ERROR && err == WSAEINVAL) {
     sched_yield();
   }
-  t->reply = err == WSAEINVAL ? SOCKET_ERROR : 0;
+  t->reply = rc;
   return NULL;
 }
 
@@ -577,6 +578,181 @@ static int test_portable_mode(void* arg) {
   return 0;
 }
 
+/* §2: a cancel that finds the call completed returns 0; the call returns its result. Equal
+ * due times fire in arming order: ours first, then the sleeper's, in one pass. */
+struct timed_sleep {
+  unsigned ms;
+  int ret, err;
+};
+static void timed_sleep_fiber(void* arg) {
+  struct timed_sleep* t = arg;
+  t->err = 0;
+  t->ret = weft_sleep_ms(t->ms, &t->err);
+}
+
+static int test_cancel_after_completion(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct timed_sleep t = {50, -2, 0};
+  weft_fiber_t f = weft_spawn(timed_sleep_fiber, &t);
+  CHECK_EQ(weft_sleep_ms(50, &err), 0); /* armed first (the sleeper starts after we block) */
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), 0);
+  CHECK_EQ(weft_join(f, &err), 0);
+  /* Either the sleeper's timer had fixed the outcome (normal result) or, if it was armed a
+   * tick later, the cancel won (WSAEINTR): both replies are 0, and the call says which. */
+  CHECK(t.ret == 0 || t.err == WSAEINTR);
+  return 0;
+}
+
+/* §3: send with nothing transferred leaves the socket unchanged. */
+static int test_cancel_send_nothing_moved(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct conn c = connect_pair();
+  static char chunk[65536];
+  long queued = 0;
+  int n;
+  while ((n = WSPSend(c.s, chunk, sizeof chunk, MSG_DONTWAIT, &err)) > 0) queued += n;
+  CHECK_EQ(err, WSAEWOULDBLOCK);
+  while ((n = WSPSend(c.s, chunk, 1, MSG_DONTWAIT, &err)) > 0) queued += n;
+  struct call_result r = {.s = c.s};
+  weft_fiber_t f = weft_spawn(big_send_fiber, &r);
+  weft_yield(); /* blocked before its first byte */
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), 0);
+  CHECK_EQ(weft_join(f, &err), 0);
+  CHECK_EQ(r.err, WSAEINTR);
+  /* Unchanged: the peer drains, and a later send arrives intact. */
+  char buf[4096];
+  long drained = 0;
+  while (drained < queued) {
+    struct pollfd p = {c.peer, POLLIN, 0};
+    if (poll(&p, 1, 5000) != 1) break;
+    ssize_t got = recv(c.peer, buf, sizeof buf, 0);
+    if (got <= 0) break;
+    drained += got;
+  }
+  CHECK_EQ(drained, queued);
+  CHECK_EQ(WSPSend(c.s, "next", 4, 0, &err), 4);
+  CHECK_EQ(recv(c.peer, buf, sizeof buf, 0), 4);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  close_pair(&c);
+  return 0;
+}
+
+/* §3: join. */
+struct join_args {
+  weft_fiber_t target;
+  int ret, err;
+};
+static void join_fiber(void* arg) {
+  struct join_args* j = arg;
+  j->err = 0;
+  j->ret = weft_join(j->target, &j->err);
+}
+
+static int test_cancel_join(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct timed_sleep t = {30, -2, 0};
+  weft_fiber_t target = weft_spawn(timed_sleep_fiber, &t);
+  struct join_args j = {target, -2, 0};
+  weft_fiber_t joiner = weft_spawn(join_fiber, &j);
+  weft_yield();
+  CHECK_EQ(weft_cancel_blocking_call(joiner, &err), 0);
+  CHECK_EQ(weft_join(joiner, &err), 0);
+  CHECK_EQ(j.err, WSAEINTR);
+  CHECK_EQ(t.ret, -2); /* the target runs on */
+  CHECK_EQ(weft_join(target, &err), 0);
+  CHECK_EQ(t.ret, 0);
+  return 0;
+}
+
+/* §4: the close/linger rows. */
+static int test_close_linger_rows(void* arg) {
+  (void)arg;
+  int err = 0, peer_error = 0;
+  /* off: graceful, the peer gets the data then EOF */
+  struct conn c = connect_pair();
+  CHECK_EQ(WSPSend(c.s, "bye", 3, 0, &err), 3);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  CHECK_EQ(posix_read_to_end(c.peer, &peer_error), 3);
+  CHECK_EQ(peer_error, 0);
+  close_pair(&c);
+  /* {1,0}: abortive, the peer sees ECONNRESET */
+  c = connect_pair();
+  struct linger rst = {1, 0};
+  CHECK_EQ(WSPSetSockOpt(c.s, SOL_SOCKET, SO_LINGER, (char*)&rst, sizeof rst, &err), 0);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  posix_read_to_end(c.peer, &peer_error);
+  CHECK_EQ(peer_error, ECONNRESET);
+  close_pair(&c);
+  /* {1,t}: the peer acknowledges everything: graceful, close returns 0 */
+  c = connect_pair();
+  struct linger wait = {1, 5};
+  CHECK_EQ(WSPSetSockOpt(c.s, SOL_SOCKET, SO_LINGER, (char*)&wait, sizeof wait, &err), 0);
+  CHECK_EQ(WSPSend(c.s, "data", 4, 0, &err), 4);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  CHECK_EQ(posix_read_to_end(c.peer, &peer_error), 4);
+  CHECK_EQ(peer_error, 0);
+  close_pair(&c);
+  return 0;
+}
+
+/* §3: a cancelled lingering close resets; the handle stays valid until closed again. */
+struct close_args {
+  WEFT_SOCKET s;
+  int ret, err;
+};
+static void close_fiber(void* arg) {
+  struct close_args* a = arg;
+  a->err = 0;
+  a->ret = WSPCloseSocket(a->s, &a->err);
+}
+
+static int test_cancel_lingering_close(void* arg) {
+  (void)arg;
+  int err = 0, peer_error = 0;
+  struct conn c = connect_pair();
+  int small = 4096;
+  setsockopt(c.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  static char chunk[65536];
+  while (WSPSend(c.s, chunk, sizeof chunk, MSG_DONTWAIT, &err) > 0) {
+  }
+  struct linger wait = {1, 30};
+  CHECK_EQ(WSPSetSockOpt(c.s, SOL_SOCKET, SO_LINGER, (char*)&wait, sizeof wait, &err), 0);
+  struct close_args a = {c.s, -2, 0};
+  weft_fiber_t f = weft_spawn(close_fiber, &a);
+  weft_yield(); /* it lingers: the peer reads nothing */
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), 0);
+  CHECK_EQ(weft_join(f, &err), 0);
+  CHECK_EQ(a.err, WSAEINTR);
+  posix_read_to_end(c.peer, &peer_error);
+  CHECK_EQ(peer_error, ECONNRESET);
+  char b[2];
+  CHECK_EQ(WSPRecv(c.s, b, 1, 0, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAECONNABORTED);
+  CHECK_EQ(WSPCloseSocket(c.s, &err), 0);
+  close_pair(&c);
+  return 0;
+}
+
+/* §2: the runtime stopping: outstanding calls and cancels report WSAENETDOWN. */
+static int test_stop(void* arg) {
+  (void)arg;
+  int err = 0;
+  struct call_result r = {0};
+  weft_fiber_t f = weft_spawn(sleep_fiber, &r);
+  weft_yield();
+  CHECK_EQ(weft_stop(&err), 0);
+  CHECK_EQ(weft_cancel_blocking_call(f, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAENETDOWN);
+  CHECK_EQ(weft_join(f, &err), SOCKET_ERROR); /* blocking calls fail at once now */
+  CHECK_EQ(err, WSAENETDOWN);
+  for (int i = 0; i < 10 && r.err == 0; ++i) weft_yield(); /* let the sleeper run */
+  CHECK_EQ(r.err, WSAENETDOWN);
+  return 0;
+}
+
 static int returns_seven(void* arg) {
   (void)arg;
   CHECK(weft_self() != 0);
@@ -605,6 +781,12 @@ int main(void) {
       {"cross_thread_cancel", test_cross_thread_cancel},
       {"cancel_connect", test_cancel_connect},
       {"portable_mode", test_portable_mode},
+      {"cancel_after_completion", test_cancel_after_completion},
+      {"cancel_send_nothing_moved", test_cancel_send_nothing_moved},
+      {"cancel_join", test_cancel_join},
+      {"close_linger_rows", test_close_linger_rows},
+      {"cancel_lingering_close", test_cancel_lingering_close},
+      {"stop", test_stop},
   };
   int passed = 0, failed = 0;
   /* Outside any fiber. */
@@ -616,6 +798,8 @@ int main(void) {
   CHECK_EQ(weft_run(returns_seven, NULL), 7);
   CHECK_EQ(weft_run(returns_seven, NULL), 7); /* again: a new runtime */
   CHECK_EQ(weft_run(NULL, NULL), SOCKET_ERROR);
+  CHECK_EQ(weft_stop(&err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEINVAL);
   if (g_failed_checks) {
     printf("FAIL outside_fiber\n");
     ++failed;

@@ -109,6 +109,9 @@ WEFT_WSP_API int weft_sleep_ms(unsigned ms, int* lpErrno);                /* blo
 WEFT_WSP_API int weft_cancel_blocking_call(weft_fiber_t f, int* lpErrno); /* any fiber, any OS thread */
 WEFT_WSP_API int weft_post(weft_fiber_t f, void (*fn)(void* arg), void* arg, int* lpErrno); /* fiber message */
 WEFT_WSP_API int weft_set_portable_mode(int on); /* for the calling fiber's runtime; returns previous */
+/* Added to the contract: stops the calling fiber's runtime (outstanding blocking calls return
+   WSAENETDOWN; later ones fail at once; weft_run returns when the fibers have ended). */
+WEFT_WSP_API int weft_stop(int* lpErrno);
 
 struct weft_stats {
   uint64_t fibers_alive;     /* fibers not yet finished */
