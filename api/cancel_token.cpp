@@ -1,0 +1,160 @@
+#include <weft/cancel_token.hpp>
+
+#include <new>
+#include <thread>
+
+namespace weft::detail {
+
+// The state sources, tokens and callbacks share.
+//
+// refs, bit by bit: bits 32..63 count sources, bits 0..31 count tokens (registered callbacks
+// hold a token reference). The state is freed when both reach zero. `cancelled` is set once,
+// under the lock. The lock guards the callback list, `executing` and `executing_thread`; it
+// is held only to link, unlink or pick the next callback, never while one runs.
+struct CancelState {
+  static constexpr std::uint64_t kSource = std::uint64_t{1} << 32;
+  static constexpr std::uint64_t kToken = 1;
+
+  std::atomic<std::uint64_t> refs{kSource};
+  std::atomic<bool> cancelled{false};
+  std::atomic_flag locked = ATOMIC_FLAG_INIT;
+  CancelCallback* head = nullptr;
+  CancelCallback* executing = nullptr;
+  std::thread::id executing_thread;
+
+  void lock() noexcept {
+    while (locked.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+  }
+  void unlock() noexcept { locked.clear(std::memory_order_release); }
+
+  void release(std::uint64_t amount) noexcept {
+    if (refs.fetch_sub(amount, std::memory_order_acq_rel) == amount) delete this;
+  }
+  bool has_sources() const noexcept {
+    return (refs.load(std::memory_order_acquire) >> 32) != 0;
+  }
+
+  void push(CancelCallback* cb) noexcept {
+    cb->prev_ = nullptr;
+    cb->next_ = head;
+    if (head) head->prev_ = cb;
+    head = cb;
+  }
+  void unlink(CancelCallback* cb) noexcept {
+    if (cb->prev_) {
+      cb->prev_->next_ = cb->next_;
+    } else {
+      head = cb->next_;
+    }
+    if (cb->next_) cb->next_->prev_ = cb->prev_;
+    cb->prev_ = cb->next_ = nullptr;
+  }
+  bool linked(const CancelCallback* cb) const noexcept { return cb->prev_ || head == cb; }
+
+  bool request() noexcept {
+    lock();
+    if (cancelled.load(std::memory_order_relaxed)) {
+      unlock();
+      return false;
+    }
+    cancelled.store(true, std::memory_order_release);
+    executing_thread = std::this_thread::get_id();
+    while (CancelCallback* cb = head) {
+      unlink(cb);
+      executing = cb;
+      bool destroyed = false;
+      cb->destroyed_flag_ = &destroyed;
+      unlock();
+      cb->fn_->run();  // may destroy cb (its own registration) from within
+      if (!destroyed) {
+        cb->destroyed_flag_ = nullptr;
+        cb->done_.store(true, std::memory_order_release);  // cb may be freed from here on
+      }
+      lock();
+      executing = nullptr;
+    }
+    unlock();
+    return true;
+  }
+};
+
+void cancel_state_add_token_ref(CancelState* s) noexcept {
+  s->refs.fetch_add(CancelState::kToken, std::memory_order_relaxed);
+}
+
+void cancel_state_release_token_ref(CancelState* s) noexcept { s->release(CancelState::kToken); }
+
+bool cancel_state_requested(const CancelState* s) noexcept {
+  return s->cancelled.load(std::memory_order_acquire);
+}
+
+}  // namespace weft::detail
+
+namespace weft {
+
+using detail::CancelState;
+
+bool CancelToken::can_be_cancelled() const noexcept {
+  return state_ && (detail::cancel_state_requested(state_) || state_->has_sources());
+}
+
+CancelSource::CancelSource() : state_(new CancelState) {}
+
+CancelSource::CancelSource(const CancelSource& o) noexcept : state_(o.state_) {
+  if (state_) state_->refs.fetch_add(CancelState::kSource, std::memory_order_relaxed);
+}
+
+CancelSource::~CancelSource() {
+  if (state_) state_->release(CancelState::kSource);
+}
+
+CancelToken CancelSource::token() const noexcept {
+  if (!state_) return {};
+  detail::cancel_state_add_token_ref(state_);
+  return CancelToken(state_);
+}
+
+bool CancelSource::cancel() noexcept { return state_ && state_->request(); }
+
+void CancelCallback::attach(const CancelToken& token) {
+  CancelState* s = token.state_;
+  if (!s) return;
+  s->lock();
+  if (s->cancelled.load(std::memory_order_relaxed)) {
+    s->unlock();
+    fn_->run();  // already cancelled: inline, in the constructor
+    return;
+  }
+  if (!s->has_sources()) {
+    s->unlock();  // can never be cancelled: nothing to register
+    return;
+  }
+  detail::cancel_state_add_token_ref(s);
+  s->push(this);
+  state_ = s;
+  s->unlock();
+}
+
+CancelCallback::~CancelCallback() {
+  CancelState* s = state_;
+  if (!s) return;
+  s->lock();
+  if (s->linked(this)) {
+    s->unlink(this);  // never ran, and now never will
+    s->unlock();
+  } else if (s->executing == this) {
+    if (s->executing_thread == std::this_thread::get_id()) {
+      *destroyed_flag_ = true;  // destroyed from within its own callback: do not wait
+      s->unlock();
+    } else {
+      s->unlock();
+      // Running on another thread: wait, so that its captures outlive it.
+      while (!done_.load(std::memory_order_acquire)) std::this_thread::yield();
+    }
+  } else {
+    s->unlock();  // it ran to completion before
+  }
+  s->release(CancelState::kToken);
+}
+
+}  // namespace weft

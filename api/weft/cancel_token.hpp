@@ -1,0 +1,132 @@
+// weft — cancellation tokens: three small types, each one job (semantics.md §6).
+//
+//   CancelSource    requests cancellation (an owner holds it)
+//   CancelToken     observes it (functions take it; cheap to copy)
+//   CancelCallback  registers a function to run when it is requested (RAII, not movable)
+//
+// Guarantees:
+//   * A default-constructed CancelToken never cancels, allocates nothing, and costs one
+//     pointer test to ask.
+//   * cancel() is thread-safe and returns true only for the call that made the transition.
+//     Cancellation is sticky: once requested it stays requested.
+//   * Each callback runs exactly once if cancellation is requested while it is registered, on
+//     the thread that called cancel(); it runs inline, in the constructor, if the token was
+//     already cancelled.
+//   * ~CancelCallback deregisters. If the callback is running on another thread at that
+//     moment, the destructor waits for it to finish, so its captures may be destroyed right
+//     after; if it is running on this thread (a callback destroying its own registration),
+//     the destructor does not wait.
+//   * Sources and tokens share one state with reference counts; any may outlive the others.
+#pragma once
+
+#include <weft/config.hpp>
+#include <weft/error.hpp>
+#include <weft/task.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+
+namespace weft {
+
+class CancelToken;
+class CancelCallback;
+
+namespace detail {
+struct CancelState;
+WEFT_API void cancel_state_add_token_ref(CancelState* s) noexcept;
+WEFT_API void cancel_state_release_token_ref(CancelState* s) noexcept;
+WEFT_API bool cancel_state_requested(const CancelState* s) noexcept;
+}  // namespace detail
+
+class WEFT_API CancelToken {
+ public:
+  CancelToken() noexcept = default;
+  CancelToken(const CancelToken& o) noexcept : state_(o.state_) {
+    if (state_) detail::cancel_state_add_token_ref(state_);
+  }
+  CancelToken(CancelToken&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  CancelToken& operator=(CancelToken o) noexcept {
+    std::swap(state_, o.state_);
+    return *this;
+  }
+  ~CancelToken() {
+    if (state_) detail::cancel_state_release_token_ref(state_);
+  }
+
+  // True once the source has been cancelled.
+  bool cancel_requested() const noexcept {
+    return state_ && detail::cancel_state_requested(state_);
+  }
+  // False for a default token (and for one whose sources are all gone uncancelled): such a
+  // token can never be cancelled, and a caller may skip registering anything.
+  bool can_be_cancelled() const noexcept;
+
+  friend bool operator==(const CancelToken& a, const CancelToken& b) noexcept {
+    return a.state_ == b.state_;
+  }
+
+ private:
+  friend class CancelSource;
+  friend class CancelCallback;
+  explicit CancelToken(detail::CancelState* s) noexcept : state_(s) {}
+  detail::CancelState* state_ = nullptr;
+};
+
+class WEFT_API CancelSource {
+ public:
+  // A new, uncancelled source (allocates its shared state; std::bad_alloc if that fails).
+  CancelSource();
+  CancelSource(const CancelSource& o) noexcept;
+  CancelSource(CancelSource&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  CancelSource& operator=(CancelSource o) noexcept {
+    std::swap(state_, o.state_);
+    return *this;
+  }
+  ~CancelSource();
+
+  CancelToken token() const noexcept;
+  // Requests cancellation: runs every registered callback, on this thread. Thread-safe.
+  // Returns true if this call made the transition, false if it was already requested (or
+  // this source was moved from).
+  bool cancel() noexcept;
+  bool cancel_requested() const noexcept {
+    return state_ && detail::cancel_state_requested(state_);
+  }
+
+ private:
+  detail::CancelState* state_;
+};
+
+class WEFT_API CancelCallback {
+ public:
+  // Registers fn to run once when token is cancelled; runs it now if it already is. A token
+  // that can never be cancelled registers nothing.
+  template <class F>
+  CancelCallback(const CancelToken& token, F&& fn)
+      : fn_(detail::make_task(std::forward<F>(fn))) {
+    attach(token);
+  }
+  ~CancelCallback();
+  CancelCallback(const CancelCallback&) = delete;
+  CancelCallback& operator=(const CancelCallback&) = delete;
+  CancelCallback(CancelCallback&&) = delete;
+  CancelCallback& operator=(CancelCallback&&) = delete;
+
+ private:
+  friend struct detail::CancelState;
+  void attach(const CancelToken& token);
+
+  detail::TaskPtr fn_;
+  detail::CancelState* state_ = nullptr;
+  // Intrusive links in the state's list, guarded by the state's lock.
+  CancelCallback* prev_ = nullptr;
+  CancelCallback* next_ = nullptr;
+  // Set by cancel() once this callback has finished running (for a destructor on another
+  // thread that waits for it).
+  std::atomic<bool> done_{false};
+  // Where the running cancel() records that this callback destroyed itself from within.
+  bool* destroyed_flag_ = nullptr;
+};
+
+}  // namespace weft

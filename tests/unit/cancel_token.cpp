@@ -1,0 +1,201 @@
+// CancelSource / CancelToken / CancelCallback: the guarantees of weft/cancel_token.hpp.
+#include <weft/cancel_token.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace weft;
+using namespace std::chrono_literals;
+
+TEST(CancelToken, ADefaultTokenNeverCancelsAndCannotBe) {
+  CancelToken t;
+  EXPECT_FALSE(t.cancel_requested());
+  EXPECT_FALSE(t.can_be_cancelled());
+  int ran = 0;
+  { CancelCallback cb(t, [&] { ++ran; }); }
+  EXPECT_EQ(ran, 0);
+}
+
+TEST(CancelToken, SeesItsSourceCancelled) {
+  CancelSource src;
+  CancelToken t = src.token();
+  CancelToken copy = t;
+  EXPECT_TRUE(t.can_be_cancelled());
+  EXPECT_FALSE(t.cancel_requested());
+  EXPECT_TRUE(src.cancel());
+  EXPECT_TRUE(t.cancel_requested());
+  EXPECT_TRUE(copy.cancel_requested());
+  EXPECT_TRUE(src.cancel_requested());
+  EXPECT_EQ(t, copy);
+}
+
+TEST(CancelToken, CancellationIsStickyAndCancelSaysWhoMadeTheTransition) {
+  CancelSource src;
+  CancelSource other_handle = src;  // copies share the state
+  EXPECT_TRUE(other_handle.cancel());
+  EXPECT_FALSE(src.cancel());
+  EXPECT_FALSE(other_handle.cancel());
+  EXPECT_TRUE(src.token().cancel_requested());
+}
+
+TEST(CancelToken, OnlyOneOfManyRacingCancelsMakesTheTransition) {
+  for (int round = 0; round < 200; ++round) {
+    CancelSource src;
+    std::atomic<int> winners{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        if (src.cancel()) winners.fetch_add(1);
+      });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(winners.load(), 1);
+  }
+}
+
+TEST(CancelToken, ATokenWhoseSourcesAreAllGoneCanNeverBeCancelled) {
+  CancelToken t;
+  {
+    CancelSource src;
+    t = src.token();
+    EXPECT_TRUE(t.can_be_cancelled());
+  }
+  EXPECT_FALSE(t.can_be_cancelled());
+  EXPECT_FALSE(t.cancel_requested());
+}
+
+TEST(CancelToken, AMovedFromSourceCancelsNothing) {
+  CancelSource a;
+  CancelSource b = std::move(a);
+  EXPECT_FALSE(a.cancel());  // NOLINT(bugprone-use-after-move): the documented behaviour
+  EXPECT_TRUE(b.cancel());
+}
+
+TEST(CancelCallback, RunsOnceWhenCancelled) {
+  CancelSource src;
+  int ran = 0;
+  CancelCallback cb(src.token(), [&] { ++ran; });
+  EXPECT_EQ(ran, 0);
+  src.cancel();
+  EXPECT_EQ(ran, 1);
+  src.cancel();
+  EXPECT_EQ(ran, 1);
+}
+
+TEST(CancelCallback, RunsInlineWhenTheTokenIsAlreadyCancelled) {
+  CancelSource src;
+  src.cancel();
+  int ran = 0;
+  CancelCallback cb(src.token(), [&] { ++ran; });
+  EXPECT_EQ(ran, 1);
+}
+
+TEST(CancelCallback, ADestroyedCallbackNeverRuns) {
+  CancelSource src;
+  int ran = 0;
+  { CancelCallback cb(src.token(), [&] { ++ran; }); }
+  src.cancel();
+  EXPECT_EQ(ran, 0);
+}
+
+TEST(CancelCallback, EveryRegisteredCallbackRunsOnTheCancellingThread) {
+  CancelSource src;
+  std::thread::id seen[3];
+  std::vector<std::unique_ptr<CancelCallback>> cbs;
+  for (int i = 0; i < 3; ++i) {
+    cbs.push_back(std::make_unique<CancelCallback>(src.token(), [&, i] { seen[i] = std::this_thread::get_id(); }));
+  }
+  std::thread t([&] { src.cancel(); });
+  auto canceller = t.get_id();
+  t.join();
+  for (auto id : seen) EXPECT_EQ(id, canceller);
+}
+
+TEST(CancelCallback, ItsDestructorWaitsForItsCallbackRunningOnAnotherThread) {
+  CancelSource src;
+  std::atomic<bool> started{false}, finished{false};
+  auto cb = std::make_unique<CancelCallback>(src.token(), [&] {
+    started = true;
+    std::this_thread::sleep_for(50ms);
+    finished = true;
+  });
+  std::thread t([&] { src.cancel(); });
+  while (!started) std::this_thread::yield();
+  cb.reset();  // must not return before the callback has finished
+  EXPECT_TRUE(finished.load());
+  t.join();
+}
+
+TEST(CancelCallback, ACallbackMayDestroyItsOwnRegistration) {
+  CancelSource src;
+  std::optional<CancelCallback> cb;
+  bool ran = false;
+  cb.emplace(src.token(), [&] {
+    ran = true;
+    cb.reset();  // same thread: the destructor does not wait for itself
+  });
+  src.cancel();
+  EXPECT_TRUE(ran);
+  EXPECT_FALSE(cb.has_value());
+}
+
+TEST(CancelCallback, StateOutlivesWhicheverGoesLast) {
+  int ran = 0;
+  auto cb = std::make_unique<CancelCallback>(CancelSource().token(), [&] { ++ran; });  // source gone at once
+  cb.reset();
+  CancelToken t;
+  {
+    CancelSource src;
+    t = src.token();
+    src.cancel();
+  }
+  EXPECT_TRUE(t.cancel_requested());
+  EXPECT_EQ(ran, 0);
+}
+
+// Registering and deregistering on several threads while another cancels: every callback
+// runs at most once, those alive at the cancel run exactly once, those registered after it
+// run inline.
+TEST(CancelCallback, StormOfRegistrationsAgainstACancel) {
+  for (int round = 0; round < 50; ++round) {
+    CancelSource src;
+    std::atomic<int> ran{0}, registered_after{0}, inline_runs{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&] {
+        while (!go) std::this_thread::yield();
+        for (int i = 0; i < 200; ++i) {
+          bool before = src.cancel_requested();
+          int mine = 0;
+          {
+            CancelCallback cb(src.token(), [&] {
+              ++mine;
+              ran.fetch_add(1);
+            });
+            if (before) {
+              registered_after.fetch_add(1);
+              if (mine == 1) inline_runs.fetch_add(1);
+            }
+          }
+          ASSERT_LE(mine, 1);
+        }
+      });
+    }
+    go = true;
+    std::this_thread::sleep_for(std::chrono::microseconds(100 * (round % 5)));
+    src.cancel();
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(inline_runs.load(), registered_after.load());
+  }
+}
+
+}  // namespace
