@@ -17,6 +17,7 @@ struct CancelState {
 
   std::atomic<std::uint64_t> refs{kSource};
   std::atomic<bool> cancelled{false};
+  std::atomic<bool> timed_out{false};  // the reason; written before `cancelled`
   std::atomic_flag locked = ATOMIC_FLAG_INIT;
   CancelCallback* head = nullptr;
   CancelCallback* executing = nullptr;
@@ -51,12 +52,13 @@ struct CancelState {
   }
   bool linked(const CancelCallback* cb) const noexcept { return cb->prev_ || head == cb; }
 
-  bool request() noexcept {
+  bool request(bool by_deadline) noexcept {
     lock();
     if (cancelled.load(std::memory_order_relaxed)) {
       unlock();
       return false;
     }
+    timed_out.store(by_deadline, std::memory_order_relaxed);
     cancelled.store(true, std::memory_order_release);
     executing_thread = std::this_thread::get_id();
     while (CancelCallback* cb = head) {
@@ -88,6 +90,11 @@ bool cancel_state_requested(const CancelState* s) noexcept {
   return s->cancelled.load(std::memory_order_acquire);
 }
 
+std::error_code cancel_state_reason(const CancelState* s) noexcept {
+  if (!s->cancelled.load(std::memory_order_acquire)) return {};
+  return s->timed_out.load(std::memory_order_relaxed) ? wsa::etimedout : wsa::eintr;
+}
+
 }  // namespace weft::detail
 
 namespace weft {
@@ -114,7 +121,11 @@ CancelToken CancelSource::token() const noexcept {
   return CancelToken(state_);
 }
 
-bool CancelSource::cancel() noexcept { return state_ && state_->request(); }
+bool CancelSource::cancel() noexcept { return state_ && state_->request(false); }
+
+bool CancelSource::cancel(wsa reason) noexcept {
+  return state_ && state_->request(reason == wsa::etimedout);
+}
 
 void CancelCallback::attach(const CancelToken& token) {
   CancelState* s = token.state_;

@@ -56,12 +56,23 @@ void yield() noexcept {
   if (rt && rt->current()) rt->yield();
 }
 
+namespace {
+
+// A sleep that is already due never suspends, so it is not a blocking call: nothing can
+// cancel or refuse it. It only has to be made from a fiber.
+Status due_now() {
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  return rt && rt->current() ? Status{} : Status{wsa::einval};
+}
+
+}  // namespace
+
 Status sleep_until(std::chrono::steady_clock::time_point deadline) {
-  detail::Fiber* f = nullptr;
-  if (auto ec = detail::blocking_precheck(f)) return ec;
   std::int64_t due =
       std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
-  if (due <= detail::RuntimeImpl::now_ns()) return {};
+  if (due <= detail::RuntimeImpl::now_ns()) return due_now();
+  detail::Fiber* f = nullptr;
+  if (auto ec = detail::blocking_precheck(f)) return ec;
 
   detail::BlockingCall call(f);
   struct Armed {
@@ -80,10 +91,7 @@ Status sleep_until(std::chrono::steady_clock::time_point deadline) {
 }
 
 Status sleep_for(std::chrono::nanoseconds duration) {
-  if (duration.count() <= 0) {
-    detail::Fiber* f = nullptr;
-    return detail::blocking_precheck(f);
-  }
+  if (duration.count() <= 0) return due_now();
   return sleep_until(std::chrono::steady_clock::now() + duration);
 }
 

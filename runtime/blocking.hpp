@@ -13,6 +13,7 @@
 
 #include "fiber.hpp"
 #include "runtime_impl.hpp"
+#include "scope.hpp"
 
 #include <weft/error.hpp>
 
@@ -27,6 +28,9 @@ inline std::error_code blocking_precheck(Fiber*& out) noexcept {
   if (!f) return wsa::einval;
   if (f->pseudo_depth > 0) return wsa::einprogress;
   if (rt->stopping()) return wsa::enetdown;
+  if (scope_top(f)) {
+    if (auto ec = scope_check(f)) return ec;  // a cancelled scope: sticky
+  }
   out = f;
   return {};
 }
@@ -43,10 +47,14 @@ inline std::error_code outcome_error(CallState s) noexcept {
 
 class BlockingCall {
  public:
-  explicit BlockingCall(Fiber* f) noexcept : f_(f) {
+  explicit BlockingCall(Fiber* f) : f_(f) {
     f_->slot->word.store(make_word(f_->gen(), CallState::pending), std::memory_order_release);
+    // Inside cancel scopes the call is cancelled by their tokens too (one registration per
+    // token for the call's duration; none at all outside scopes).
+    if (scope_top(f_)) scope_register(f_, scopes_);
   }
   ~BlockingCall() {
+    scopes_.clear();  // deregistered (waiting for one running elsewhere) before the call ends
     f_->slot->word.store(make_word(f_->gen(), CallState::idle), std::memory_order_release);
   }
   BlockingCall(const BlockingCall&) = delete;
@@ -83,6 +91,7 @@ class BlockingCall {
 
  private:
   Fiber* f_;
+  ScopeRegistrations scopes_;
 };
 
 // Runs the fiber's queued messages (and its hook after each), as pseudo-blocking code when

@@ -37,6 +37,7 @@ struct CancelState;
 WEFT_API void cancel_state_add_token_ref(CancelState* s) noexcept;
 WEFT_API void cancel_state_release_token_ref(CancelState* s) noexcept;
 WEFT_API bool cancel_state_requested(const CancelState* s) noexcept;
+WEFT_API std::error_code cancel_state_reason(const CancelState* s) noexcept;
 }  // namespace detail
 
 class WEFT_API CancelToken {
@@ -61,6 +62,11 @@ class WEFT_API CancelToken {
   // False for a default token (and for one whose sources are all gone uncancelled): such a
   // token can never be cancelled, and a caller may skip registering anything.
   bool can_be_cancelled() const noexcept;
+  // What a blocking call observing this token returns once it is cancelled: WSAEINTR, or
+  // WSAETIMEDOUT for a deadline. {} while not cancelled.
+  std::error_code reason() const noexcept {
+    return state_ ? detail::cancel_state_reason(state_) : std::error_code{};
+  }
 
   friend bool operator==(const CancelToken& a, const CancelToken& b) noexcept {
     return a.state_ == b.state_;
@@ -90,6 +96,9 @@ class WEFT_API CancelSource {
   // Returns true if this call made the transition, false if it was already requested (or
   // this source was moved from).
   bool cancel() noexcept;
+  // The same, recording why: calls observing the token return `reason` (WSAEINTR or
+  // WSAETIMEDOUT; anything else is taken as WSAEINTR).
+  bool cancel(wsa reason) noexcept;
   bool cancel_requested() const noexcept {
     return state_ && detail::cancel_state_requested(state_);
   }

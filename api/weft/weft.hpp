@@ -2,6 +2,7 @@
 #pragma once
 
 #include <weft/cancel.hpp>
+#include <weft/cancel_scope.hpp>
 #include <weft/cancel_token.hpp>
 #include <weft/config.hpp>
 #include <weft/error.hpp>

@@ -1,0 +1,51 @@
+// weft::detail — cancel scopes on a fiber: the records behind weft::CancelScope, and what a
+// blocking call asks of them.
+#pragma once
+
+#include "fiber.hpp"
+#include "timer_heap.hpp"
+
+#include <weft/cancel_token.hpp>
+
+#include <memory>
+#include <system_error>
+#include <vector>
+
+namespace weft::detail {
+
+class RuntimeImpl;
+
+struct ScopeRecord {
+  CancelSource own;
+  CancelToken extra;  // an outside token made ambient (may be empty)
+  bool shield = false;
+  ScopeRecord* parent = nullptr;
+  Fiber* fiber = nullptr;
+  RuntimeImpl* rt = nullptr;
+  TimerNode deadline;
+};
+
+inline ScopeRecord*& scope_top(Fiber* f) noexcept {
+  return reinterpret_cast<ScopeRecord*&>(f->locals[static_cast<unsigned>(FiberLocal::cancel_scope)]);
+}
+
+// Calls `fn(const CancelToken&)` for every token that applies to the fiber's blocking calls:
+// innermost scope outward, up to and including the nearest shielded scope.
+template <class Fn>
+void for_each_scope_token(Fiber* f, Fn&& fn) {
+  for (ScopeRecord* r = scope_top(f); r; r = r->parent) {
+    fn(r->own.token());
+    if (r->extra.can_be_cancelled()) fn(r->extra);
+    if (r->shield) break;
+  }
+}
+
+// WSAEINTR / WSAETIMEDOUT if a token applying to the fiber is already cancelled.
+std::error_code scope_check(Fiber* f) noexcept;
+
+// The registrations that cancel the fiber's outstanding call when one of its scopes' tokens
+// is cancelled, for the duration of one blocking call.
+using ScopeRegistrations = std::vector<std::unique_ptr<CancelCallback>>;
+void scope_register(Fiber* f, ScopeRegistrations& out);
+
+}  // namespace weft::detail
