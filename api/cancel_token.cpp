@@ -1,7 +1,9 @@
 #include <weft/cancel_token.hpp>
 
+#include <mutex>
 #include <new>
 #include <thread>
+#include <vector>
 
 namespace weft::detail {
 
@@ -22,6 +24,13 @@ struct CancelState {
   CancelCallback* head = nullptr;
   CancelCallback* executing = nullptr;
   std::thread::id executing_thread;
+  // Links to parents and other bridges; destroyed with the state, first (their callbacks may
+  // be running elsewhere and touch this state until their destructors return).
+  std::mutex attachments_mu;
+  std::vector<std::shared_ptr<void>> attachments;
+  std::atomic<bool> attached{false};
+
+  ~CancelState() { attachments.clear(); }
 
   void lock() noexcept {
     while (locked.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
@@ -32,7 +41,8 @@ struct CancelState {
     if (refs.fetch_sub(amount, std::memory_order_acq_rel) == amount) delete this;
   }
   bool has_sources() const noexcept {
-    return (refs.load(std::memory_order_acquire) >> 32) != 0;
+    return (refs.load(std::memory_order_acquire) >> 32) != 0 ||
+           attached.load(std::memory_order_acquire);
   }
 
   void push(CancelCallback* cb) noexcept {
@@ -90,6 +100,14 @@ bool cancel_state_requested(const CancelState* s) noexcept {
   return s->cancelled.load(std::memory_order_acquire);
 }
 
+void cancel_state_attach(CancelState* s, std::shared_ptr<void> attachment) {
+  std::lock_guard lock(s->attachments_mu);
+  s->attachments.push_back(std::move(attachment));
+  s->attached.store(true, std::memory_order_release);
+}
+
+bool cancel_state_request(CancelState* s, bool by_deadline) noexcept { return s->request(by_deadline); }
+
 std::error_code cancel_state_reason(const CancelState* s) noexcept {
   if (!s->cancelled.load(std::memory_order_acquire)) return {};
   return s->timed_out.load(std::memory_order_relaxed) ? wsa::etimedout : wsa::eintr;
@@ -122,6 +140,21 @@ CancelToken CancelSource::token() const noexcept {
 }
 
 bool CancelSource::cancel() noexcept { return state_ && state_->request(false); }
+
+CancelSource CancelSource::linked(std::initializer_list<CancelToken> parents) {
+  CancelSource child;
+  CancelState* raw = child.state_;
+  for (const CancelToken& parent : parents) {
+    if (!parent.can_be_cancelled()) continue;
+    // Owned by the child's state: it keeps the parent's state alive, never the reverse. Runs
+    // inline if the parent is already cancelled.
+    auto link = std::make_shared<CancelCallback>(parent, [raw, parent] {
+      raw->request(parent.reason() == wsa::etimedout);
+    });
+    detail::cancel_state_attach(raw, std::move(link));
+  }
+  return child;
+}
 
 bool CancelSource::cancel(wsa reason) noexcept {
   return state_ && state_->request(reason == wsa::etimedout);

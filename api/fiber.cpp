@@ -19,16 +19,19 @@ Result<FiberId> spawn_here(TaskPtr task, SpawnOptions options) {
 }  // namespace detail
 
 Status join(FiberId id) {
-  detail::Fiber* self = nullptr;
-  if (auto ec = detail::blocking_precheck(self)) return ec;
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  if (!rt || !rt->current()) return wsa::einval;
   detail::FiberSlot* s = detail::fiber_table_slot(id);
   if (!s) return wsa::einval;
   std::uint64_t word_gen = detail::gen_of_word(s->word.load(std::memory_order_acquire));
   std::uint64_t id_gen = detail::gen_of_id(id);
   if (word_gen != id_gen) {
-    // Generations only grow: an older one names a fiber that has ended.
+    // Generations only grow: an older one names a fiber that has ended. Joining it never
+    // blocks, so it succeeds even where blocking calls are refused (stop, scopes, hooks).
     return id_gen < word_gen ? Status{} : Status{wsa::einval};
   }
+  detail::Fiber* self = nullptr;
+  if (auto ec = detail::blocking_precheck(self)) return ec;
   if (s->runtime_index.load(std::memory_order_relaxed) != self->rt->index()) return wsa::einval;
   detail::Fiber* target = s->fiber;
   if (target == self) return wsa::einval;

@@ -25,6 +25,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <utility>
 
 namespace weft {
@@ -38,6 +40,11 @@ WEFT_API void cancel_state_add_token_ref(CancelState* s) noexcept;
 WEFT_API void cancel_state_release_token_ref(CancelState* s) noexcept;
 WEFT_API bool cancel_state_requested(const CancelState* s) noexcept;
 WEFT_API std::error_code cancel_state_reason(const CancelState* s) noexcept;
+// Keeps `attachment` alive as long as the state, and counts it as something that can still
+// cancel it (a link to a parent, a std::stop_token bridge).
+WEFT_API void cancel_state_attach(CancelState* s, std::shared_ptr<void> attachment);
+// Requests cancellation of the state directly (for attachments, which hold no source).
+WEFT_API bool cancel_state_request(CancelState* s, bool by_deadline) noexcept;
 }  // namespace detail
 
 class WEFT_API CancelToken {
@@ -75,6 +82,12 @@ class WEFT_API CancelToken {
  private:
   friend class CancelSource;
   friend class CancelCallback;
+
+ public:
+  // For adapters: the state behind the token (nullptr for a default token).
+  detail::CancelState* state() const noexcept { return state_; }
+
+ private:
   explicit CancelToken(detail::CancelState* s) noexcept : state_(s) {}
   detail::CancelState* state_ = nullptr;
 };
@@ -83,6 +96,10 @@ class WEFT_API CancelSource {
  public:
   // A new, uncancelled source (allocates its shared state; std::bad_alloc if that fails).
   CancelSource();
+  // A child source, cancelled when any parent token is (with that parent's reason), or by its
+  // own cancel(). Cancelling the child never cancels a parent. The child holds its parents'
+  // state while it lives; parents hold nothing of the child: either may outlive the other.
+  static CancelSource linked(std::initializer_list<CancelToken> parents);
   CancelSource(const CancelSource& o) noexcept;
   CancelSource(CancelSource&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
   CancelSource& operator=(CancelSource o) noexcept {

@@ -7,6 +7,7 @@
 #include <weft/config.hpp>
 #include <weft/error.hpp>
 #include <weft/fiber.hpp>
+#include <weft/fiber_group.hpp>
 #include <weft/fiber_id.hpp>
 #include <weft/hooks.hpp>
 #include <weft/log.hpp>

@@ -1,5 +1,6 @@
 // CancelSource / CancelToken / CancelCallback: the guarantees of weft/cancel_token.hpp.
 #include <weft/cancel_token.hpp>
+#include <weft/stop_token.hpp>
 
 #include <gtest/gtest.h>
 
@@ -195,6 +196,85 @@ TEST(CancelCallback, StormOfRegistrationsAgainstACancel) {
     src.cancel();
     for (auto& t : threads) t.join();
     EXPECT_EQ(inline_runs.load(), registered_after.load());
+  }
+}
+
+TEST(LinkedSource, IsCancelledWhenAnyParentIs) {
+  CancelSource a, b;
+  CancelSource child = CancelSource::linked({a.token(), b.token()});
+  EXPECT_FALSE(child.cancel_requested());
+  b.cancel();
+  EXPECT_TRUE(child.cancel_requested());
+  EXPECT_FALSE(a.cancel_requested());
+}
+
+TEST(LinkedSource, CancellingTheChildNeverCancelsAParent) {
+  CancelSource parent;
+  CancelSource child = CancelSource::linked({parent.token()});
+  EXPECT_TRUE(child.cancel());
+  EXPECT_FALSE(parent.cancel_requested());
+}
+
+TEST(LinkedSource, TakesItsParentsReason) {
+  CancelSource parent;
+  CancelSource child = CancelSource::linked({parent.token()});
+  parent.cancel(wsa::etimedout);
+  EXPECT_EQ(child.token().reason(), wsa::etimedout);
+}
+
+TEST(LinkedSource, OfAnAlreadyCancelledParentStartsCancelled) {
+  CancelSource parent;
+  parent.cancel();
+  EXPECT_TRUE(CancelSource::linked({parent.token()}).cancel_requested());
+}
+
+TEST(LinkedSource, ChildrenAndParentsMayOutliveEachOther) {
+  CancelToken child_token;
+  {
+    CancelSource parent;
+    CancelSource child = CancelSource::linked({parent.token()});
+    child_token = child.token();
+    // The child's only source goes; the link to the living parent keeps it cancellable.
+  }
+  EXPECT_TRUE(child_token.can_be_cancelled());  // the parent's state lives in the link
+  CancelSource parent2;
+  {
+    CancelSource child2 = CancelSource::linked({parent2.token()});
+  }
+  parent2.cancel();  // the child is gone; its link was deregistered with it
+  EXPECT_TRUE(parent2.cancel_requested());
+}
+
+TEST(StopTokenAdapter, FollowsItsStopSource) {
+  std::stop_source ss;
+  CancelToken t = to_cancel_token(ss.get_token());
+  EXPECT_TRUE(t.can_be_cancelled());
+  EXPECT_FALSE(t.cancel_requested());
+  int ran = 0;
+  CancelCallback cb(t, [&] { ++ran; });
+  ss.request_stop();
+  EXPECT_TRUE(t.cancel_requested());
+  EXPECT_EQ(t.reason(), wsa::eintr);
+  EXPECT_EQ(ran, 1);
+}
+
+TEST(StopTokenAdapter, AnAlreadyStoppedTokenGivesACancelledToken) {
+  std::stop_source ss;
+  ss.request_stop();
+  EXPECT_TRUE(to_cancel_token(ss.get_token()).cancel_requested());
+}
+
+TEST(StopTokenAdapter, AStopTokenThatCannotStopGivesADefaultToken) {
+  EXPECT_FALSE(to_cancel_token(std::stop_token{}).can_be_cancelled());
+}
+
+TEST(StopTokenAdapter, StopFromAnotherThreadWhileTheTokenIsDropped) {
+  for (int i = 0; i < 200; ++i) {
+    std::stop_source ss;
+    auto t = std::make_unique<CancelToken>(to_cancel_token(ss.get_token()));
+    std::thread stopper([&] { ss.request_stop(); });
+    t.reset();  // the bridge goes with the token's state, racing the stop
+    stopper.join();
   }
 }
 

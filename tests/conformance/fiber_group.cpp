@@ -1,0 +1,118 @@
+// Fiber groups (semantics.md §6): cancelling a group cancels every member's calls; the group
+// does not end before its members; an error can cancel the siblings.
+#include "../support/run.hpp"
+
+#include <weft/weft.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace {
+
+using namespace weft;
+using namespace std::chrono_literals;
+using weft::test::run_in_fiber;
+
+TEST(FiberGroup, CancellingTheGroupCancelsTenThousandBlockedMembers) {
+  constexpr int kMembers = 10'000;
+  int interrupted = 0, other = 0;
+  RuntimeOptions options;
+  options.stack_size = 16 * 1024;
+  run_in_fiber(
+      [&] {
+        FiberGroup group;
+        for (int i = 0; i < kMembers; ++i) {
+          ASSERT_TRUE(group.spawn([&] {
+            (this_fiber::sleep_for(1h).error() == wsa::eintr ? interrupted : other)++;
+          }).ok());
+        }
+        this_fiber::yield();  // they all block
+        group.cancel();
+        ASSERT_TRUE(group.join_all().ok());
+      },
+      options);
+  EXPECT_EQ(interrupted, kMembers);
+  EXPECT_EQ(other, 0);
+}
+
+TEST(FiberGroup, TheGroupsScopeDoesNotEndBeforeItsMembers) {
+  run_in_fiber([] {
+    int finished = 0;
+    {
+      FiberGroup group;
+      for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(group.spawn([&, i] {
+          (void)this_fiber::sleep_for(std::chrono::milliseconds(5 * i));
+          ++finished;
+        }).ok());
+      }
+    }  // the destructor joins
+    EXPECT_EQ(finished, 5);
+  });
+}
+
+TEST(FiberGroup, AnErrorCancelsTheSiblingsWhenAskedTo) {
+  run_in_fiber([] {
+    Status sibling;
+    FiberGroup group(FiberGroup::Options{.cancel_on_error = true});
+    ASSERT_TRUE(group.spawn([&] { sibling = this_fiber::sleep_for(1h); }).ok());
+    ASSERT_TRUE(group.spawn([]() -> Status { return wsa::econnreset; }).ok());
+    ASSERT_TRUE(group.join_all().ok());
+    EXPECT_EQ(sibling.error(), wsa::eintr);
+    EXPECT_EQ(group.first_error(), wsa::econnreset);
+    // Cancelled: spawning more is refused.
+    EXPECT_EQ(group.spawn([] {}).error(), wsa::eintr);
+  });
+}
+
+TEST(FiberGroup, WithoutTheOptionAnErrorIsOnlyRecorded) {
+  run_in_fiber([] {
+    Status sibling;
+    FiberGroup group;
+    ASSERT_TRUE(group.spawn([&] { sibling = this_fiber::sleep_for(10ms); }).ok());
+    ASSERT_TRUE(group.spawn([]() -> Status { return wsa::econnreset; }).ok());
+    ASSERT_TRUE(group.join_all().ok());
+    EXPECT_TRUE(sibling.ok());
+    EXPECT_EQ(group.first_error(), wsa::econnreset);
+  });
+}
+
+TEST(FiberGroup, ACancelledJoinAllLeavesTheMembersRunning) {
+  run_in_fiber([] {
+    bool done = false;
+    FiberGroup group;
+    ASSERT_TRUE(group.spawn([&] {
+      (void)this_fiber::sleep_for(20ms);
+      done = true;
+    }).ok());
+    Status joined;
+    auto waiter = spawn([&] { joined = group.join_all(); });
+    this_fiber::yield();
+    ASSERT_TRUE(cancel_blocking_call(*waiter).ok());
+    ASSERT_TRUE(join(*waiter).ok());
+    EXPECT_EQ(joined.error(), wsa::eintr);
+    EXPECT_FALSE(done);
+    ASSERT_TRUE(group.join_all().ok());
+    EXPECT_TRUE(done);
+  });
+}
+
+TEST(FiberGroup, RuntimeStopUnwindsTheGroup) {
+  Runtime rt;
+  int netdown = 0;
+  ASSERT_TRUE(rt.spawn([&] {
+    FiberGroup group;
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(group.spawn([&] {
+        if (this_fiber::sleep_for(1h).error() == wsa::enetdown) ++netdown;
+      }).ok());
+    }
+    this_fiber::yield();
+    Runtime::current()->stop();
+  }).ok());  // the group's destructor waits for the members to unwind
+  ASSERT_TRUE(rt.run().ok());
+  EXPECT_EQ(netdown, 100);
+}
+
+}  // namespace
