@@ -13,3 +13,4 @@
 #include <weft/log.hpp>
 #include <weft/net.hpp>
 #include <weft/runtime.hpp>
+#include <weft/signal.hpp>
