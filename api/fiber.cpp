@@ -78,18 +78,8 @@ Status sleep_until(std::chrono::steady_clock::time_point deadline) {
   if (auto ec = detail::blocking_precheck(f)) return ec;
 
   detail::BlockingCall call(f);
-  struct Armed {
-    detail::TimerHeap& heap;
-    detail::TimerNode node;
-    ~Armed() { heap.erase(&node); }
-  } armed{f->rt->timers(), {}};
-  armed.node.due = due;
-  armed.node.ctx = f;
-  armed.node.fire = [](detail::TimerNode* n) {
-    auto* fiber = static_cast<detail::Fiber*>(n->ctx);
-    fiber->rt->complete(fiber);
-  };
-  f->rt->timers().push(&armed.node);
+  detail::CallDeadline wake(f, detail::CallState::completed);
+  wake.arm(due);
   return detail::outcome_error(call.wait());
 }
 

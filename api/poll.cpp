@@ -71,20 +71,10 @@ Result<int> poll(std::span<PollEntry> entries, std::optional<std::chrono::millis
   detail::Fiber* f = nullptr;
   if (auto ec = detail::blocking_precheck(f)) return ec;
   detail::BlockingCall call(f);
-  struct Deadline {
-    detail::TimerHeap& heap;
-    detail::TimerNode node;
-    ~Deadline() { heap.erase(&node); }
-  } deadline{rt->timers(), {}};
+  detail::CallDeadline deadline(f, CallState::timed_out);
   if (timeout) {
-    deadline.node.due = detail::RuntimeImpl::now_ns() +
-                        std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count();
-    deadline.node.ctx = f;
-    deadline.node.fire = [](detail::TimerNode* n) {
-      auto* fiber = static_cast<detail::Fiber*>(n->ctx);
-      fiber->rt->complete(fiber, CallState::timed_out);
-    };
-    rt->timers().push(&deadline.node);
+    deadline.arm(detail::RuntimeImpl::now_ns() +
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count());
   }
   // One waiter per socket and direction; all share this fiber's one outcome.
   std::deque<detail::IoWaiter> waiters;

@@ -94,6 +94,24 @@ class BlockingCall {
   ScopeRegistrations scopes_;
 };
 
+// A timer that fixes fiber f's outstanding call to `how` when it fires (completion for a
+// sleep, timed_out for a call's deadline); removed from the heap when the call's frame ends.
+class CallDeadline {
+ public:
+  CallDeadline(Fiber* f, CallState how) noexcept : timer_(f->rt->timers()), f_(f), how_(how) {}
+  void arm(std::int64_t due_ns) {
+    timer_.arm(due_ns, [](TimerNode* n) {
+      auto* self = static_cast<CallDeadline*>(n->ctx);
+      self->f_->rt->complete(self->f_, self->how_);
+    }, this);
+  }
+
+ private:
+  ScopedTimer timer_;
+  Fiber* f_;
+  CallState how_;
+};
+
 // Runs the fiber's queued messages (and its hook after each), as pseudo-blocking code when
 // `during_call`. Returns true if any ran.
 bool run_fiber_messages(Fiber* f, bool during_call) noexcept;

@@ -65,16 +65,7 @@ CallState BlockingCall::wait() noexcept {
   Fiber* f = f_;
   RuntimeImpl* rt = f->rt;
   // The hook's interval timer: it only wakes the fiber (never completes the call).
-  struct HookTimer {
-    TimerHeap& heap;
-    TimerNode node;
-    ~HookTimer() { heap.erase(&node); }
-  } hook_timer{rt->timers(), {}};
-  hook_timer.node.ctx = f;
-  hook_timer.node.fire = [](TimerNode* n) {
-    auto* fiber = static_cast<Fiber*>(n->ctx);
-    fiber->rt->make_ready(fiber);
-  };
+  ScopedTimer hook_timer(rt->timers());
   bool started = false;
   for (;;) {
     if (f->call_state() != CallState::pending) return f->call_state();
@@ -84,15 +75,18 @@ CallState BlockingCall::wait() noexcept {
       continue;
     }
     if (run_fiber_messages(f, true)) continue;
-    if (f->hook && !hook_timer.node.armed()) {
-      hook_timer.node.due = RuntimeImpl::now_ns() +
-                            std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                rt->options().blocking_hook_interval)
-                                .count();
-      rt->timers().push(&hook_timer.node);
+    if (f->hook && !hook_timer.armed()) {
+      hook_timer.arm(RuntimeImpl::now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                 rt->options().blocking_hook_interval)
+                                                 .count(),
+                     [](TimerNode* n) {
+                       auto* fiber = static_cast<Fiber*>(n->ctx);
+                       fiber->rt->make_ready(fiber);
+                     },
+                     f);
     }
     rt->suspend();
-    if (f->hook && !hook_timer.node.armed() && f->call_state() == CallState::pending &&
+    if (f->hook && !hook_timer.armed() && f->call_state() == CallState::pending &&
         f->messages.empty()) {
       run_blocking_hook(f);  // the interval passed
     }

@@ -57,20 +57,8 @@ std::error_code park_until_done(Socket h, int events, Fn&& attempt, CallState& h
   if (auto ec = blocking_precheck(f)) return ec;
   RuntimeImpl* rt = f->rt;
   BlockingCall call(f);
-  struct Deadline {
-    TimerHeap& heap;
-    TimerNode node;
-    ~Deadline() { heap.erase(&node); }
-  } deadline{rt->timers(), {}};
-  if (deadline_ns > 0) {
-    deadline.node.due = deadline_ns;
-    deadline.node.ctx = f;
-    deadline.node.fire = [](TimerNode* n) {
-      auto* fiber = static_cast<Fiber*>(n->ctx);
-      fiber->rt->complete(fiber, CallState::timed_out);
-    };
-    rt->timers().push(&deadline.node);
-  }
+  CallDeadline deadline(f, CallState::timed_out);
+  if (deadline_ns > 0) deadline.arm(deadline_ns);
   for (;;) {
     Sock* s = rt->sockets().get(h);
     if (!s) {

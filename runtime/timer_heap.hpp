@@ -43,4 +43,28 @@ class TimerHeap {
   std::uint64_t next_seq_ = 0;
 };
 
+// A timer node owned by a scope (a blocked call's frame): armed at will, removed from the
+// heap when the scope ends, whether it fired or not.
+class ScopedTimer {
+ public:
+  explicit ScopedTimer(TimerHeap& heap) noexcept : heap_(heap) {}
+  ~ScopedTimer() { heap_.erase(&node_); }
+  ScopedTimer(const ScopedTimer&) = delete;
+  ScopedTimer& operator=(const ScopedTimer&) = delete;
+
+  // (Re)arms the timer to call fire(node) at `due` (steady-clock ns); node.ctx is `ctx`.
+  void arm(std::int64_t due, void (*fire)(TimerNode*), void* ctx) {
+    heap_.erase(&node_);
+    node_.due = due;
+    node_.fire = fire;
+    node_.ctx = ctx;
+    heap_.push(&node_);
+  }
+  bool armed() const noexcept { return node_.armed(); }
+
+ private:
+  TimerHeap& heap_;
+  TimerNode node_;
+};
+
 }  // namespace weft::detail
