@@ -1,11 +1,42 @@
 #include <weft/cancel_token.hpp>
 
+#include <condition_variable>
+#include <map>
 #include <mutex>
 #include <new>
 #include <thread>
 #include <vector>
 
 namespace weft::detail {
+
+struct CancelState;
+
+// The deadlines of sources: one heap (an ordered multimap) and one thread for the process,
+// started at the first deadline. An entry holds a source reference on its state, so that the
+// state lives, and counts as cancellable, until the entry fires or is removed. Never
+// destroyed: its thread may be waiting when the process exits.
+class DeadlineService {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Heap = std::multimap<Clock::time_point, CancelState*>;
+
+  static DeadlineService& get() {
+    static DeadlineService* service = new DeadlineService;
+    return *service;
+  }
+  // Arms or moves s's deadline (s is not cancelled; the caller holds a reference).
+  void set(CancelState* s, Clock::time_point when);
+  // Removes s's deadline if it has one; the entry's reference is dropped after the lock.
+  void clear(CancelState* s) noexcept;
+
+ private:
+  void run();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Heap heap_;
+  bool started_ = false;
+};
 
 // The state sources, tokens and callbacks share.
 //
@@ -29,6 +60,10 @@ struct CancelState {
   std::mutex attachments_mu;
   std::vector<std::shared_ptr<void>> attachments;
   std::atomic<bool> attached{false};
+  // The deadline's entry, guarded by the deadline service's lock; `has_deadline` may be read
+  // without it (a hint for request()).
+  DeadlineService::Heap::iterator deadline_entry;
+  std::atomic<bool> has_deadline{false};
 
   ~CancelState() { attachments.clear(); }
 
@@ -69,7 +104,7 @@ struct CancelState {
       return false;
     }
     timed_out.store(by_deadline, std::memory_order_relaxed);
-    cancelled.store(true, std::memory_order_release);
+    cancelled.store(true, std::memory_order_seq_cst);  // pairs with DeadlineService::set
     executing_thread = std::this_thread::get_id();
     while (CancelCallback* cb = head) {
       unlink(cb);
@@ -86,9 +121,65 @@ struct CancelState {
       executing = nullptr;
     }
     unlock();
+    // A deadline still pending can do nothing more: drop it (and the state it holds).
+    if (has_deadline.load(std::memory_order_seq_cst)) DeadlineService::get().clear(this);
     return true;
   }
 };
+
+void DeadlineService::set(CancelState* s, Clock::time_point when) {
+  {
+    std::lock_guard lock(mu_);
+    if (s->has_deadline.load(std::memory_order_relaxed)) {
+      heap_.erase(s->deadline_entry);
+    } else {
+      s->refs.fetch_add(CancelState::kSource, std::memory_order_relaxed);
+    }
+    s->deadline_entry = heap_.emplace(when, s);
+    s->has_deadline.store(true, std::memory_order_seq_cst);
+    if (!started_) {
+      std::thread([this] { run(); }).detach();
+      started_ = true;
+    }
+    if (s->deadline_entry == heap_.begin()) cv_.notify_one();
+  }
+  // A cancel that ran meanwhile may have missed the entry (it looks at has_deadline after
+  // setting cancelled; this looks at cancelled after setting has_deadline): remove it here.
+  if (s->cancelled.load(std::memory_order_seq_cst)) clear(s);
+}
+
+void DeadlineService::clear(CancelState* s) noexcept {
+  {
+    std::lock_guard lock(mu_);
+    if (!s->has_deadline.load(std::memory_order_relaxed)) return;
+    heap_.erase(s->deadline_entry);
+    s->has_deadline.store(false, std::memory_order_release);
+  }
+  s->release(CancelState::kSource);
+}
+
+void DeadlineService::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (heap_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    auto first = heap_.begin();
+    if (first->first > Clock::now()) {
+      const Clock::time_point when = first->first;  // a copy: the entry may go while we wait
+      cv_.wait_until(lock, when);
+      continue;
+    }
+    CancelState* s = first->second;
+    heap_.erase(first);
+    s->has_deadline.store(false, std::memory_order_release);
+    lock.unlock();
+    s->request(true);  // the callbacks run here, on the deadline thread
+    s->release(CancelState::kSource);
+    lock.lock();
+  }
+}
 
 void cancel_state_add_token_ref(CancelState* s) noexcept {
   s->refs.fetch_add(CancelState::kToken, std::memory_order_relaxed);
@@ -124,6 +215,31 @@ bool CancelToken::can_be_cancelled() const noexcept {
 }
 
 CancelSource::CancelSource() : state_(new CancelState) {}
+
+CancelSource::CancelSource(std::chrono::steady_clock::time_point deadline) : CancelSource() {
+  set_deadline(deadline);
+}
+
+CancelSource::CancelSource(std::chrono::nanoseconds timeout) : CancelSource() {
+  set_timeout(timeout);
+}
+
+void CancelSource::set_deadline(std::chrono::steady_clock::time_point deadline) {
+  if (!state_ || state_->cancelled.load(std::memory_order_acquire)) return;
+  if (deadline <= std::chrono::steady_clock::now()) {
+    state_->request(true);
+    return;
+  }
+  detail::DeadlineService::get().set(state_, deadline);
+}
+
+void CancelSource::set_timeout(std::chrono::nanoseconds timeout) {
+  set_deadline(std::chrono::steady_clock::now() + timeout);
+}
+
+void CancelSource::clear_deadline() noexcept {
+  if (state_) detail::DeadlineService::get().clear(state_);
+}
 
 CancelSource::CancelSource(const CancelSource& o) noexcept : state_(o.state_) {
   if (state_) state_->refs.fetch_add(CancelState::kSource, std::memory_order_relaxed);

@@ -18,7 +18,8 @@ Result<FiberId> spawn_here(TaskPtr task, SpawnOptions options) {
 
 }  // namespace detail
 
-Status join(FiberId id) {
+Status join(FiberId id, const CancelToken& token) {
+  detail::CallEntry entry(token);
   detail::RuntimeImpl* rt = detail::tls_runtime;
   if (!rt || !rt->current()) return wsa::einval;
   detail::FiberSlot* s = detail::fiber_table_slot(id);
@@ -30,6 +31,7 @@ Status join(FiberId id) {
     // blocks, so it succeeds even where blocking calls are refused (stop, scopes, hooks).
     return id_gen < word_gen ? Status{} : Status{wsa::einval};
   }
+  if (auto ec = entry.checkpoint()) return ec;
   detail::Fiber* self = nullptr;
   if (auto ec = detail::blocking_precheck(self)) return ec;
   if (s->runtime_index.load(std::memory_order_relaxed) != self->rt->index()) return wsa::einval;
@@ -61,19 +63,21 @@ void yield() noexcept {
 
 namespace {
 
-// A sleep that is already due never suspends, so it is not a blocking call: nothing can
-// cancel or refuse it. It only has to be made from a fiber.
-Status due_now() {
+// A sleep that is already due never suspends, so no cancel reaches it and stop does not
+// refuse it; it only has to be made from a fiber. It is still a checkpoint for tokens.
+Status due_now(const detail::CallEntry& entry) {
   detail::RuntimeImpl* rt = detail::tls_runtime;
-  return rt && rt->current() ? Status{} : Status{wsa::einval};
+  if (!rt || !rt->current()) return wsa::einval;
+  return entry.checkpoint();
 }
 
 }  // namespace
 
-Status sleep_until(std::chrono::steady_clock::time_point deadline) {
+Status sleep_until(std::chrono::steady_clock::time_point deadline, const CancelToken& token) {
+  detail::CallEntry entry(token);
   std::int64_t due =
       std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
-  if (due <= detail::RuntimeImpl::now_ns()) return due_now();
+  if (due <= detail::RuntimeImpl::now_ns()) return due_now(entry);
   detail::Fiber* f = nullptr;
   if (auto ec = detail::blocking_precheck(f)) return ec;
 
@@ -83,9 +87,9 @@ Status sleep_until(std::chrono::steady_clock::time_point deadline) {
   return detail::outcome_error(call.wait());
 }
 
-Status sleep_for(std::chrono::nanoseconds duration) {
-  if (duration.count() <= 0) return due_now();
-  return sleep_until(std::chrono::steady_clock::now() + duration);
+Status sleep_for(std::chrono::nanoseconds duration, const CancelToken& token) {
+  if (duration.count() <= 0) return due_now(detail::CallEntry(token));
+  return sleep_until(std::chrono::steady_clock::now() + duration, token);
 }
 
 }  // namespace this_fiber

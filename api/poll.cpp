@@ -59,11 +59,17 @@ Result<int> poll_now(detail::RuntimeImpl* rt, std::span<PollEntry> entries,
 
 }  // namespace
 
-Result<int> poll(std::span<PollEntry> entries, std::optional<std::chrono::milliseconds> timeout) {
+Result<int> poll(std::span<PollEntry> entries, std::optional<std::chrono::milliseconds> timeout,
+                 const CancelToken& token) {
+  detail::CallEntry entry(token);
   detail::RuntimeImpl* rt = detail::tls_runtime;
   if (!rt) return wsa::einval;
   if (entries.empty()) return wsa::einval;
   if (timeout && timeout->count() < 0) return wsa::einval;
+  // A zero timeout never blocks: not a checkpoint.
+  if (!(timeout && timeout->count() == 0)) {
+    if (auto ec = entry.checkpoint()) return ec;
+  }
   std::vector<pollfd> fds;
   auto ready = poll_now(rt, entries, fds);
   if (!ready.ok() || *ready > 0 || (timeout && timeout->count() == 0)) return ready;
@@ -71,7 +77,9 @@ Result<int> poll(std::span<PollEntry> entries, std::optional<std::chrono::millis
   detail::Fiber* f = nullptr;
   if (auto ec = detail::blocking_precheck(f)) return ec;
   detail::BlockingCall call(f);
-  detail::CallDeadline deadline(f, CallState::timed_out);
+  // poll's own timeout is a completion ("nothing ready"), not WSAETIMEDOUT: that outcome is
+  // a token's deadline (a CancelSource's or a scope's), which fails the call.
+  detail::CallDeadline deadline(f, CallState::completed);
   if (timeout) {
     deadline.arm(detail::RuntimeImpl::now_ns() +
                  std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout).count());
@@ -94,14 +102,10 @@ Result<int> poll(std::span<PollEntry> entries, std::optional<std::chrono::millis
       }
     }
     CallState st = call.wait();
-    if (st == CallState::timed_out) {
-      for (PollEntry& e : entries) e.revents = 0;
-      return 0;  // a timeout is poll's normal "nothing ready"
-    }
     if (st != CallState::completed) return detail::outcome_error(st);
     ready = poll_now(rt, entries, fds);
     if (!ready.ok()) return ready.error() == wsa::enotsock ? Result<int>(wsa::eintr) : ready;
-    if (*ready > 0) return ready;
+    if (*ready > 0 || deadline.fired()) return ready;  // 0 when the timeout passed
     st = call.rearm();
     if (st != CallState::pending) return detail::outcome_error(st);
   }
@@ -115,7 +119,7 @@ bool SocketSet::contains(Socket s) const noexcept {
 }
 
 Result<int> select(SocketSet* read, SocketSet* write, SocketSet* except,
-                   std::optional<std::chrono::milliseconds> timeout) {
+                   std::optional<std::chrono::milliseconds> timeout, const CancelToken& token) {
   if (!read && !write && !except) return wsa::einval;
   // One entry per distinct socket, with the union of what the sets ask of it.
   std::vector<PollEntry> entries;
@@ -135,7 +139,7 @@ Result<int> select(SocketSet* read, SocketSet* write, SocketSet* except,
   want(write, kPollOut);
   want(except, kPollPri);
   if (entries.empty()) return wsa::einval;
-  auto n = poll(entries, timeout);
+  auto n = poll(entries, timeout, token);
   if (!n.ok()) return n.error();
   auto revents_of = [&](Socket s) -> short {
     for (const PollEntry& e : entries) {

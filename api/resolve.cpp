@@ -50,13 +50,15 @@ std::error_code resolver_error(int status) {
 }  // namespace
 
 Result<std::vector<Address>> resolve(std::string_view host, std::string_view service,
-                                     int family, int type) {
+                                     int family, int type, const CancelToken& token) {
+  detail::CallEntry entry(token);
   if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) return wsa::eafnosupport;
   if (type != SOCK_STREAM && type != SOCK_DGRAM) return wsa::einval;
   if (host.empty() && service.empty()) return wsa::einval;
   if (host.find('\0') != std::string_view::npos || service.find('\0') != std::string_view::npos) {
     return wsa::einval;
   }
+  if (auto ec = entry.checkpoint()) return ec;
   detail::Fiber* f = nullptr;
   if (auto ec = detail::blocking_precheck(f)) return ec;
 

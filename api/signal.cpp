@@ -7,8 +7,10 @@
 
 namespace weft {
 
-Status signal_wait(int signum) {
+Status signal_wait(int signum, const CancelToken& token) {
+  detail::CallEntry entry(token);
   if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP) return wsa::einval;
+  if (auto ec = entry.checkpoint()) return ec;
   detail::Fiber* f = nullptr;
   if (auto ec = detail::blocking_precheck(f)) return ec;
   auto* handle = new (std::nothrow) uv_signal_t;

@@ -185,7 +185,9 @@ int unacked(int fd) noexcept {
 
 }  // namespace
 
-Status close(Socket h) {
+Status close(Socket h, const CancelToken& token) {
+  // The token reaches only the linger wait (close itself always closes): see below.
+  detail::CallEntry entry(token);
   SockRef r;
   if (auto ec = detail::sock_lookup(h, r)) return ec;
   if (r.s->state == SockState::closing) return wsa::enotsock;  // another fiber is closing it
@@ -218,17 +220,17 @@ Status close(Socket h) {
       auto step = std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(5));
       Status slept = this_fiber::sleep_for(step);
       detail::Sock* s = table.get(h);  // closing: no other call can end it meanwhile
-      if (slept.error() == wsa::eintr) {
-        // Cancelled: treated as linger expiry. Reset now; the handle stays valid until a
-        // close that returns 0.
-        s->state = SockState::closing;
-        table.reset(s);
-        return wsa::eintr;
-      }
       if (slept.error() == wsa::enetdown) {
         clear_linger(fd);  // the runtime stops: finish gracefully in the background
         table.release(s);
         return wsa::enetdown;
+      }
+      if (!slept.ok()) {
+        // Cancelled (WSAEINTR) or a token's deadline (WSAETIMEDOUT): treated as linger
+        // expiry. Reset now; the handle stays valid until a close that returns 0.
+        s->state = SockState::closing;
+        table.reset(s);
+        return slept.error();
       }
     }
     table.release(table.get(h));

@@ -61,9 +61,19 @@ bool enter(Socket h, SockRef& r, R& result, Gate&& gate) {
 // Runs `attempt` now and, unless MSG_DONTWAIT, parks on `events` until it is done. {} when
 // it finished (its result is in the attempt's own variable); otherwise the error, with `how`
 // the outcome that ended the wait (idle when the call never waited).
+//
+// Unless MSG_DONTWAIT, a cancelled token applying to the call ends it first (`entry`'s
+// checkpoint), with `how` set to the outcome that stands for, before the first attempt.
 template <class Fn>
-std::error_code run_blocking(Socket h, int events, int flags, Fn& attempt, CallState& how) {
+std::error_code run_blocking(const detail::CallEntry& entry, Socket h, int events, int flags,
+                             Fn& attempt, CallState& how) {
   how = CallState::idle;
+  if (!(flags & MSG_DONTWAIT)) {
+    if (auto ec = entry.checkpoint()) {
+      how = detail::checkpoint_state(ec);
+      return ec;
+    }
+  }
   if (attempt() == Attempt::done) return {};
   if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
   return detail::park_until_done(h, events, attempt, how);
@@ -74,7 +84,8 @@ constexpr int kSendFlags = MSG_OOB | MSG_DONTROUTE | MSG_DONTWAIT;
 
 }  // namespace
 
-Result<Socket> accept(Socket h, Address* peer) {
+Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
+  detail::CallEntry entry(token);
   Result<Socket> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
     SockRef r;
@@ -107,11 +118,13 @@ Result<Socket> accept(Socket h, Address* peer) {
   };
   CallState how;
   // Cancellation leaves the listener and its queue as they were: nothing to undo.
-  if (auto ec = run_blocking(h, UV_READABLE, 0, attempt, how)) return ec;
+  if (auto ec = run_blocking(entry, h, UV_READABLE, 0, attempt, how)) return ec;
   return result;
 }
 
-Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout) {
+Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
+               const CancelToken& token) {
+  detail::CallEntry entry(token);
   SockRef r;
   if (auto ec = detail::sock_lookup(h, r)) return ec;
   if (auto ec = detail::sock_gate(r.s)) return ec;
@@ -125,6 +138,8 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout)
     case SockState::listening: return wsa::einval;
     default: break;
   }
+  // A cancelled token: nothing has started, so the socket is unchanged.
+  if (auto ec = entry.checkpoint()) return ec;
   int rc = detail::retry_eintr([&] { return ::connect(r.s->fd, peer.data(), peer.size()); });
   if (rc == 0) {
     r.s->state = SockState::connected;
@@ -180,7 +195,9 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout)
   return result;
 }
 
-Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags) {
+Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
+                         const CancelToken& token) {
+  detail::CallEntry entry(token);
   if (flags & ~kRecvFlags) return wsa::eopnotsupp;
   if (!buf && len > 0) return wsa::efault;
   Result<std::size_t> result = wsa::einval;
@@ -197,7 +214,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags) {
     return Attempt::done;
   };
   CallState how;
-  if (auto ec = run_blocking(h, UV_READABLE, flags, attempt, how)) {
+  if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how)) {
     // Precise mode: no byte was consumed for this call; nothing to undo.
     SockRef r;
     if (how == CallState::cancelled && !detail::sock_lookup(h, r) && portable(r)) reset_if_open(h);
@@ -209,7 +226,9 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags) {
 namespace {
 
 // Sends from buf until `all` bytes are gone (or, for send_some, at least one).
-Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int flags, bool all) {
+Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int flags, bool all,
+                              const CancelToken& token) {
+  detail::CallEntry entry(token);
   if (flags & ~kSendFlags) return wsa::eopnotsupp;
   if (!buf && len > 0) return wsa::efault;
   std::size_t sent = 0;
@@ -235,7 +254,7 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
     return Attempt::done;
   };
   CallState how;
-  if (auto ec = run_blocking(h, UV_WRITABLE, flags, attempt, how)) {
+  if (auto ec = run_blocking(entry, h, UV_WRITABLE, flags, attempt, how)) {
     // Bytes already in the kernel cannot be taken back: the stream's integrity is
     // compromised, so the connection is reset and later calls say so (WSAECONNABORTED).
     SockRef r;
@@ -250,20 +269,22 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
 
 }  // namespace
 
-Result<std::size_t> send(Socket h, const void* buf, std::size_t len, int flags) {
-  return send_impl(h, buf, len, flags, true);
+Result<std::size_t> send(Socket h, const void* buf, std::size_t len, int flags,
+                         const CancelToken& token) {
+  return send_impl(h, buf, len, flags, true, token);
 }
 
-Result<std::size_t> send_some(Socket h, const void* buf, std::size_t len, int flags) {
-  return send_impl(h, buf, len, flags, false);
+Result<std::size_t> send_some(Socket h, const void* buf, std::size_t len, int flags,
+                              const CancelToken& token) {
+  return send_impl(h, buf, len, flags, false, token);
 }
 
-Status recv_exact(Socket h, void* buf, std::size_t len) {
+Status recv_exact(Socket h, void* buf, std::size_t len, const CancelToken& token) {
   if (!buf && len > 0) return wsa::efault;
   std::size_t got = 0;
   auto* p = static_cast<char*>(buf);
   while (got < len) {
-    auto n = recv(h, p + got, len - got);
+    auto n = recv(h, p + got, len - got, 0, token);
     if (!n.ok()) {
       // Bytes already taken from the stream cannot be handed back.
       if (got > 0 && (n.error() == wsa::eintr || n.error() == wsa::etimedout ||
@@ -278,7 +299,9 @@ Status recv_exact(Socket h, void* buf, std::size_t len) {
   return {};
 }
 
-Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* from, int flags) {
+Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* from, int flags,
+                              const CancelToken& token) {
+  detail::CallEntry entry(token);
   if (flags & ~kRecvFlags) return wsa::eopnotsupp;
   if (!buf && len > 0) return wsa::efault;
   Result<std::size_t> result = wsa::einval;
@@ -310,11 +333,13 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
     return Attempt::done;
   };
   CallState how;  // a datagram is atomic: a cancelled call leaves nothing to undo
-  if (auto ec = run_blocking(h, UV_READABLE, flags, attempt, how)) return ec;
+  if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how)) return ec;
   return result;
 }
 
-Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Address& to, int flags) {
+Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Address& to,
+                            int flags, const CancelToken& token) {
+  detail::CallEntry entry(token);
   if (flags & ~kSendFlags) return wsa::eopnotsupp;
   if (!buf && len > 0) return wsa::efault;
   Result<std::size_t> result = wsa::einval;
@@ -341,7 +366,7 @@ Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Ad
     return Attempt::done;
   };
   CallState how;  // a datagram is atomic: a cancelled call leaves nothing to undo
-  if (auto ec = run_blocking(h, UV_WRITABLE, flags, attempt, how)) return ec;
+  if (auto ec = run_blocking(entry, h, UV_WRITABLE, flags, attempt, how)) return ec;
   return result;
 }
 

@@ -28,11 +28,51 @@ inline std::error_code blocking_precheck(Fiber*& out) noexcept {
   if (!f) return wsa::einval;
   if (f->pseudo_depth > 0) return wsa::einprogress;
   if (rt->stopping()) return wsa::enetdown;
-  if (scope_top(f)) {
-    if (auto ec = scope_check(f)) return ec;  // a cancelled scope: sticky
+  if (has_tokens(f)) {
+    if (auto ec = cancel_check(f)) return ec;  // a cancelled token: sticky
   }
   out = f;
   return {};
+}
+
+// The start of every public blocking call: makes the call's token (its trailing parameter)
+// apply to the calling fiber for the call's duration, and is the call's checkpoint.
+class CallEntry {
+ public:
+  explicit CallEntry(const CancelToken& token) noexcept {
+    RuntimeImpl* rt = tls_runtime;
+    f_ = rt ? rt->current() : nullptr;
+    if (f_ && token.state()) {
+      prev_ = f_->call_token;
+      f_->call_token = &token;
+      set_ = true;
+    }
+  }
+  ~CallEntry() {
+    if (set_) f_->call_token = prev_;
+  }
+  CallEntry(const CallEntry&) = delete;
+  CallEntry& operator=(const CallEntry&) = delete;
+
+  // WSAEINTR / WSAETIMEDOUT if a token applying to the call (its own, its fiber's scopes') is
+  // already cancelled. Every blocking call asks this before it does anything, so that even a
+  // call that could finish at once (a recv with data queued) sees a cancelled token: a loop
+  // over a fast stream still stops. (Inside a hook or message the call is refused later,
+  // with WSAEINPROGRESS, if it would block.)
+  std::error_code checkpoint() const noexcept {
+    if (!f_ || f_->pseudo_depth > 0 || !has_tokens(f_)) return {};
+    return cancel_check(f_);
+  }
+
+ private:
+  Fiber* f_ = nullptr;
+  const CancelToken* prev_ = nullptr;
+  bool set_ = false;
+};
+
+// The outcome a checkpoint's error stands for.
+inline CallState checkpoint_state(std::error_code ec) noexcept {
+  return ec == wsa::etimedout ? CallState::timed_out : CallState::cancelled;
 }
 
 // The error a fixed outcome means for the call (none for completion).
@@ -49,9 +89,9 @@ class BlockingCall {
  public:
   explicit BlockingCall(Fiber* f) : f_(f) {
     f_->slot->word.store(make_word(f_->gen(), CallState::pending), std::memory_order_release);
-    // Inside cancel scopes the call is cancelled by their tokens too (one registration per
-    // token for the call's duration; none at all outside scopes).
-    if (scope_top(f_)) scope_register(f_, scopes_);
+    // A call given a token, or inside cancel scopes, is cancelled by those tokens too (one
+    // registration per token for the call's duration; none at all without tokens).
+    if (has_tokens(f_)) scope_register(f_, scopes_);
   }
   ~BlockingCall() {
     scopes_.clear();  // deregistered (waiting for one running elsewhere) before the call ends
@@ -102,14 +142,18 @@ class CallDeadline {
   void arm(std::int64_t due_ns) {
     timer_.arm(due_ns, [](TimerNode* n) {
       auto* self = static_cast<CallDeadline*>(n->ctx);
+      self->fired_ = true;
       self->f_->rt->complete(self->f_, self->how_);
     }, this);
   }
+  // True once the timer has fired (whether or not it fixed the outcome).
+  bool fired() const noexcept { return fired_; }
 
  private:
   ScopedTimer timer_;
   Fiber* f_;
   CallState how_;
+  bool fired_ = false;
 };
 
 // Runs the fiber's queued messages (and its hook after each), as pseudo-blocking code when

@@ -15,6 +15,10 @@
 #include <functional>
 #include <string>
 
+namespace weft {
+class CancelToken;
+}
+
 namespace weft::detail {
 
 class RuntimeImpl;
@@ -51,6 +55,9 @@ struct Fiber {
   // > 0 while the fiber runs a blocking hook or a message during one of its blocking calls:
   // another blocking call from there returns WSAEINPROGRESS.
   int pseudo_depth = 0;
+  // The token given to the blocking call under way (its trailing parameter), if any; calls
+  // it makes internally (recv_exact's recvs, a lingering close's waits) observe it too.
+  const CancelToken* call_token = nullptr;
 
   std::uint64_t gen() const noexcept { return gen_of_id(id); }
   CallState call_state() const noexcept {

@@ -14,7 +14,7 @@ std::error_code scope_check(Fiber* f) noexcept {
 
 void scope_register(Fiber* f, ScopeRegistrations& out) {
   FiberId id = f->id;
-  for_each_scope_token(f, [&](const CancelToken& t) {
+  auto add = [&](const CancelToken& t) {
     if (!t.can_be_cancelled()) return;
     // Runs on whichever thread cancels the token (inline here if it already is): a cancel of
     // this fiber's outstanding call, with the token's reason.
@@ -22,7 +22,9 @@ void scope_register(Fiber* f, ScopeRegistrations& out) {
       (void)cancel_call(id, t.reason() == wsa::etimedout ? CallState::timed_out
                                                           : CallState::cancelled);
     }));
-  });
+  };
+  if (f->call_token) add(*f->call_token);
+  for_each_scope_token(f, add);
 }
 
 }  // namespace weft::detail

@@ -40,11 +40,21 @@ void for_each_scope_token(Fiber* f, Fn&& fn) {
   }
 }
 
-// WSAEINTR / WSAETIMEDOUT if a token applying to the fiber is already cancelled.
+// WSAEINTR / WSAETIMEDOUT if a token of the fiber's scopes is already cancelled.
 std::error_code scope_check(Fiber* f) noexcept;
 
-// The registrations that cancel the fiber's outstanding call when one of its scopes' tokens
-// is cancelled, for the duration of one blocking call.
+// WSAEINTR / WSAETIMEDOUT if a token applying to the fiber's blocking call is already
+// cancelled: the call's own token first, then its scopes'. {} at once when there is none.
+inline std::error_code cancel_check(Fiber* f) noexcept {
+  if (f->call_token && f->call_token->cancel_requested()) return f->call_token->reason();
+  return scope_top(f) ? scope_check(f) : std::error_code{};
+}
+
+// True if some token may cancel the fiber's blocking calls (a call token or a scope).
+inline bool has_tokens(Fiber* f) noexcept { return f->call_token || scope_top(f); }
+
+// The registrations that cancel the fiber's outstanding call when a token applying to it
+// (the call's own, its scopes') is cancelled, for the duration of one blocking call.
 using ScopeRegistrations = std::vector<std::unique_ptr<CancelCallback>>;
 void scope_register(Fiber* f, ScopeRegistrations& out);
 

@@ -7,9 +7,11 @@
 //   }
 //
 // Rules:
-//   * A blocking call that would suspend inside a scope whose token is already cancelled
-//     fails at once (WSAEINTR, or WSAETIMEDOUT for a deadline) — sticky, now and later. A call
-//     that completes without suspending is not a blocking call and is not affected.
+//   * A blocking call inside a scope whose token is already cancelled fails at once
+//     (WSAEINTR, or WSAETIMEDOUT for a deadline) before it does anything — sticky, now and
+//     later — even one that could have finished without suspending (a recv with data queued,
+//     a zero sleep): every blocking call is a checkpoint, so a loop over a fast stream stops
+//     too. Calls that never block (MSG_DONTWAIT, a zero-timeout poll) are not checkpoints.
 //   * A call suspended inside the scope when its token is cancelled ends with that error and
 //     leaves what semantics.md §3 says for its operation.
 //   * Scopes nest: every enclosing scope's token applies, up to the nearest shielded scope.

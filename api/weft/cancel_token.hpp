@@ -17,6 +17,11 @@
 //     after; if it is running on this thread (a callback destroying its own registration),
 //     the destructor does not wait.
 //   * Sources and tokens share one state with reference counts; any may outlive the others.
+//   * A source may have a deadline: when it passes, the source cancels with WSAETIMEDOUT.
+//     Deadlines of sources are kept by one process-wide timer thread (started at the first
+//     one): a heap, one entry per source, not per call; the cancel then reaches blocked
+//     fibers as any cross-thread cancel does. (A CancelScope's deadline uses its runtime's
+//     own timer instead: the better choice for one fiber's calls.)
 #pragma once
 
 #include <weft/config.hpp>
@@ -24,6 +29,7 @@
 #include <weft/task.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -96,6 +102,9 @@ class WEFT_API CancelSource {
  public:
   // A new, uncancelled source (allocates its shared state; std::bad_alloc if that fails).
   CancelSource();
+  // A new source with a deadline (a time point, or a timeout from now): see set_deadline.
+  explicit CancelSource(std::chrono::steady_clock::time_point deadline);
+  explicit CancelSource(std::chrono::nanoseconds timeout);
   // A child source, cancelled when any parent token is (with that parent's reason), or by its
   // own cancel(). Cancelling the child never cancels a parent. The child holds its parents'
   // state while it lives; parents hold nothing of the child: either may outlive the other.
@@ -119,6 +128,15 @@ class WEFT_API CancelSource {
   bool cancel_requested() const noexcept {
     return state_ && detail::cancel_state_requested(state_);
   }
+
+  // Sets or moves the deadline: when it passes, the source cancels with WSAETIMEDOUT (a
+  // deadline already past cancels now, on this thread). Thread-safe; no effect once
+  // cancelled. A pending deadline counts as something that can still cancel the tokens
+  // (CancelToken::can_be_cancelled) and keeps the state alive until it passes or is cleared.
+  void set_deadline(std::chrono::steady_clock::time_point deadline);
+  void set_timeout(std::chrono::nanoseconds timeout);
+  // Removes the deadline, if any. Thread-safe.
+  void clear_deadline() noexcept;
 
  private:
   detail::CancelState* state_;

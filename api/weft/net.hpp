@@ -19,8 +19,17 @@
 // cancelled call returns and leaves behind. "Precise mode" is the default; in portable mode
 // (RuntimeOptions::portable_mode) a cancelled call other than accept and poll/select resets
 // its socket, as the strictest Winsock provider may (semantics.md §3).
+//
+// Every blocking call takes a CancelToken as its last parameter (default: none). A call
+// given a cancelled token — or inside a cancelled CancelScope — fails at once with the
+// token's reason (WSAEINTR, or WSAETIMEDOUT for a deadline) before it does anything, even
+// if it could have finished without suspending: no byte moves, the socket is unchanged, and
+// a loop over a fast stream still stops. A token cancelled while the call is suspended
+// cancels it as above. MSG_DONTWAIT calls and zero-timeout polls never block and ignore
+// tokens.
 #pragma once
 
+#include <weft/cancel_token.hpp>
 #include <weft/config.hpp>
 #include <weft/error.hpp>
 
@@ -103,7 +112,8 @@ WEFT_API Status set_reuse_port(Socket s, bool on);
 // stays queued and the listener keeps serving).
 // Cancellation: returns WSAEINTR; the listener is unchanged and queued connections stay
 // queued: everything legal before is legal after.
-WEFT_API Result<Socket> accept(Socket listener, Address* peer = nullptr);
+WEFT_API Result<Socket> accept(Socket listener, Address* peer = nullptr,
+                                const CancelToken& token = {});
 
 // Connects a stream socket (or sets a datagram socket's default peer). A zero timeout means
 // the kernel's own. Errors: WSAECONNREFUSED, WSAETIMEDOUT (timeout), WSAEISCONN,
@@ -113,41 +123,46 @@ WEFT_API Result<Socket> accept(Socket listener, Address* peer = nullptr);
 // attempt ends — if it connects it is reset (RST), if it fails or times out it is freed —
 // and counts it in RuntimeStats::pending_connects meanwhile. A timeout leaves the same.
 WEFT_API Status connect(Socket s, const Address& peer,
-                        std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds{0},
+                        const CancelToken& token = {});
 
 // Receives some bytes: at least 1, at most len; 0 means the peer's orderly shutdown (EOF).
 // Errors: WSAEFAULT (null buffer with len > 0), WSAENOTCONN, WSAESHUTDOWN (after
 // shutdown(receive)), WSAECONNRESET (peer reset), WSAECONNABORTED (aborted after a cancel).
 // Cancellation: returns WSAEINTR and no byte was consumed: the next recv returns the
 // stream's next bytes in order. (Portable mode: the socket is reset instead.)
-WEFT_API Result<std::size_t> recv(Socket s, void* buf, std::size_t len, int flags = 0);
+WEFT_API Result<std::size_t> recv(Socket s, void* buf, std::size_t len, int flags = 0,
+                                  const CancelToken& token = {});
 
 // Sends all len bytes, or fails. Errors: WSAEFAULT, WSAENOTCONN, WSAESHUTDOWN (after
 // shutdown(send)), WSAECONNRESET, WSAECONNABORTED.
 // Cancellation: returns WSAEINTR. If no byte had been transferred the socket is unchanged;
 // if some had (the stream's integrity is compromised), the connection is reset (RST), and
 // every later call but close fails WSAECONNABORTED.
-WEFT_API Result<std::size_t> send(Socket s, const void* buf, std::size_t len, int flags = 0);
+WEFT_API Result<std::size_t> send(Socket s, const void* buf, std::size_t len, int flags = 0,
+                                  const CancelToken& token = {});
 
 // Sends as many bytes as the kernel takes now, blocking only until it takes at least one.
 // Cancellation: returns WSAEINTR; no byte was transferred; the socket is unchanged.
-WEFT_API Result<std::size_t> send_some(Socket s, const void* buf, std::size_t len, int flags = 0);
+WEFT_API Result<std::size_t> send_some(Socket s, const void* buf, std::size_t len, int flags = 0,
+                                       const CancelToken& token = {});
 
 // Receives exactly len bytes, or fails; WSAECONNRESET if the stream ends first (the bytes
 // received so far are lost to the caller, so use recv for protocols that can end early).
 // Cancellation: returns WSAEINTR; if bytes had already been received the connection is
 // reset (they cannot be handed back), otherwise the socket is unchanged.
-WEFT_API Status recv_exact(Socket s, void* buf, std::size_t len);
+WEFT_API Status recv_exact(Socket s, void* buf, std::size_t len, const CancelToken& token = {});
 
 // Receives one datagram whole. If it is larger than len, the first len bytes are stored,
 // the rest discarded, and WSAEMSGSIZE returned (as Winsock does).
 // Cancellation: returns WSAEINTR; no datagram was consumed.
 WEFT_API Result<std::size_t> recv_from(Socket s, void* buf, std::size_t len, Address* from,
-                                       int flags = 0);
+                                       int flags = 0, const CancelToken& token = {});
 // Sends one datagram whole (WSAEMSGSIZE if it cannot be one datagram).
 // Cancellation: returns WSAEINTR; nothing was sent (a datagram is atomic).
 WEFT_API Result<std::size_t> send_to(Socket s, const void* buf, std::size_t len,
-                                     const Address& to, int flags = 0);
+                                     const Address& to, int flags = 0,
+                                     const CancelToken& token = {});
 
 // Disables receives, sends, or both. Errors: WSAENOTCONN.
 WEFT_API Status shutdown(Socket s, Shutdown how);
@@ -161,7 +176,7 @@ WEFT_API Status shutdown(Socket s, Shutdown how);
 // Errors: WSAENOTSOCK (already closed, or being closed by another fiber).
 // Cancellation (the linger wait only): returns WSAEINTR; treated as linger expiry: the
 // connection is reset (RST) and the handle stays valid; close it again (it returns 0).
-WEFT_API Status close(Socket s);
+WEFT_API Status close(Socket s, const CancelToken& token = {});
 
 // --- readiness -------------------------------------------------------------------------
 
@@ -180,7 +195,8 @@ struct PollEntry {
 // WSAEINVAL (no entries).
 // Cancellation: returns WSAEINTR; every socket is unchanged.
 WEFT_API Result<int> poll(std::span<PollEntry> entries,
-                          std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+                          std::optional<std::chrono::milliseconds> timeout = std::nullopt,
+                          const CancelToken& token = {});
 
 // The Winsock shape: sets of sockets in, the ready ones left in each set, the total count
 // returned (a socket ready for reading and writing counts twice, as in Winsock). Except set:
@@ -193,7 +209,8 @@ struct SocketSet {
   void clear() noexcept { sockets.clear(); }
 };
 WEFT_API Result<int> select(SocketSet* read, SocketSet* write, SocketSet* except,
-                            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+                            std::optional<std::chrono::milliseconds> timeout = std::nullopt,
+                            const CancelToken& token = {});
 
 // --- names -----------------------------------------------------------------------------
 
@@ -203,7 +220,8 @@ WEFT_API Result<int> select(SocketSet* read, SocketSet* write, SocketSet* except
 // Cancellation: returns WSAEINTR; the pool request is cancelled if it has not started,
 // otherwise its result is discarded when it arrives.
 WEFT_API Result<std::vector<Address>> resolve(std::string_view host, std::string_view service,
-                                              int family = AF_UNSPEC, int type = SOCK_STREAM);
+                                              int family = AF_UNSPEC, int type = SOCK_STREAM,
+                                              const CancelToken& token = {});
 
 // --- RAII ------------------------------------------------------------------------------
 

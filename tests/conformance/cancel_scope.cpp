@@ -55,7 +55,26 @@ TEST(CancelScope, IsStickyLaterBlockingCallsFailAtOnce) {
     EXPECT_EQ(this_fiber::sleep_for(1h).error(), wsa::eintr);
     EXPECT_EQ(this_fiber::sleep_for(1h).error(), wsa::eintr);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 1h);  // neither suspended
-    EXPECT_TRUE(this_fiber::sleep_for(0ms).ok());  // never blocks: not a blocking call
+    // Every blocking call is a checkpoint, even one that would not suspend: a zero sleep,
+    // a recv with data queued (so a loop over a fast stream stops too).
+    EXPECT_EQ(this_fiber::sleep_for(0ms).error(), wsa::eintr);
+    test::PeerConnection c;
+    PollEntry e;
+    {
+      CancelScope shield(CancelScope::shield);
+      c = test::connect_to_posix_peer();
+      test::posix_send_all(c.peer.get(), "data");
+      e = {c.s, kPollIn};
+      ASSERT_EQ(poll({&e, 1}, 5s).value_or(0), 1);  // the bytes are queued
+    }
+    EXPECT_EQ(poll({&e, 1}, 0ms).value_or(0), 1);  // a zero-timeout poll is no checkpoint
+    char b[8];
+    EXPECT_EQ(recv(c.s, b, sizeof b).error(), wsa::eintr);
+    {
+      CancelScope shield(CancelScope::shield);
+      EXPECT_EQ(recv(c.s, b, sizeof b).value_or(0), 4u);  // nothing was consumed
+    }
+    EXPECT_TRUE(close(c.s).ok());
   });
 }
 
@@ -66,6 +85,12 @@ TEST(CancelScope, ADeadlineEndsCallsWithWsaetimedout) {
       CancelScope scope(20ms);
       EXPECT_EQ(read_some(c.s).error(), wsa::etimedout);
       EXPECT_EQ(this_fiber::sleep_for(1h).error(), wsa::etimedout);  // sticky
+    }
+    {
+      // poll's own timeout would be a count of 0; a scope's deadline is an error.
+      CancelScope scope(20ms);
+      PollEntry e{c.s, kPollIn};
+      EXPECT_EQ(poll({&e, 1}, 1h).error(), wsa::etimedout);
     }
     // Outside the scope the socket is as it was.
     test::posix_send_all(c.peer.get(), "late");

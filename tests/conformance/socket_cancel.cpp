@@ -20,23 +20,7 @@ using weft::test::run_in_fiber;
 using test::connect_to_posix_peer;
 using Conn = test::PeerConnection;
 
-// Fills the socket's send path until the kernel takes not one more byte; returns the bytes
-// queued.
-std::size_t fill_send_buffer(Socket s) {
-  std::string chunk(64 * 1024, 'f');
-  std::size_t total = 0;
-  for (std::size_t size : {chunk.size(), std::size_t{1}}) {
-    for (;;) {
-      auto n = send_some(s, chunk.data(), size, MSG_DONTWAIT);
-      if (!n.ok()) {
-        EXPECT_EQ(n.error(), wsa::ewouldblock);
-        break;
-      }
-      total += *n;
-    }
-  }
-  return total;
-}
+using test::fill_send_buffer;
 
 TEST(RecvCancel, CancelledRecvLosesNoBytes) {
   run_in_fiber([] {

@@ -156,6 +156,24 @@ inline void set_small_buffers(int fd, int bytes = 4096) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
 }
 
+// Fills the weft socket's send path until the kernel takes not one more byte; returns the
+// bytes queued.
+inline std::size_t fill_send_buffer(Socket s) {
+  std::string chunk(64 * 1024, 'f');
+  std::size_t total = 0;
+  for (std::size_t size : {chunk.size(), std::size_t{1}}) {
+    for (;;) {
+      auto n = send_some(s, chunk.data(), size, MSG_DONTWAIT);
+      if (!n.ok()) {
+        EXPECT_EQ(n.error(), wsa::ewouldblock);
+        break;
+      }
+      total += *n;
+    }
+  }
+  return total;
+}
+
 }  // namespace weft::test
 
 #include <weft/fiber.hpp>

@@ -199,6 +199,40 @@ TEST(CancelCallback, StormOfRegistrationsAgainstACancel) {
   }
 }
 
+// Deadlines set, moved and cleared on many threads while cancels race them and sources are
+// dropped with deadlines pending: every callback runs at most once, a moved deadline fires
+// with WSAETIMEDOUT, and nothing leaks (LeakSanitizer) or races (ThreadSanitizer).
+TEST(SourceDeadlineStorm, SetMoveClearAndCancelRaceCleanly) {
+  std::atomic<int> runs_over_one{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        CancelSource s(std::chrono::microseconds(50 + (i * 37 + t * 11) % 400));
+        std::atomic<int> mine{0};
+        CancelCallback cb(s.token(), [&] {
+          if (mine.fetch_add(1) > 0) runs_over_one.fetch_add(1);
+        });
+        switch (i % 4) {
+          case 0: s.set_timeout(std::chrono::microseconds(i % 200)); break;
+          case 1: s.clear_deadline(); break;
+          case 2: s.cancel(); break;
+          default: break;  // dropped with its deadline pending
+        }
+        if (i % 4 == 0) {  // a moved deadline still fires, once, with its reason
+          for (int w = 0; w < 5000 && !s.cancel_requested(); ++w) {
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+          }
+          EXPECT_EQ(s.token().reason(), wsa::etimedout);
+          EXPECT_EQ(mine.load(), 1);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(runs_over_one.load(), 0);
+}
+
 TEST(LinkedSource, IsCancelledWhenAnyParentIs) {
   CancelSource a, b;
   CancelSource child = CancelSource::linked({a.token(), b.token()});
