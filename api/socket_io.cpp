@@ -64,9 +64,11 @@ bool enter(Socket h, SockRef& r, R& result, Gate&& gate) {
 //
 // Unless MSG_DONTWAIT, a cancelled token applying to the call ends it first (`entry`'s
 // checkpoint), with `how` set to the outcome that stands for, before the first attempt.
+//
+// `park_first`: skip the first attempt (it would most likely find nothing: see Sock::drained).
 template <class Fn>
 std::error_code run_blocking(const detail::CallEntry& entry, Socket h, int events, int flags,
-                             Fn& attempt, CallState& how) {
+                             Fn& attempt, CallState& how, bool park_first = false) {
   how = CallState::idle;
   if (!(flags & MSG_DONTWAIT)) {
     if (auto ec = entry.checkpoint()) {
@@ -74,7 +76,7 @@ std::error_code run_blocking(const detail::CallEntry& entry, Socket h, int event
       return ec;
     }
   }
-  if (attempt() == Attempt::done) return {};
+  if (!park_first && attempt() == Attempt::done) return {};
   if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
   return detail::park_until_done(h, events, attempt, how);
 }
@@ -206,6 +208,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
     if (!enter(h, r, result, stream_recv_gate)) return Attempt::done;
     ssize_t n = detail::retry_eintr([&] { return ::recv(r.s->fd, buf, len, flags); });
     if (n >= 0) {
+      r.s->drained = n > 0 && static_cast<std::size_t>(n) < len && !(flags & MSG_PEEK);
       result = static_cast<std::size_t>(n);
       return Attempt::done;
     }
@@ -214,7 +217,12 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
     return Attempt::done;
   };
   CallState how;
-  if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how)) {
+  bool park_first = false;
+  if (flags == 0) {
+    SockRef r;
+    park_first = !detail::sock_lookup(h, r) && r.s->drained && r.s->state == SockState::connected;
+  }
+  if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how, park_first)) {
     // Precise mode: no byte was consumed for this call; nothing to undo.
     SockRef r;
     if (how == CallState::cancelled && !detail::sock_lookup(h, r) && portable(r)) reset_if_open(h);

@@ -8,5 +8,6 @@
 namespace weft::bench {
 
 void figures_core(const Config& cfg, std::vector<Figure>& out);
+void figures_more(const Config& cfg, std::vector<Figure>& out);
 
 }  // namespace weft::bench

@@ -2,6 +2,7 @@
 #include "figures.hpp"
 
 #include "harness.hpp"
+#include "peers.hpp"
 
 #include <weft/weft.hpp>
 
@@ -22,13 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace bctx = boost::context::detail;
 
-// Pause between samples long enough for the receiving loop to be asleep in epoll_wait.
-constexpr auto kIdleGap = 50us;
-
-void spin_until(const std::atomic<bool>& flag) {
-  while (!flag.load(std::memory_order_acquire)) {
-  }
-}
 
 // --- floors -------------------------------------------------------------------------------
 
@@ -145,31 +139,50 @@ std::vector<double> weft_post_wake(const Config& cfg, WakeMethod method) {
   return out;
 }
 
-// A fiber blocked in sleep, cancelled by another fiber of its runtime; one cycle is the
-// cancel, the switch to the target, its return with WSAEINTR, its re-block and the switch
-// back. Timed in batches.
+// A connected loopback pair of weft sockets (made from a fiber).
+struct WeftPair {
+  Socket a = Socket::invalid, b = Socket::invalid;
+  WeftPair() {
+    auto l = socket(AF_INET, SOCK_STREAM);
+    (void)bind(*l, Address::loopback_v4(0));
+    (void)listen(*l, 4);
+    b = *socket(AF_INET, SOCK_STREAM);
+    (void)connect(b, *local_address(*l));
+    a = *accept(*l);
+    (void)close(*l);
+  }
+  ~WeftPair() {
+    (void)close(a);
+    (void)close(b);
+  }
+};
+
+// A fiber blocked in recv on an idle TCP socket, cancelled by another fiber of its runtime:
+// from the cancel call to the blocked fiber running with WSAEINTR (time-stamp counter at
+// both ends; the cycle then finishes with the target re-blocking and the canceller resuming).
 std::vector<double> weft_cancel_same_thread(const Config& cfg) {
   std::vector<double> out;
   Runtime rt;
-  const std::size_t batches = 20, per_batch = cfg.samples(50'000);
+  const std::size_t n = cfg.samples(20'000);
   (void)rt.spawn([&] {
+    WeftPair pair;
     bool done = false;
-    std::size_t interrupted = 0;
+    std::uint64_t woke = 0;
     auto target = *spawn([&] {
+      char b[1];
       while (!done) {
-        if (this_fiber::sleep_for(24h).error() == wsa::eintr) ++interrupted;
+        if (recv(pair.a, b, 1).error() == wsa::eintr) woke = ticks();
       }
     });
     this_fiber::yield();
-    for (std::size_t b = 0; b < batches; ++b) {
-      auto t0 = now_ns();
-      for (std::size_t i = 0; i < per_batch; ++i) {
-        (void)cancel_blocking_call(target);
-        this_fiber::yield();
-      }
-      out.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(per_batch));
+    for (std::size_t i = 0; i < n; ++i) {
+      woke = 0;
+      std::uint64_t t0 = ticks();
+      (void)cancel_blocking_call(target);
+      this_fiber::yield();
+      if (woke == 0) std::abort();  // every cancel must have landed
+      out.push_back(ticks_to_ns(woke - t0));
     }
-    if (interrupted != batches * per_batch) std::abort();  // every cancel must have landed
     done = true;
     (void)cancel_blocking_call(target);
     (void)join(target);
@@ -178,8 +191,8 @@ std::vector<double> weft_cancel_same_thread(const Config& cfg) {
   return out;
 }
 
-// A fiber blocked in sleep on a sleeping loop, cancelled from another OS thread: time from
-// the cancel call to the fiber running with WSAEINTR.
+// The same on a sleeping loop, cancelled from another OS thread: from the cancel call to the
+// fiber running with WSAEINTR.
 std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod method) {
   RuntimeOptions o;
   o.wake = method;
@@ -188,9 +201,11 @@ std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod metho
   std::atomic<std::int64_t> woke_at{0};
   std::atomic<bool> woke{false}, quit{false};
   (void)rt.spawn([&] {
+    WeftPair pair;
     target = this_fiber::id();
+    char b[1];
     while (!quit.load()) {
-      if (this_fiber::sleep_for(24h).error() == wsa::eintr) {
+      if (recv(pair.a, b, 1).error() == wsa::eintr) {
         woke_at.store(now_ns(), std::memory_order_relaxed);
         woke.store(true, std::memory_order_release);
       }
@@ -219,7 +234,7 @@ std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod metho
 }  // namespace
 
 void figures_core(const Config& cfg, std::vector<Figure>& out) {
-  {
+  if (cfg.wants("fiber_switch")) {
     Figure f = run_interleaved(
         "fiber_switch", "ns", "one context-switch round trip", "same core",
         {{"boost_context_roundtrip", fcontext_roundtrip, "batch, divided"},
@@ -228,7 +243,7 @@ void figures_core(const Config& cfg, std::vector<Figure>& out) {
     add_ratio(f, "weft_yield_over_boost_context", "weft_yield_roundtrip", "boost_context_roundtrip");
     out.push_back(std::move(f));
   }
-  {
+  if (cfg.wants("wake")) {
     Figure f = run_interleaved(
         "wake", "ns", "cross-thread wake-up of a sleeping loop: post to a function running",
         "cross core",
@@ -241,32 +256,43 @@ void figures_core(const Config& cfg, std::vector<Figure>& out) {
     add_ratio(f, "uv_async_p99_over_eventfd_p99", "weft_post_uv_async", "weft_post_eventfd", Stat::p99);
     out.push_back(std::move(f));
   }
-  {
+  if (cfg.wants("cancel_same_thread")) {
     Figure f = run_interleaved(
         "cancel_same_thread", "ns",
-        "fiber blocked in sleep cancelled by another fiber: full cycle (cancel, switch, "
-        "WSAEINTR, re-block, switch back)",
+        "fiber blocked in recv on an idle TCP socket, cancelled by another fiber of its "
+        "runtime: from the cancel call to the fiber running with WSAEINTR",
         "same core",
         {{"boost_context_roundtrip", fcontext_roundtrip, "floor; batch, divided"},
-         {"weft", weft_cancel_same_thread, "batch, divided"}},
+         {"weft", weft_cancel_same_thread, "per event, time-stamp counter"},
+         {"asio_spawn", asio_spawn_cancel_same_thread,
+          "async_read_some cancelled by cancellation_signal::emit; per event, time-stamp counter"}},
         cfg);
     add_ratio(f, "weft_over_fiber_roundtrip", "weft", "boost_context_roundtrip");
+    add_ratio(f, "weft_over_asio_spawn", "weft", "asio_spawn");
     add_goal(f, "weft_over_fiber_roundtrip", 4.0);
+    add_goal(f, "weft_over_asio_spawn", 1.0 / 3.0);
     out.push_back(std::move(f));
   }
-  {
+  if (cfg.wants("cancel_cross_thread")) {
     Figure f = run_interleaved(
         "cancel_cross_thread", "ns",
-        "fiber blocked in sleep on a sleeping loop, cancelled from another OS thread",
+        "fiber blocked in recv on a sleeping loop, cancelled from another OS thread: from the "
+        "cancel call to the fiber running with WSAEINTR",
         "cross core",
         {{"raw_eventfd_epoll", raw_eventfd_wake, "floor"},
          {"weft_eventfd", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::eventfd); }, ""},
-         {"weft_uv_async", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::uv_async); }, ""}},
+         {"weft_uv_async", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::uv_async); }, ""},
+         {"asio_spawn", asio_spawn_cancel_cross_thread, "emit posted to the io_context"},
+         {"pthread_kill", pthread_kill_cancel, "OS thread in recv(2), EINTR from a signal"}},
         cfg);
     add_ratio(f, "weft_p50_over_eventfd_p50", "weft_eventfd", "raw_eventfd_epoll", Stat::p50);
     add_ratio(f, "weft_p99_over_eventfd_p99", "weft_eventfd", "raw_eventfd_epoll", Stat::p99);
+    add_ratio(f, "weft_over_asio", "weft_eventfd", "asio_spawn", Stat::p50);
+    add_ratio(f, "weft_over_pthread_kill", "weft_eventfd", "pthread_kill", Stat::p50);
     add_goal(f, "weft_p50_over_eventfd_p50", 1.25);
     add_goal(f, "weft_p99_over_eventfd_p99", 1.5);
+    add_goal(f, "weft_over_asio", 1.0);
+    add_goal(f, "weft_over_pthread_kill", 1.0);
     out.push_back(std::move(f));
   }
 }

@@ -22,6 +22,18 @@ std::int64_t now_ns() noexcept {
       .count();
 }
 
+double ticks_to_ns(std::uint64_t t) noexcept {
+  static const double ns_per_tick = [] {
+    auto c0 = now_ns();
+    auto t0 = ticks();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto c1 = now_ns();
+    auto t1 = ticks();
+    return static_cast<double>(c1 - c0) / static_cast<double>(t1 - t0);
+  }();
+  return static_cast<double>(t) * ns_per_tick;
+}
+
 Summary summarize(std::vector<double> s) {
   Summary r;
   r.n = s.size();
@@ -111,6 +123,12 @@ static std::string fmt(double v) {
   return buf;
 }
 
+bool goal_met(const Figure& f, const std::string& name, double x) {
+  auto g = f.goals.find(name);
+  if (g == f.goals.end()) return true;
+  return g->second.second ? x <= g->second.first : x >= g->second.first;
+}
+
 void print_table(const std::vector<Figure>& figures) {
   for (const Figure& f : figures) {
     std::printf("\n%s — %s [%s]\n", f.name.c_str(), f.what.c_str(), f.placement.c_str());
@@ -135,7 +153,15 @@ void print_table(const std::vector<Figure>& figures) {
       }
       std::printf("\n");
     }
-    for (const auto& [name, v] : f.values) std::printf("  value %-40s %s\n", name.c_str(), fmt(v).c_str());
+    for (const auto& [name, v] : f.values) {
+      std::printf("  value %-40s %s", name.c_str(), fmt(v).c_str());
+      auto g = f.goals.find(name);
+      if (g != f.goals.end()) {
+        std::printf("  goal %s %.3g %s", g->second.second ? "<=" : ">=", g->second.first,
+                    goal_met(f, name, v) ? "\u2713" : "\u2717");
+      }
+      std::printf("\n");
+    }
   }
   std::fflush(stdout);
 }
@@ -205,6 +231,16 @@ std::string to_json(const std::vector<Figure>& figures,
     c1 = true;
     for (const auto& [name, v] : f.values) {
       o << (c1 ? "" : ", ") << json_str(name) << ": " << json_num(v);
+      c1 = false;
+    }
+    o << "}, \"value_goals\": {";
+    c1 = true;
+    for (const auto& [name, v] : f.values) {
+      auto g = f.goals.find(name);
+      if (g == f.goals.end()) continue;
+      o << (c1 ? "" : ", ") << json_str(name) << ": {\"goal\": " << json_num(g->second.first)
+        << ", \"goal_is\": " << (g->second.second ? "\"at_most\"" : "\"at_least\"")
+        << ", \"met\": " << (goal_met(f, name, v) ? "true" : "false") << "}";
       c1 = false;
     }
     o << "}}";

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@ namespace weft::bench {
 
 struct Config {
   bool quick = false;
+  std::set<std::string> only;  // figures to run; empty: all
+  bool wants(const std::string& figure) const { return only.empty() || only.count(figure) != 0; }
   int rounds = 7;
   // Scales sample counts: 1.0 in a full run, smaller in --quick.
   double scale = 1.0;
@@ -63,9 +66,21 @@ enum class Stat { p50, p90, p99, mean };
 void add_ratio(Figure& f, const std::string& ratio, const std::string& a, const std::string& b,
                Stat stat = Stat::p50);
 void add_goal(Figure& f, const std::string& ratio, double limit, bool at_most = true);
+// A goal on a value (values and ratios share the goal table: their names differ).
+inline void add_value_goal(Figure& f, const std::string& value, double limit, bool at_most = true) {
+  add_goal(f, value, limit, at_most);
+}
+// True if the goal named `name` is met by `x`.
+bool goal_met(const Figure& f, const std::string& name, double x);
 
 // Steady-clock nanoseconds.
 std::int64_t now_ns() noexcept;
+
+// The time-stamp counter, for single events below a clock read's cost (about 20 ns here):
+// reading it costs a few ns. ticks_to_ns converts a difference (calibrated once against the
+// steady clock).
+inline std::uint64_t ticks() noexcept { return __builtin_ia32_rdtsc(); }
+double ticks_to_ns(std::uint64_t ticks) noexcept;
 
 void print_table(const std::vector<Figure>& figures);
 std::string to_json(const std::vector<Figure>& figures,

@@ -62,7 +62,6 @@ void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
 int main(int argc, char** argv) {
   Config cfg;
   std::string json_path, plot_dir;
-  std::set<std::string> only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") {
@@ -76,7 +75,7 @@ int main(int argc, char** argv) {
     } else if (a == "--only" && i + 1 < argc) {
       std::stringstream ss(argv[++i]);
       std::string name;
-      while (std::getline(ss, name, ',')) only.insert(name);
+      while (std::getline(ss, name, ',')) cfg.only.insert(name);
     } else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -93,9 +92,7 @@ int main(int argc, char** argv) {
 
   std::vector<Figure> figures;
   figures_core(cfg, figures);
-  if (!only.empty()) {
-    std::erase_if(figures, [&](const Figure& f) { return !only.count(f.name); });
-  }
+  figures_more(cfg, figures);
 
   print_table(figures);
   if (!json_path.empty()) {

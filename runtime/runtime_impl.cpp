@@ -263,6 +263,20 @@ void RuntimeImpl::run_ready() noexcept {
     if (!stop_swept_ && stopping()) sweep_for_stop();
     Fiber* f = ready_.pop_front();
     if (!f) break;
+    // The next fiber's saved context and record are cold when many fibers wake at once (a
+    // token's fan-out): start loading them while this one runs.
+    if (Fiber* next = ready_.front()) {
+      // Its saved registers and the frames it returns through first (the stack grows down:
+      // they lie just above the saved stack pointer).
+      for (int line = 0; line < 8; ++line) {
+        __builtin_prefetch(static_cast<char*>(next->ctx.fctx) + 64 * line);
+      }
+      __builtin_prefetch(next->slot);
+      // And the record of the one after it (its hook and, just before, its context).
+      auto* after = next->ready_hook.next;
+      __builtin_prefetch(after);
+      __builtin_prefetch(reinterpret_cast<char*>(after) - 64);
+    }
     switch_to(f);
   }
 }

@@ -179,11 +179,22 @@ void SocketTable::on_poll(uv_poll_t* h, int status, int events) {
   auto complete_list = [rt](IntrusiveList<IoWaiter>& list) {
     while (IoWaiter* w = list.pop_front()) rt->complete(w->fiber);
   };
-  if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT))) complete_list(s->readers);
-  if (status < 0 || (events & UV_WRITABLE)) complete_list(s->writers);
-  // Re-derive the interest from the waiters left (the lazy drop happens here).
-  int want = (s->readers.empty() ? 0 : UV_READABLE | UV_DISCONNECT) |
-             (s->writers.empty() ? 0 : UV_WRITABLE);
+  // The lazy drop: an interest is dropped only when it fires with nobody waiting. One that
+  // wakes its waiters stays armed, so a fiber that parks again on the same socket (a
+  // request-response loop) costs no epoll_ctl; the poll is level-triggered, so nothing that
+  // happens meanwhile is missed either way.
+  int unwanted = 0;
+  if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT))) {
+    s->drained = false;
+    if (s->readers.empty()) unwanted |= UV_READABLE | UV_DISCONNECT;
+    complete_list(s->readers);
+  }
+  if (status < 0 || (events & UV_WRITABLE)) {
+    if (s->writers.empty()) unwanted |= UV_WRITABLE;
+    complete_list(s->writers);
+  }
+  int want = box->interest & ~unwanted;
+  if (status < 0) want = 0;  // an error ends the watch; the next wait re-arms it
   if (want != box->interest) {
     box->interest = want;
     if (want) {

@@ -76,6 +76,10 @@ struct Sock {
   bool shut_rd = false;
   bool shut_wr = false;
   bool linger_on = false;
+  // The last recv returned less than it asked for: the receive queue is most likely empty,
+  // so the next recv parks for readiness at once instead of trying first (the try would be
+  // a wasted syscall). Cleared by a readable event. (tokio clears readiness likewise.)
+  bool drained = false;
   int linger_seconds = 0;
   std::uint32_t slot = 0;
   std::uint32_t gen = 0;

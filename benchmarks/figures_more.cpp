@@ -1,0 +1,391 @@
+// Figures beyond the core: token fan-out, the fast path, echo throughput, memory per fiber,
+// and scale.
+#include "figures.hpp"
+
+#include "harness.hpp"
+#include "peers.hpp"
+
+#include <weft/weft.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace weft::bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Resident set size of this process, in KiB.
+double rss_kib() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1024.0;
+}
+
+// Runs fn in a forked child and returns the doubles it wrote: memory figures need a fresh
+// process (pools and the allocator keep what earlier rounds freed).
+std::vector<double> in_child(const std::function<std::vector<double>()>& fn) {
+  int p[2];
+  if (::pipe(p) != 0) return {};
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(p[0]);
+    std::vector<double> r = fn();
+    (void)!::write(p[1], r.data(), r.size() * sizeof(double));
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  std::vector<double> out;
+  double v;
+  while (::read(p[0], &v, sizeof v) == static_cast<ssize_t>(sizeof v)) out.push_back(v);
+  ::close(p[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return out;
+}
+
+// --- cancel_fanout ------------------------------------------------------------------------
+
+// n fibers blocked in sleep under one token; one cancel; time until the last has resumed,
+// divided by n. After resuming, each waits (join) for a gate fiber, so that the time is the
+// cancel's and not that of n fibers ending (an ended fiber's stack beyond the pool is
+// returned to the kernel: a syscall each).
+std::vector<double> weft_fanout(const Config&, std::size_t n) {
+  RuntimeOptions o;
+  o.stack_size = 16 * 1024;
+  Runtime rt(o);
+  std::int64_t t0 = 0, t1 = 0;
+  (void)rt.spawn([&] {
+    CancelSource source;
+    CancelToken token = source.token();
+    std::size_t resumed = 0;
+    FiberId gate = *spawn([] { (void)this_fiber::sleep_for(24h); });
+    for (std::size_t i = 0; i < n; ++i) {
+      (void)spawn([&] {
+        (void)this_fiber::sleep_for(24h, token);
+        if (++resumed == n) t1 = now_ns();
+        (void)join(gate);
+      });
+    }
+    this_fiber::yield();  // every one is blocked
+    t0 = now_ns();
+    source.cancel();
+    while (resumed < n) this_fiber::yield();
+    (void)cancel_blocking_call(gate);
+  });
+  (void)rt.run();
+  return {static_cast<double>(t1 - t0) / static_cast<double>(n)};
+}
+
+// --- recv_ready ---------------------------------------------------------------------------
+
+constexpr std::size_t kFastBatch = 1000;
+constexpr std::size_t kFastMsg = 64;
+
+int posix_pair_fd(int& other) {
+  int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  (void)::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  (void)::listen(l, 1);
+  ::getsockname(l, reinterpret_cast<sockaddr*>(&sa), &len);
+  other = ::socket(AF_INET, SOCK_STREAM, 0);
+  (void)::connect(other, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  int a = ::accept(l, nullptr, nullptr);
+  ::close(l);
+  return a;
+}
+
+// Per call, timed over batches of kFastBatch calls: recv of kFastMsg bytes with plenty
+// queued (the batch's bytes are written through `writer` and waited for with `wait_queued`
+// first), or send with plenty of room (drained through `drainer` after each batch).
+template <class WaitQueued, class Recv, class Send>
+std::vector<double> fast_path(const Config& cfg, bool receive, int writer, int drainer,
+                              WaitQueued&& wait_queued, Recv&& do_recv, Send&& do_send) {
+  std::vector<double> out;
+  std::string chunk(kFastBatch * kFastMsg, 'r');
+  char buf[kFastMsg];
+  const std::size_t batches = cfg.samples(200);
+  for (std::size_t b = 0; b < batches; ++b) {
+    if (receive) {
+      std::size_t off = 0;
+      while (off < chunk.size()) {
+        ssize_t n = ::send(writer, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) std::abort();
+        off += static_cast<std::size_t>(n);
+      }
+      wait_queued(chunk.size());
+      auto t0 = now_ns();
+      for (std::size_t i = 0; i < kFastBatch; ++i) do_recv(buf, kFastMsg);
+      out.push_back(static_cast<double>(now_ns() - t0) / kFastBatch);
+    } else {
+      auto t0 = now_ns();
+      for (std::size_t i = 0; i < kFastBatch; ++i) do_send(chunk.data(), kFastMsg);
+      out.push_back(static_cast<double>(now_ns() - t0) / kFastBatch);
+      std::size_t left = chunk.size();
+      while (left > 0) {
+        ssize_t n = ::recv(drainer, chunk.data(), std::min<std::size_t>(left, 65536), 0);
+        if (n <= 0) std::abort();
+        left -= static_cast<std::size_t>(n);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<double> raw_fast(const Config& cfg, bool receive) {
+  int other = -1;
+  int a = posix_pair_fd(other);
+  auto out = fast_path(
+      cfg, receive, other, other,
+      [&](std::size_t want) {
+        int queued = 0;
+        while (::ioctl(a, FIONREAD, &queued) == 0 && static_cast<std::size_t>(queued) < want) {
+        }
+      },
+      [&](char* b, std::size_t n) { (void)::recv(a, b, n, 0); },
+      [&](const char* b, std::size_t n) { (void)::send(a, b, n, MSG_NOSIGNAL); });
+  ::close(a);
+  ::close(other);
+  return out;
+}
+
+std::vector<double> weft_fast(const Config& cfg, bool receive) {
+  std::vector<double> out;
+  Runtime rt;
+  (void)rt.spawn([&] {
+    // The weft end connects to a plain POSIX listener; the POSIX end is driven directly.
+    int l = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    (void)::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    (void)::listen(l, 1);
+    ::getsockname(l, reinterpret_cast<sockaddr*>(&sa), &len);
+    auto s = *socket(AF_INET, SOCK_STREAM);
+    (void)connect(s, *Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len));
+    int peer = ::accept(l, nullptr, nullptr);
+    ::close(l);
+    std::string peek(kFastBatch * kFastMsg, '\0');
+    out = fast_path(
+        cfg, receive, peer, peer,
+        [&](std::size_t want) {
+          while (recv(s, peek.data(), want, MSG_PEEK | MSG_DONTWAIT).value_or(0) < want) {
+          }
+        },
+        [&](char* b, std::size_t n) { (void)recv(s, b, n); },
+        [&](const char* b, std::size_t n) { (void)send(s, b, n); });
+    (void)close(s);
+    ::close(peer);
+  });
+  (void)rt.run();
+  return out;
+}
+
+// --- echo ---------------------------------------------------------------------------------
+
+struct EchoSpec {
+  const char* figure;
+  std::size_t connections, size;
+};
+
+Contender echo_contender(std::string name, std::function<std::unique_ptr<EchoServer>()> make,
+                         EchoSpec spec, std::map<std::string, std::vector<double>>* latencies) {
+  return {name,
+          [=](const Config& cfg) {
+            auto server = make();
+            double per_second = 0;
+            std::size_t rounds = cfg.samples(spec.connections == 1 ? 20'000 : 400);
+            auto lat = echo_client(server->port(), spec.connections, spec.size, rounds, &per_second);
+            auto& pool = (*latencies)[name];
+            pool.insert(pool.end(), lat.begin(), lat.end());
+            return std::vector<double>{per_second};
+          },
+          "round trips/s per round; one client thread, poll(2)"};
+}
+
+}  // namespace
+
+void figures_more(const Config& cfg, std::vector<Figure>& out) {
+  if (cfg.wants("cancel_fanout")) {
+    Figure f = run_interleaved(
+        "cancel_fanout", "ns/fiber",
+        "N fibers blocked in sleep under one token; one cancel; until the last has resumed, "
+        "divided by N",
+        "same core",
+        {{"weft_1k", [](const Config& c) { return weft_fanout(c, 1'000); }, ""},
+         {"weft_10k", [](const Config& c) { return weft_fanout(c, 10'000); }, ""},
+         {"weft_100k", [](const Config& c) { return weft_fanout(c, 100'000); }, ""},
+         {"asio_spawn_100k", [](const Config& c) { return asio_spawn_fanout(c, 100'000); },
+          "one cancellation_signal per coroutine (Asio has no shared token)"}},
+        cfg);
+    f.values["ns_per_fiber_100k"] = f.contenders["weft_100k"].p50;
+    f.values["ns_per_fiber_10k"] = f.contenders["weft_10k"].p50;
+    f.values["ns_per_fiber_1k"] = f.contenders["weft_1k"].p50;
+    add_ratio(f, "weft_100k_over_weft_1k", "weft_100k", "weft_1k");
+    add_ratio(f, "weft_over_asio_spawn_100k", "weft_100k", "asio_spawn_100k");
+    add_value_goal(f, "ns_per_fiber_100k", 150.0);
+    out.push_back(std::move(f));
+  }
+  if (cfg.wants("recv_ready")) {
+    Figure f = run_interleaved(
+        "recv_ready", "ns/call",
+        "recv of 64 B with data queued, and send of 64 B with room, per call (batches of 1000)",
+        "same core",
+        {{"syscall_recv", [](const Config& c) { return raw_fast(c, true); }, "floor"},
+         {"weft_recv", [](const Config& c) { return weft_fast(c, true); }, ""},
+         {"syscall_send", [](const Config& c) { return raw_fast(c, false); }, "floor"},
+         {"weft_send", [](const Config& c) { return weft_fast(c, false); }, ""}},
+        cfg);
+    add_ratio(f, "weft_over_syscall", "weft_recv", "syscall_recv");
+    add_ratio(f, "weft_send_over_syscall", "weft_send", "syscall_send");
+    add_goal(f, "weft_over_syscall", 1.10);
+    add_goal(f, "weft_send_over_syscall", 1.10);
+    out.push_back(std::move(f));
+  }
+  for (EchoSpec spec : {EchoSpec{"echo", 100, 64}, EchoSpec{"echo_1conn_64B", 1, 64},
+                        EchoSpec{"echo_100conn_4KiB", 100, 4096}, EchoSpec{"echo_1conn_4KiB", 1, 4096}}) {
+    if (!cfg.wants(spec.figure)) continue;
+    std::map<std::string, std::vector<double>> lat;
+    Figure f = run_interleaved(
+        spec.figure, "round trips/s",
+        "ping-pong of " + std::to_string(spec.size) + " B messages on " +
+            std::to_string(spec.connections) + " connection(s), all in flight; higher is better",
+        "cross core (server thread, client thread)",
+        {echo_contender("weft", weft_echo_server, spec, &lat),
+         echo_contender("libuv", libuv_echo_server, spec, &lat),
+         echo_contender("asio_callbacks", [] { return asio_echo_server(false); }, spec, &lat),
+         echo_contender("asio_spawn", [] { return asio_echo_server(true); }, spec, &lat)},
+        cfg);
+    for (auto& [name, samples] : lat) f.values[name + "_p99_ns"] = summarize(samples).p99;
+    add_ratio(f, "weft_over_libuv", "weft", "libuv");
+    add_ratio(f, "weft_over_asio_spawn", "weft", "asio_spawn");
+    add_ratio(f, "weft_over_asio_callbacks", "weft", "asio_callbacks");
+    add_goal(f, "weft_over_libuv", 0.95, false);
+    add_goal(f, "weft_over_asio_spawn", 1.0, false);
+    out.push_back(std::move(f));
+  }
+  if (cfg.wants("fiber_memory")) {
+    constexpr std::size_t kRecvFibers = 4000, kSleepFibers = 100'000;
+    auto weft_recv_mem = [](const Config&) {
+      return in_child([] {
+        Runtime rt;
+        double per = 0;
+        (void)rt.spawn([&] {
+          auto l = *socket(AF_INET, SOCK_STREAM);
+          (void)bind(l, Address::loopback_v4(0));
+          (void)listen(l, 4096);
+          Address at = *local_address(l);
+          double before = rss_kib();
+          std::vector<Socket> ends;
+          std::vector<FiberId> fibers;
+          for (std::size_t i = 0; i < kRecvFibers; ++i) {
+            auto c = *socket(AF_INET, SOCK_STREAM);
+            (void)connect(c, at);
+            auto a = *accept(l);
+            ends.push_back(c);
+            ends.push_back(a);
+            fibers.push_back(*spawn([a] {
+              char b[64];
+              (void)recv(a, b, sizeof b);
+            }));
+          }
+          this_fiber::yield();
+          per = (rss_kib() - before) / kRecvFibers;
+          for (FiberId id : fibers) (void)cancel_blocking_call(id);
+          for (FiberId id : fibers) (void)join(id);
+          for (Socket s : ends) (void)close(s);
+          (void)close(l);
+        });
+        (void)rt.run();
+        return std::vector<double>{per};
+      });
+    };
+    auto weft_sleep_mem = [](const Config&) {
+      return in_child([] {
+        Runtime rt;
+        double per = 0;
+        (void)rt.spawn([&] {
+          double before = rss_kib();
+          CancelSource source;
+          for (std::size_t i = 0; i < kSleepFibers; ++i) {
+            (void)spawn([t = source.token()] { (void)this_fiber::sleep_for(24h, t); });
+          }
+          this_fiber::yield();
+          per = (rss_kib() - before) / kSleepFibers;
+          source.cancel();
+        });
+        (void)rt.run();
+        return std::vector<double>{per};
+      });
+    };
+    Figure f = run_interleaved(
+        "fiber_memory", "KiB/fiber",
+        "RSS growth per fiber: blocked in recv on a connected socket (both ends, 4,000 fibers), "
+        "and blocked in sleep (100,000 fibers); a fresh process per sample",
+        "-",
+        {{"weft_recv", weft_recv_mem, "4,000 fibers, 8,000 sockets"},
+         {"weft_sleep", weft_sleep_mem, "100,000 fibers"}},
+        cfg);
+    f.values["rss_kib_per_recv_fiber"] = f.contenders["weft_recv"].p50;
+    f.values["rss_kib_per_sleep_fiber"] = f.contenders["weft_sleep"].p50;
+    add_value_goal(f, "rss_kib_per_recv_fiber", 8.0);
+    out.push_back(std::move(f));
+  }
+  if (cfg.wants("scale")) {
+    // Sleeping fibers until a limit (or the cap), in a fresh process: {count, RSS GiB}.
+    const std::size_t cap = 1'000'000;
+    auto r = in_child([cap] {
+      RuntimeOptions o;
+      o.stack_size = 16 * 1024;
+      Runtime rt(o);
+      std::size_t count = 0;
+      double rss = 0;
+      (void)rt.spawn([&] {
+        CancelSource source;
+        for (; count < cap; ++count) {
+          if (!spawn([t = source.token()] { (void)this_fiber::sleep_for(24h, t); }).ok()) break;
+          if (count % 65536 == 0) this_fiber::yield();  // let them block as we go
+        }
+        this_fiber::yield();
+        rss = rss_kib() / (1024.0 * 1024.0);
+        source.cancel();
+      });
+      (void)rt.run();
+      return std::vector<double>{static_cast<double>(count), rss};
+    });
+    Figure f;
+    f.name = "scale";
+    f.unit = "fibers";
+    f.what = "the most fibers blocked in sleep at once (16 KiB stacks), up to a cap of 1,000,000, "
+             "and the RSS then; one run in a fresh process";
+    f.placement = "-";
+    if (r.size() == 2) {
+      f.values["max_sleeping_fibers"] = r[0];
+      f.values["rss_gib_at_max"] = r[1];
+    }
+    add_value_goal(f, "max_sleeping_fibers", 1'000'000, false);
+    add_value_goal(f, "rss_gib_at_max", 8.0);
+    out.push_back(std::move(f));
+  }
+}
+
+}  // namespace weft::bench

@@ -1,0 +1,48 @@
+// weft benchmarks — the peers every figure is compared with (Boost.Asio, raw libuv, OS
+// threads), and the pieces the figures share.
+#pragma once
+
+#include "harness.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace weft::bench {
+
+// Pause between cross-thread samples, long enough for the receiving loop to sleep in epoll.
+constexpr auto kIdleGap = std::chrono::microseconds(50);
+
+inline void spin_until(const std::atomic<bool>& flag) {
+  while (!flag.load(std::memory_order_acquire)) {
+  }
+}
+
+// Boost.Asio 1.81.
+std::vector<double> asio_spawn_cancel_same_thread(const Config& cfg);
+std::vector<double> asio_spawn_cancel_cross_thread(const Config& cfg);
+std::vector<double> asio_spawn_fanout(const Config& cfg, std::size_t coroutines);
+
+// An OS thread blocked in recv(2), interrupted by pthread_kill (a handler without
+// SA_RESTART, so recv fails with EINTR).
+std::vector<double> pthread_kill_cancel(const Config& cfg);
+
+// An echo server on its own thread, on a loopback port.
+class EchoServer {
+ public:
+  virtual ~EchoServer() = default;
+  virtual std::uint16_t port() const = 0;
+};
+std::unique_ptr<EchoServer> asio_echo_server(bool coroutines);
+std::unique_ptr<EchoServer> libuv_echo_server();
+std::unique_ptr<EchoServer> weft_echo_server();
+
+// The one client every echo server is driven by: `connections` connections, each a
+// ping-pong of `size`-byte messages, all connections in flight at once, for `rounds`
+// exchanges each. Returns the round-trip latencies (ns); `*per_second` gets the throughput.
+std::vector<double> echo_client(std::uint16_t port, std::size_t connections, std::size_t size,
+                                std::size_t rounds, double* per_second);
+
+}  // namespace weft::bench
