@@ -26,10 +26,14 @@ void usage() {
 // Latency distributions as CDFs (log x axis), one PNG per figure, drawn by gnuplot.
 void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
   ::mkdir(dir.c_str(), 0755);
+  // Samples and gnuplot scripts go under DIR/data (large); the PNGs into DIR.
+  std::string data_dir = dir + "/data";
+  ::mkdir(data_dir.c_str(), 0755);
   bool have_gnuplot = std::system("command -v gnuplot >/dev/null 2>&1") == 0;
   for (const Figure& f : figures) {
+    if (f.raw.empty()) continue;  // a figure of values only (scale): nothing to draw
     std::ostringstream script;
-    script << "set terminal png size 900,560\nset output '" << dir << "/" << f.name << ".png'\n"
+    script << "set terminal png size 900,560 noenhanced\nset output '" << dir << "/" << f.name << ".png'\n"
            << "set title '" << f.name << " (" << f.placement << ")'\nset logscale x\n"
            << "set xlabel '" << f.unit << "'\nset ylabel 'fraction of samples'\n"
            << "set key bottom right\nset grid\nplot ";
@@ -37,7 +41,7 @@ void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
     for (const auto& [name, samples] : f.raw) {
       std::vector<double> s = samples;
       std::sort(s.begin(), s.end());
-      std::string data = dir + "/" + f.name + "." + name + ".dat";
+      std::string data = data_dir + "/" + f.name + "." + name + ".dat";
       std::ofstream out(data);
       for (std::size_t i = 0; i < s.size(); ++i) {
         out << s[i] << " " << static_cast<double>(i + 1) / static_cast<double>(s.size()) << "\n";
@@ -47,7 +51,7 @@ void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
       first = false;
     }
     script << "\n";
-    std::string gp = dir + "/" + f.name + ".gp";
+    std::string gp = data_dir + "/" + f.name + ".gp";
     std::ofstream(gp) << script.str();
     if (have_gnuplot) {
       std::string cmd = "gnuplot '" + gp + "'";
@@ -86,6 +90,10 @@ int main(int argc, char** argv) {
   }
 
   auto env = environment();
+  // Go's SetReadDeadline peer is optional (docs/benchmarks.md): noted, never required.
+  env["go peer"] = std::system("command -v go >/dev/null 2>&1") == 0
+                       ? "go is installed, but the Go peers are not part of this suite yet"
+                       : "skipped: go is not installed";
   std::printf("weft-bench%s: %d rounds, contenders interleaved\n", cfg.quick ? " --quick" : "",
               cfg.rounds);
   for (const auto& [k, v] : env) std::printf("  %-18s %s\n", k.c_str(), v.c_str());

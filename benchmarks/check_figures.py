@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Runs `weft-bench --quick --json` and checks that every figure and every JSON entry the
+suite promises (docs/benchmarks.md) is produced with a finite number. Speed is not checked:
+this is a smoke test of the suite, not a timed assertion."""
+import json
+import math
+import subprocess
+import sys
+import tempfile
+
+REQUIRED = {
+    "fiber_switch": {"ratios": ["weft_yield_over_boost_context"]},
+    "wake": {"ratios": ["eventfd_p50_over_raw_p50", "uv_async_p50_over_eventfd_p50"]},
+    "cancel_same_thread": {"ratios": ["weft_over_fiber_roundtrip", "weft_over_asio_spawn"]},
+    "cancel_cross_thread": {"ratios": ["weft_p50_over_eventfd_p50", "weft_p99_over_eventfd_p99",
+                                       "weft_over_asio", "weft_over_pthread_kill"]},
+    "cancel_fanout": {"values": ["ns_per_fiber_100k"]},
+    "recv_ready": {"ratios": ["weft_over_syscall"]},
+    "echo": {"ratios": ["weft_over_libuv", "weft_over_asio_spawn"]},
+    "echo_1conn_64B": {"ratios": ["weft_over_libuv"]},
+    "echo_100conn_4KiB": {"ratios": ["weft_over_libuv"]},
+    "echo_1conn_4KiB": {"ratios": ["weft_over_libuv"]},
+    "fiber_memory": {"values": ["rss_kib_per_recv_fiber", "rss_kib_per_sleep_fiber"]},
+    "scale": {"values": ["max_sleeping_fibers", "rss_gib_at_max"]},
+}
+
+
+def main():
+    bench = sys.argv[1]
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        run = subprocess.run([bench, "--quick", "--json", out.name], capture_output=True, text=True)
+        sys.stdout.write(run.stdout[-4000:])
+        if run.returncode != 0:
+            sys.stderr.write(run.stderr)
+            print(f"weft-bench exited with {run.returncode}")
+            return 1
+        doc = json.load(open(out.name))
+    problems = []
+    for key in ("libuv", "kernel", "cores", "vm.max_map_count", "RLIMIT_NOFILE"):
+        if key not in doc.get("environment", {}):
+            problems.append(f"environment lacks {key}")
+    figures = doc.get("figures", {})
+    for name, wants in REQUIRED.items():
+        fig = figures.get(name)
+        if fig is None:
+            problems.append(f"figure {name} missing")
+            continue
+        for c, s in fig.get("contenders", {}).items():
+            if not s.get("n"):
+                problems.append(f"{name}/{c}: no samples")
+        for r in wants.get("ratios", []):
+            v = fig.get("ratios", {}).get(r, {}).get("median")
+            if v is None or not math.isfinite(v) or v <= 0:
+                problems.append(f"{name}: ratio {r} missing or not a positive number ({v})")
+        for r in wants.get("values", []):
+            v = fig.get("values", {}).get(r)
+            if v is None or not math.isfinite(v) or v <= 0:
+                problems.append(f"{name}: value {r} missing or not a positive number ({v})")
+    for p in problems:
+        print("MISSING:", p)
+    print(f"{len(REQUIRED)} figures checked, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
