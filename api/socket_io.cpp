@@ -43,6 +43,7 @@ std::error_code stream_recv_gate(const Sock* s) {
 std::error_code stream_send_gate(const Sock* s) {
   if (auto ec = detail::sock_gate(s)) return ec;
   if (s->shut_wr) return wsa::eshutdown;
+  if (s->reset_by_peer) return wsa::econnreset;
   if (s->state != SockState::connected) return wsa::enotconn;
   return {};
 }
@@ -207,12 +208,17 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
     SockRef r;
     if (!enter(h, r, result, stream_recv_gate)) return Attempt::done;
     ssize_t n = detail::retry_eintr([&] { return ::recv(r.s->fd, buf, len, flags); });
+    if (n == 0 && r.s->reset_by_peer && len > 0) {
+      result = wsa::econnreset;  // Linux says 0 after it has reported a reset once
+      return Attempt::done;
+    }
     if (n >= 0) {
       r.s->drained = n > 0 && static_cast<std::size_t>(n) < len && !(flags & MSG_PEEK);
       result = static_cast<std::size_t>(n);
       return Attempt::done;
     }
     if (errno == EAGAIN) return Attempt::would_block;
+    if (errno == ECONNRESET && r.s->type == SOCK_STREAM) r.s->reset_by_peer = true;
     result = detail::errno_to_error(errno);
     return Attempt::done;
   };
@@ -253,6 +259,7 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
           if ((!all || (flags & MSG_DONTWAIT)) && sent > 0) break;
           return Attempt::would_block;
         }
+        if (errno == ECONNRESET || errno == EPIPE) r.s->reset_by_peer = true;
         result = detail::errno_to_error(errno);
         return Attempt::done;
       }

@@ -80,6 +80,10 @@ struct Sock {
   // so the next recv parks for readiness at once instead of trying first (the try would be
   // a wasted syscall). Cleared by a readable event. (tokio clears readiness likewise.)
   bool drained = false;
+  // A call saw the peer's reset. Linux reports it once (later recvs return 0, as for an
+  // orderly FIN); weft keeps reporting WSAECONNRESET, as Winsock does (bytes still queued
+  // are delivered first).
+  bool reset_by_peer = false;
   int linger_seconds = 0;
   std::uint32_t slot = 0;
   std::uint32_t gen = 0;

@@ -9,6 +9,8 @@ WEFT_BUILD_PACKAGES=(
 )
 # The benchmark suite's extras: plots.
 WEFT_BENCH_PACKAGES=(gnuplot-nox)
+# The fuzz target: clang with libFuzzer.
+WEFT_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 weft_missing_packages() {
   local p
