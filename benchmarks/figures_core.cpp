@@ -55,29 +55,23 @@ std::vector<double> raw_eventfd_wake(const Config& cfg) {
   epoll_event ev{};
   ev.events = EPOLLIN;
   epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
-  std::atomic<std::int64_t> woke_at{0};
-  std::atomic<bool> woke{false}, quit{false};
+  WakeProbe probe;
+  std::atomic<bool> quit{false};
   std::thread waiter([&] {
     epoll_event out{};
     while (!quit.load()) {
       if (epoll_wait(ep, &out, 1, -1) != 1) continue;
       std::uint64_t v;
       (void)::read(efd, &v, sizeof v);
-      woke_at.store(now_ns(), std::memory_order_relaxed);
-      woke.store(true, std::memory_order_release);
+      probe.mark();
     }
   });
-  std::vector<double> out;
-  const std::size_t n = cfg.samples(2000);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::this_thread::sleep_for(kIdleGap);
-    woke.store(false);
+  auto out = cross_thread_samples(cfg.samples(2000), probe, [&] {
     std::uint64_t one = 1;
     auto t0 = now_ns();
     (void)::write(efd, &one, sizeof one);
-    spin_until(woke);
-    out.push_back(static_cast<double>(woke_at.load() - t0));
-  }
+    return t0;
+  });
   quit = true;
   std::uint64_t one = 1;
   (void)::write(efd, &one, sizeof one);
@@ -119,21 +113,12 @@ std::vector<double> weft_post_wake(const Config& cfg, WakeMethod method) {
   Runtime rt(o);
   (void)rt.spawn([] { (void)this_fiber::sleep_for(24h); });  // keeps run() going
   std::thread runner([&] { (void)rt.run(); });
-  std::atomic<std::int64_t> ran_at{0};
-  std::atomic<bool> ran{false};
-  std::vector<double> out;
-  const std::size_t n = cfg.samples(2000);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::this_thread::sleep_for(kIdleGap);
-    ran.store(false);
+  WakeProbe probe;
+  auto out = cross_thread_samples(cfg.samples(2000), probe, [&] {
     auto t0 = now_ns();
-    (void)rt.post([&] {
-      ran_at.store(now_ns(), std::memory_order_relaxed);
-      ran.store(true, std::memory_order_release);
-    });
-    spin_until(ran);
-    out.push_back(static_cast<double>(ran_at.load() - t0));
-  }
+    (void)rt.post([&] { probe.mark(); });
+    return t0;
+  });
   rt.stop();
   runner.join();
   return out;
@@ -198,33 +183,25 @@ std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod metho
   o.wake = method;
   Runtime rt(o);
   std::atomic<FiberId> target{FiberId::none};
-  std::atomic<std::int64_t> woke_at{0};
-  std::atomic<bool> woke{false}, quit{false};
+  std::atomic<bool> quit{false};
+  WakeProbe probe;
   (void)rt.spawn([&] {
     WeftPair pair;
     target = this_fiber::id();
     char b[1];
     while (!quit.load()) {
-      if (recv(pair.a, b, 1).error() == wsa::eintr) {
-        woke_at.store(now_ns(), std::memory_order_relaxed);
-        woke.store(true, std::memory_order_release);
-      }
+      if (recv(pair.a, b, 1).error() == wsa::eintr) probe.mark();
     }
   });
   std::thread runner([&] { (void)rt.run(); });
   while (target.load() == FiberId::none) std::this_thread::yield();
-  std::vector<double> out;
-  const std::size_t n = cfg.samples(2000);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::this_thread::sleep_for(kIdleGap);
-    woke.store(false);
+  auto out = cross_thread_samples(cfg.samples(2000), probe, [&] {
     std::int64_t t0;
     do {
       t0 = now_ns();
     } while (cancel_blocking_call(target.load()).error() == wsa::einval);  // not yet re-blocked
-    spin_until(woke);
-    out.push_back(static_cast<double>(woke_at.load() - t0));
-  }
+    return t0;
+  });
   quit = true;
   while (cancel_blocking_call(target.load()).error() == wsa::einval) std::this_thread::yield();
   runner.join();

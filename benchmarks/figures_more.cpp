@@ -97,22 +97,6 @@ std::vector<double> weft_fanout(const Config&, std::size_t n) {
 constexpr std::size_t kFastBatch = 1000;
 constexpr std::size_t kFastMsg = 64;
 
-int posix_pair_fd(int& other) {
-  int l = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  (void)::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  (void)::listen(l, 1);
-  ::getsockname(l, reinterpret_cast<sockaddr*>(&sa), &len);
-  other = ::socket(AF_INET, SOCK_STREAM, 0);
-  (void)::connect(other, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  int a = ::accept(l, nullptr, nullptr);
-  ::close(l);
-  return a;
-}
-
 // Per call, timed over batches of kFastBatch calls: recv of kFastMsg bytes with plenty
 // queued (the batch's bytes are written through `writer` and waited for with `wait_queued`
 // first), or send with plenty of room (drained through `drainer` after each batch).
@@ -151,8 +135,8 @@ std::vector<double> fast_path(const Config& cfg, bool receive, int writer, int d
 }
 
 std::vector<double> raw_fast(const Config& cfg, bool receive) {
-  int other = -1;
-  int a = posix_pair_fd(other);
+  int a = -1, other = -1;
+  posix_pair(a, other);
   auto out = fast_path(
       cfg, receive, other, other,
       [&](std::size_t want) {
@@ -172,16 +156,10 @@ std::vector<double> weft_fast(const Config& cfg, bool receive) {
   Runtime rt;
   (void)rt.spawn([&] {
     // The weft end connects to a plain POSIX listener; the POSIX end is driven directly.
-    int l = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    (void)::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    (void)::listen(l, 1);
-    ::getsockname(l, reinterpret_cast<sockaddr*>(&sa), &len);
+    int l = posix_loopback_listener(sa);
     auto s = *socket(AF_INET, SOCK_STREAM);
-    (void)connect(s, *Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len));
+    (void)connect(s, *Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), sizeof sa));
     int peer = ::accept(l, nullptr, nullptr);
     ::close(l);
     std::string peek(kFastBatch * kFastMsg, '\0');

@@ -8,7 +8,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
+
+#include <netinet/in.h>
 
 namespace weft::bench {
 
@@ -19,6 +22,38 @@ inline void spin_until(const std::atomic<bool>& flag) {
   while (!flag.load(std::memory_order_acquire)) {
   }
 }
+
+// The woken side of a cross-thread latency sample: mark() when the woken code runs.
+struct WakeProbe {
+  std::atomic<std::int64_t> at{0};
+  std::atomic<bool> woke{false};
+  void mark() noexcept {
+    at.store(now_ns(), std::memory_order_relaxed);
+    woke.store(true, std::memory_order_release);
+  }
+};
+
+// n samples of a cross-thread wake-up: after an idle gap (the other side asleep in its
+// poll), fire() — which returns the time it fired at — then wait for probe.mark(); a sample
+// is the time between the two.
+template <class Fire>
+std::vector<double> cross_thread_samples(std::size_t n, WakeProbe& probe, Fire&& fire) {
+  std::vector<double> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::this_thread::sleep_for(kIdleGap);
+    probe.woke.store(false);
+    std::int64_t t0 = fire();
+    spin_until(probe.woke);
+    out.push_back(static_cast<double>(probe.at.load() - t0));
+  }
+  return out;
+}
+
+// Plain POSIX loopback sockets: a listener on an ephemeral port (its address in `bound`),
+// and a connected pair (TCP_NODELAY on both ends).
+int posix_loopback_listener(sockaddr_in& bound);
+void posix_pair(int& a, int& b);
 
 // Boost.Asio 1.81.
 std::vector<double> asio_spawn_cancel_same_thread(const Config& cfg);

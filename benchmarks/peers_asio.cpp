@@ -68,33 +68,25 @@ std::vector<double> asio_spawn_cancel_cross_thread(const Config& cfg) {
   asio::io_context ioc(1);
   AsioPair pair(ioc);
   asio::cancellation_signal signal;
-  std::atomic<std::int64_t> woke_at{0};
-  std::atomic<bool> woke{false}, blocked{false}, quit{false};
+  WakeProbe probe;
+  std::atomic<bool> blocked{false}, quit{false};
   asio::spawn(ioc, [&](asio::yield_context y) {
     char b[1];
     while (!quit.load()) {
       error_code ec;
       blocked.store(true, std::memory_order_release);
       pair.a.async_read_some(asio::buffer(b), asio::bind_cancellation_slot(signal.slot(), y[ec]));
-      if (ec == asio::error::operation_aborted) {
-        woke_at.store(now_ns(), std::memory_order_relaxed);
-        woke.store(true, std::memory_order_release);
-      }
+      if (ec == asio::error::operation_aborted) probe.mark();
     }
   }, asio::detached);
   std::thread runner([&] { ioc.run(); });
   while (!blocked.load()) std::this_thread::yield();
-  std::vector<double> out;
-  const std::size_t n = cfg.samples(2000);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::this_thread::sleep_for(kIdleGap);
-    woke.store(false);
+  auto out = cross_thread_samples(cfg.samples(2000), probe, [&] {
     auto t0 = now_ns();
     // cancellation_signal is not thread-safe: the emit is posted to the io_context.
     asio::post(ioc, [&] { signal.emit(asio::cancellation_type::all); });
-    spin_until(woke);
-    out.push_back(static_cast<double>(woke_at.load() - t0));
-  }
+    return t0;
+  });
   quit = true;
   asio::post(ioc, [&] { signal.emit(asio::cancellation_type::all); });
   runner.join();

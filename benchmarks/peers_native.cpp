@@ -24,18 +24,20 @@ namespace weft::bench {
 
 // --- pthread_kill -------------------------------------------------------------------------
 
-namespace {
-void on_sigusr1(int) {}
-
-// A connected loopback pair of blocking POSIX sockets.
-void posix_pair(int& a, int& b) {
+int posix_loopback_listener(sockaddr_in& bound) {
   int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  bound = sockaddr_in{};
+  bound.sin_family = AF_INET;
+  bound.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof bound;
+  if (::bind(l, reinterpret_cast<sockaddr*>(&bound), sizeof bound) != 0 || ::listen(l, 1) != 0) std::abort();
+  ::getsockname(l, reinterpret_cast<sockaddr*>(&bound), &len);
+  return l;
+}
+
+void posix_pair(int& a, int& b) {
   sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  if (::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(l, 1) != 0) std::abort();
-  ::getsockname(l, reinterpret_cast<sockaddr*>(&sa), &len);
+  int l = posix_loopback_listener(sa);
   b = ::socket(AF_INET, SOCK_STREAM, 0);
   if (::connect(b, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) std::abort();
   a = ::accept(l, nullptr, nullptr);
@@ -44,6 +46,9 @@ void posix_pair(int& a, int& b) {
   ::setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   ::setsockopt(b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
+
+namespace {
+void on_sigusr1(int) {}
 }  // namespace
 
 std::vector<double> pthread_kill_cancel(const Config& cfg) {

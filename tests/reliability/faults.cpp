@@ -2,6 +2,7 @@
 // stacks that cannot be had, a runtime stopped under 10,000 blocked fibers of every kind.
 // Plain POSIX peers observe the other end.
 #include "../support/peer.hpp"
+#include "../support/process.hpp"
 #include "../support/run.hpp"
 
 #include <weft/weft.hpp>
@@ -15,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include <dirent.h>
 #include <sys/resource.h>
 
 namespace {
@@ -25,15 +25,7 @@ using namespace std::chrono_literals;
 using test::Fd;
 using test::run_in_fiber;
 
-int open_descriptors() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  ::closedir(d);
-  return n - 1;  // the directory's own descriptor
-}
+using test::open_descriptors;
 
 // Lowers RLIMIT_NOFILE's soft limit for the scope.
 struct DescriptorLimit {
@@ -210,8 +202,20 @@ TEST(StackFault, AnAddressSpaceLimitMakesSpawnFailWsaenobufsNotCrash) {
 
 // --- stop under 10,000 blocked fibers of every kind -----------------------------------------
 
+// ThreadSanitizer counts each fiber as a thread and dies past 8,128 of them: there the test
+// runs a quarter of the fibers (the normal and ASan builds run all 10,000).
+#if defined(__SANITIZE_THREAD__)
+constexpr int kFiberDivisor = 4;
+#else
+constexpr int kFiberDivisor = 1;
+#endif
+
 TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNoDescriptorLeaks) {
+  // libuv opens a process-wide pipe for signals with its first loop and keeps it: the
+  // baseline is taken after one runtime has come and gone.
+  { Runtime warm_up; }
   const int before = open_descriptors();
+  int expected = 1;  // the `forever` sleeper
   std::map<std::string, int> netdown, other;
   int started = 0;
   {
@@ -245,7 +249,9 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
         count("sleep", this_fiber::sleep_for(24h).error());
       });
       // Each fiber counts itself, then blocks: on one thread, a count of N means N are parked.
-      auto add = [&](int n, auto make) {
+      auto add = [&](int full, auto make) {
+        int n = full / kFiberDivisor;
+        expected += n;
         for (int i = 0; i < n; ++i) {
           auto body = make();
           ASSERT_TRUE(spawn([&blocked, body]() mutable {
@@ -311,8 +317,7 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
           SocketSet rs;
           rs.add(a);
           count("select", select(&rs, nullptr, nullptr).error());
-          (void)close(a);
-          (void)close(b);
+          // a and b left open: the runtime closes what its fibers leave behind.
         };
       });
       add(100, simple([&] { count("signal_wait", signal_wait(SIGUSR2).error()); }));
@@ -330,7 +335,7 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
         CancelSource never;
         count("sleep_token", this_fiber::sleep_for(24h, never.token()).error());
       }));
-      while (blocked < 10'000) this_fiber::yield();
+      while (blocked < expected) this_fiber::yield();
       Runtime::current()->stop();
       (void)close(listener);
       (void)close(idle_listener);
@@ -338,10 +343,11 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
     ASSERT_TRUE(rt.run().ok());
     EXPECT_EQ(rt.stats().fibers_alive, 0u);
   }
-  EXPECT_EQ(started, 10'000 - 1);
+  EXPECT_EQ(started + 1, expected);
+  EXPECT_EQ(expected, 10'000 / kFiberDivisor);
   int total = 0;
   for (auto& [kind, n] : netdown) total += n;
-  EXPECT_EQ(total, 10'000);
+  EXPECT_EQ(total, expected);
   for (auto& [kind, n] : other) ADD_FAILURE() << n << " fibers in " << kind << " did not see WSAENETDOWN";
   for (const char* kind : {"sleep", "join", "accept", "connect", "recv", "send", "recv_from", "poll",
                            "select", "signal_wait", "close_linger", "sleep_token"}) {
