@@ -284,11 +284,13 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
           (void)close(b);
         };
       });
+      // More than the peer's and this socket's buffers can ever take (b never reads), so the
+      // send surely blocks however the kernel grows its windows meanwhile.
+      static const std::string flood(32 << 20, 'f');
       add(500, [&] {
         auto [a, b] = pair();
-        (void)test::fill_send_buffer(a);
         return [&, a, b] {
-          count("send", send(a, "more", 4).error());
+          count("send", send(a, flood.data(), flood.size()).error());
           (void)close(a);
           (void)close(b);
         };
