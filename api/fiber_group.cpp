@@ -1,9 +1,29 @@
 #include <weft/fiber_group.hpp>
 
+#include "fiber_table.hpp"
+
+#include <algorithm>
+
 namespace weft {
+namespace {
+
+// True once fiber `id` has ended (its slot's generation moved on).
+bool has_ended(FiberId id) noexcept {
+  detail::FiberSlot* s = detail::fiber_table_slot(id);
+  return !s || detail::gen_of_word(s->word.load(std::memory_order_acquire)) != detail::gen_of_id(id);
+}
+
+}  // namespace
 
 Result<FiberId> FiberGroup::spawn_member(detail::TaskPtr task) {
   if (source_.cancel_requested()) return wsa::eintr;
+  // Forget members that have ended, whenever the list has doubled since the last time: a
+  // long-lived group (a server's connections) stays as large as its live members, and each
+  // spawn pays O(1) amortised.
+  if (members_.size() >= forget_at_) {
+    std::erase_if(members_, has_ended);
+    forget_at_ = std::max<std::size_t>(64, 2 * members_.size());
+  }
   auto id = detail::spawn_here(std::move(task), {});
   if (id.ok()) members_.push_back(*id);
   return id;

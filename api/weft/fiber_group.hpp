@@ -61,6 +61,8 @@ class WEFT_API FiberGroup {
   Status join_all();
   // The first error a member returned (Status-returning members only).
   std::error_code first_error() const noexcept { return first_error_; }
+  // Members spawned and not yet known to have ended (ended ones are forgotten from time to
+  // time, so a long-lived group does not grow with every member it ever had).
   std::size_t size() const noexcept { return members_.size(); }
 
  private:
@@ -70,6 +72,7 @@ class WEFT_API FiberGroup {
   Options options_;
   CancelSource source_;
   std::vector<FiberId> members_;
+  std::size_t forget_at_ = 64;
   std::error_code first_error_;
 };
 
