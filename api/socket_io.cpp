@@ -213,7 +213,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
       return Attempt::done;
     }
     if (n >= 0) {
-      r.s->drained = n > 0 && static_cast<std::size_t>(n) < len && !(flags & MSG_PEEK);
+      if (!(flags & MSG_PEEK)) r.s->drained = n > 0 && static_cast<std::size_t>(n) < len;
       result = static_cast<std::size_t>(n);
       return Attempt::done;
     }
@@ -223,10 +223,14 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
     return Attempt::done;
   };
   CallState how;
+  // Only a fiber that may block skips the try: elsewhere (a posted function, a hook) a recv
+  // that finds data must still succeed.
   bool park_first = false;
   if (flags == 0) {
     SockRef r;
-    park_first = !detail::sock_lookup(h, r) && r.s->drained && r.s->state == SockState::connected;
+    detail::Fiber* f = detail::tls_runtime ? detail::tls_runtime->current() : nullptr;
+    park_first = f && f->pseudo_depth == 0 && !detail::sock_lookup(h, r) && r.s->drained &&
+                 r.s->state == SockState::connected;
   }
   if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how, park_first)) {
     // Precise mode: no byte was consumed for this call; nothing to undo.
