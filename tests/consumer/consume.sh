@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Consumer tests: weft used from outside its tree.
+#   consume.sh pkgconfig BUILD_DIR SOURCE_DIR  — meson install into a staging prefix, then build
+#                                                a program with `pkg-config --cflags --libs weft`
+#   consume.sh subproject BUILD_DIR SOURCE_DIR — a meson project with weft as a subproject
+set -euo pipefail
+mode=$1 build=$(cd "$2" && pwd) src=$(cd "$3" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+case "$mode" in
+  pkgconfig)
+    meson install -C "$build" --no-rebuild --destdir "$work/stage" >/dev/null
+    prefix=$(meson introspect "$build" --buildoptions | python3 -c \
+      'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
+    root="$work/stage$prefix"
+    pc=$(dirname "$(find "$root" -name weft.pc | head -1)")
+    flags=$(PKG_CONFIG_PATH="$pc" pkg-config --define-variable=prefix="$root" --cflags --libs weft)
+    # shellcheck disable=SC2086
+    c++ -std=c++20 "$src/tests/consumer/app/main.cpp" -o "$work/consumer" $flags
+    libdir=$(dirname "$(find "$root" -name 'libweft.so' | head -1)")
+    LD_LIBRARY_PATH="$libdir" "$work/consumer"
+    # Only the public API is exported: no weft::detail symbol but those the headers use.
+    if nm -D --defined-only "$libdir/libweft.so" | c++filt | grep -E ' weft::detail::(RuntimeImpl|SocketTable|StackPool)' >/dev/null; then
+      echo "consumer: runtime internals are exported"; exit 1
+    fi
+    ;;
+  subproject)
+    cp -r "$src/tests/consumer/app" "$work/app"
+    mkdir -p "$work/app/subprojects"
+    # The source tree as the subproject (its build directories are not copied).
+    rsync -a --exclude '/build*' --exclude '/.git' "$src/" "$work/app/subprojects/weft/" 2>/dev/null ||
+      { mkdir -p "$work/app/subprojects/weft" && (cd "$src" && git ls-files -z | xargs -0 cp --parents -t "$work/app/subprojects/weft"); }
+    meson setup "$work/app/build" "$work/app" -Dweft:tests=disabled -Dweft:benchmarks=disabled \
+      -Dweft:examples=disabled >/dev/null
+    ninja -C "$work/app/build" >/dev/null
+    "$work/app/build/consumer"
+    ;;
+  *) echo "consume.sh: unknown mode $mode" >&2; exit 2 ;;
+esac
