@@ -7,11 +7,7 @@
 namespace weft {
 namespace {
 
-// True once fiber `id` has ended (its slot's generation moved on).
-bool has_ended(FiberId id) noexcept {
-  detail::FiberSlot* s = detail::fiber_table_slot(id);
-  return !s || detail::gen_of_word(s->word.load(std::memory_order_acquire)) != detail::gen_of_id(id);
-}
+bool has_ended(FiberId id) noexcept { return detail::fiber_table_live_slot(id) == nullptr; }
 
 }  // namespace
 

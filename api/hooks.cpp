@@ -8,10 +8,8 @@ namespace detail {
 
 Status post_to_fiber(FiberId id, TaskPtr task) noexcept {
   if (!task) return wsa::einval;
-  FiberSlot* s = fiber_table_slot(id);
+  FiberSlot* s = fiber_table_live_slot(id);
   if (!s) return wsa::einval;
-  std::uint64_t gen = gen_of_id(id);
-  if (gen_of_word(s->word.load(std::memory_order_acquire)) != gen) return wsa::einval;
   std::uint32_t ri = s->runtime_index.load(std::memory_order_relaxed);
   RuntimeImpl* here = tls_runtime;
   if (here && here->index() == ri) {

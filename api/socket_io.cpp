@@ -48,6 +48,13 @@ std::error_code stream_send_gate(const Sock* s) {
   return {};
 }
 
+// The arguments every data call checks first: flags outside `allowed`, a null buffer.
+std::error_code data_args(int flags, int allowed, const void* buf, std::size_t len) {
+  if (flags & ~allowed) return wsa::eopnotsupp;
+  if (!buf && len > 0) return wsa::efault;
+  return {};
+}
+
 // MSG_DONTWAIT makes a call non-blocking: where it would park it returns WSAEWOULDBLOCK.
 // The start of every attempt: the socket `h` names now, passed through `gate`. On failure
 // the error is stored in `result` and false returned (the attempt is then done).
@@ -201,8 +208,7 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
 Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
                          const CancelToken& token) {
   detail::CallEntry entry(token);
-  if (flags & ~kRecvFlags) return wsa::eopnotsupp;
-  if (!buf && len > 0) return wsa::efault;
+  if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
   Result<std::size_t> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
     SockRef r;
@@ -228,7 +234,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
   bool park_first = false;
   if (flags == 0) {
     SockRef r;
-    detail::Fiber* f = detail::tls_runtime ? detail::tls_runtime->current() : nullptr;
+    detail::Fiber* f = entry.fiber();
     park_first = f && f->pseudo_depth == 0 && !detail::sock_lookup(h, r) && r.s->drained &&
                  r.s->state == SockState::connected;
   }
@@ -247,8 +253,7 @@ namespace {
 Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int flags, bool all,
                               const CancelToken& token) {
   detail::CallEntry entry(token);
-  if (flags & ~kSendFlags) return wsa::eopnotsupp;
-  if (!buf && len > 0) return wsa::efault;
+  if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
   std::size_t sent = 0;
   Result<std::size_t> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
@@ -321,8 +326,7 @@ Status recv_exact(Socket h, void* buf, std::size_t len, const CancelToken& token
 Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* from, int flags,
                               const CancelToken& token) {
   detail::CallEntry entry(token);
-  if (flags & ~kRecvFlags) return wsa::eopnotsupp;
-  if (!buf && len > 0) return wsa::efault;
+  if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
   Result<std::size_t> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
     SockRef r;
@@ -359,8 +363,7 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
 Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Address& to,
                             int flags, const CancelToken& token) {
   detail::CallEntry entry(token);
-  if (flags & ~kSendFlags) return wsa::eopnotsupp;
-  if (!buf && len > 0) return wsa::efault;
+  if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
   Result<std::size_t> result = wsa::einval;
   auto attempt = [&]() -> Attempt {
     SockRef r;

@@ -63,6 +63,8 @@ class CallEntry {
     if (!f_ || f_->pseudo_depth > 0 || !has_tokens(f_)) return {};
     return cancel_check(f_);
   }
+  // The calling fiber, or nullptr outside a fiber.
+  Fiber* fiber() const noexcept { return f_; }
 
  private:
   Fiber* f_ = nullptr;

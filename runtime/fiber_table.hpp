@@ -62,5 +62,11 @@ FiberId fiber_table_acquire(Fiber* fiber, std::uint32_t runtime_index) noexcept;
 void fiber_table_release(FiberId id) noexcept;
 // The slot an id names, or nullptr when the id was never issued.
 FiberSlot* fiber_table_slot(FiberId id) noexcept;
+// The slot of fiber `id` if that fiber has not ended (the slot's generation is still the
+// id's), else nullptr.
+inline FiberSlot* fiber_table_live_slot(FiberId id) noexcept {
+  FiberSlot* s = fiber_table_slot(id);
+  return s && gen_of_word(s->word.load(std::memory_order_acquire)) == gen_of_id(id) ? s : nullptr;
+}
 
 }  // namespace weft::detail

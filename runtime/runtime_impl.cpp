@@ -289,10 +289,7 @@ void RuntimeImpl::drain_mailbox() noexcept {
       case Message::Kind::wake: {
         // A foreign cancel fixed the outcome; the fiber may have ended meanwhile (its id is
         // stale then) or be parked again on a later call (it wakes spuriously and re-parks).
-        FiberSlot* s = fiber_table_slot(m.id);
-        if (s && gen_of_word(s->word.load(std::memory_order_acquire)) == gen_of_id(m.id)) {
-          make_ready(s->fiber);
-        }
+        if (FiberSlot* s = fiber_table_live_slot(m.id)) make_ready(s->fiber);
         break;
       }
       case Message::Kind::spawn:
@@ -310,8 +307,7 @@ void RuntimeImpl::drain_mailbox() noexcept {
         break;
       case Message::Kind::fiber_post: {
         // A fiber message from another thread; dropped if its fiber has ended meanwhile.
-        FiberSlot* s = fiber_table_slot(m.id);
-        if (s && gen_of_word(s->word.load(std::memory_order_acquire)) == gen_of_id(m.id)) {
+        if (FiberSlot* s = fiber_table_live_slot(m.id)) {
           s->fiber->messages.push_back(std::move(m.task));
           if (s->fiber->call_state() == CallState::pending) make_ready(s->fiber);
         }

@@ -22,18 +22,23 @@ using Conn = test::PeerConnection;
 
 using test::fill_send_buffer;
 
+// What a recv on s returns when another fiber cancels it while it is blocked (no data comes).
+Result<std::size_t> recv_cancelled_while_blocked(Socket s) {
+  Result<std::size_t> result = wsa::einval;
+  auto reader = spawn([&] {
+    char b[64];
+    result = recv(s, b, sizeof b);
+  });
+  this_fiber::yield();  // it blocks
+  EXPECT_TRUE(cancel_blocking_call(*reader).ok());
+  EXPECT_TRUE(join(*reader).ok());
+  return result;
+}
+
 TEST(RecvCancel, CancelledRecvLosesNoBytes) {
   run_in_fiber([] {
     Conn c = connect_to_posix_peer();
-    Result<std::size_t> first = wsa::einval;
-    auto reader = spawn([&] {
-      char b[64];
-      first = recv(c.s, b, sizeof b);
-    });
-    this_fiber::yield();
-    ASSERT_TRUE(cancel_blocking_call(*reader).ok());
-    ASSERT_TRUE(join(*reader).ok());
-    EXPECT_EQ(first.error(), wsa::eintr);
+    EXPECT_EQ(recv_cancelled_while_blocked(c.s).error(), wsa::eintr);
     test::posix_send_all(c.peer.get(), "0123456789");
     std::string got(10, '\0');
     ASSERT_TRUE(recv_exact(c.s, got.data(), got.size()).ok());
@@ -229,15 +234,7 @@ TEST(PortableMode, ACancelledRecvResetsTheSocket) {
   run_in_fiber(
       [] {
         Conn c = connect_to_posix_peer();
-        Result<std::size_t> first = wsa::einval;
-        auto reader = spawn([&] {
-          char b[64];
-          first = recv(c.s, b, sizeof b);
-        });
-        this_fiber::yield();
-        ASSERT_TRUE(cancel_blocking_call(*reader).ok());
-        ASSERT_TRUE(join(*reader).ok());
-        EXPECT_EQ(first.error(), wsa::eintr);
+        EXPECT_EQ(recv_cancelled_while_blocked(c.s).error(), wsa::eintr);
         char b[4];
         EXPECT_EQ(recv(c.s, b, 4).error(), wsa::econnaborted);
         auto view = test::posix_read_to_end(c.peer.get());
