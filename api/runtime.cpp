@@ -26,6 +26,8 @@ Runtime::~Runtime() { delete impl_; }
 Status Runtime::run() { return impl_->run(); }
 
 void Runtime::stop() noexcept { impl_->stop(); }
+void Runtime::hold() noexcept { impl_->hold(); }
+void Runtime::release() noexcept { impl_->release(); }
 
 Result<FiberId> Runtime::spawn_task(detail::TaskPtr task, SpawnOptions options) {
   if (options.stack_size) options.stack_size = std::max(options.stack_size, kMinStackSize);

@@ -389,10 +389,14 @@ Status RuntimeImpl::run() {
     if (alive_.load(std::memory_order_acquire) == 0) {
       drain_mailbox();
       if (alive_.load(std::memory_order_acquire) != 0 || !ready_.empty()) continue;
-      // Every fiber has ended. Cancelled connects still held by the reaper are the runtime's
-      // to finish (reset if they connect): wait for them, unless stopping.
-      if (stopping()) sockets_->finish_reaping();
-      if (pending_connects.load(std::memory_order_relaxed) == 0) break;
+      // A hold keeps the loop waiting for work from other threads (until stop()).
+      bool held = !stopping() && shared_->holds.load(std::memory_order_acquire) > 0;
+      if (!held) {
+        // Every fiber has ended. Cancelled connects still held by the reaper are the
+        // runtime's to finish (reset if they connect): wait for them, unless stopping.
+        if (stopping()) sockets_->finish_reaping();
+        if (pending_connects.load(std::memory_order_relaxed) == 0) break;
+      }
     }
     arm_loop_timer();
     in_uv_run_ = true;
@@ -407,6 +411,13 @@ Status RuntimeImpl::run() {
   tls_runtime = nullptr;
   log_debug("runtime {}: run returned{}", index(), stopped_.load() ? " (stopped)" : "");
   return {};
+}
+
+void RuntimeImpl::hold() noexcept { shared_->holds.fetch_add(1, std::memory_order_acq_rel); }
+
+void RuntimeImpl::release() noexcept {
+  // The last release wakes the loop so that an idle run() sees it may return.
+  if (shared_->holds.fetch_sub(1, std::memory_order_acq_rel) == 1) shared_->wake();
 }
 
 void RuntimeImpl::stop() noexcept {

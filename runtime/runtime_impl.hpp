@@ -40,6 +40,8 @@ class RuntimeImpl {
   // --- any thread ---
   Status run();
   void stop() noexcept;
+  void hold() noexcept;
+  void release() noexcept;
   Result<FiberId> spawn(TaskPtr task, SpawnOptions options);
   Status post(TaskPtr task);
   RuntimeStats stats() const noexcept;

@@ -69,6 +69,7 @@ class RuntimeShared {
 
   std::atomic<bool> stopping{false};  // stop() was called: final
   std::atomic<bool> closed{false};    // the Runtime is being destroyed
+  std::atomic<std::int64_t> holds{0}; // Runtime::hold() minus release(): run() waits while > 0
   std::atomic<std::uint64_t> wakeups{0};
 
  private:

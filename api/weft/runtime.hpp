@@ -9,8 +9,9 @@
 //
 // Lifetimes:
 //   1. A Runtime may be run any number of times until it is stopped; run() returns when every
-//      fiber has ended (at once if there are none) and no cancelled connect is still held by
-//      the runtime (each ends within RuntimeOptions::connect_reap_timeout).
+//      fiber has ended (at once if there are none), no cancelled connect is still held by
+//      the runtime (each ends within RuntimeOptions::connect_reap_timeout) and no hold() is
+//      outstanding.
 //   2. A fiber spawned while the runtime is not running waits for the next run(). Fibers still
 //      waiting when the Runtime is destroyed are destroyed without running.
 //   3. stop() is final: outstanding blocking calls return WSAENETDOWN, later blocking calls
@@ -96,6 +97,13 @@ class WEFT_API Runtime {
 
   // Thread-safe, never blocks, idempotent. See lifetime rule 3.
   void stop() noexcept;
+
+  // Keeps run() going while the runtime has no fiber, for a runtime that is handed its work
+  // from other threads (spawn, post): with a hold outstanding, run() returns only after
+  // stop(). Thread-safe; every hold() is ended by one release(). (RuntimeGroup holds its
+  // runtimes until its finish().)
+  void hold() noexcept;
+  void release() noexcept;
 
   // Starts a fiber running fn. Thread-safe. From the runtime's own thread the fiber is
   // created at once (its stack allocated: WSAENOBUFS if that fails); from another thread it

@@ -13,4 +13,5 @@
 #include <weft/log.hpp>
 #include <weft/net.hpp>
 #include <weft/runtime.hpp>
+#include <weft/runtime_group.hpp>
 #include <weft/signal.hpp>

@@ -249,8 +249,8 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
         count("sleep", this_fiber::sleep_for(24h).error());
       });
       // Each fiber counts itself, then blocks: on one thread, a count of N means N are parked.
-      auto add = [&](int full, auto make) {
-        int n = full / kFiberDivisor;
+      auto add = [&](int wanted, auto make) {
+        int n = wanted / kFiberDivisor;
         expected += n;
         for (int i = 0; i < n; ++i) {
           auto body = make();
