@@ -119,6 +119,12 @@ std::size_t RuntimeGroup::current_index() const noexcept {
 Status RuntimeGroup::run() {
   if (Runtime::current()) return wsa::einval;
   if (running_.exchange(true, std::memory_order_acq_rel)) return wsa::einval;
+  for (auto& rt : runtimes_) {
+    if (rt->impl().stopping()) {
+      running_.store(false, std::memory_order_release);
+      return wsa::enetdown;
+    }
+  }
   std::vector<Status> results(runtimes_.size());
   std::vector<std::thread> threads;
   threads.reserve(runtimes_.size() - 1);
@@ -128,8 +134,10 @@ Status RuntimeGroup::run() {
   results[0] = runtimes_[0]->run();
   for (auto& t : threads) t.join();
   running_.store(false, std::memory_order_release);
+  // A stop() that came while the threads were starting finds some runtime not yet running,
+  // and its run() returns WSAENETDOWN at once: that is the stop doing its work, not an error.
   for (const Status& s : results) {
-    if (!s.ok()) return s;
+    if (!s.ok() && s.error() != wsa::enetdown) return s;
   }
   return {};
 }

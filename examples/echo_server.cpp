@@ -1,25 +1,26 @@
-// weft-echo: a TCP echo server, one fiber per connection.
+// weft-echo: a TCP echo server, one fiber per connection, on one or more threads.
 //
-//   weft-echo [--host ADDRESS] [--port PORT]
+//   weft-echo [--host ADDRESS] [--port PORT] [--threads N]
 //
-// Try it with `nc 127.0.0.1 7777`, `socat - TCP:127.0.0.1:7777`, or any TCP client. SIGINT
-// or SIGTERM stops the server: the runtime's stop makes every blocked accept and recv return
-// WSAENETDOWN, each connection fiber closes its socket, and the process exits 0.
+// Try it with `nc 127.0.0.1 7777`, `socat - TCP:127.0.0.1:7777`, or any TCP client. With
+// --threads N (default 1) a weft::RuntimeGroup runs N runtimes, each with its own
+// SO_REUSEPORT listener on the port. SIGINT or SIGTERM stops the server: the group's stop
+// makes every blocked accept and recv return WSAENETDOWN, each connection fiber closes its
+// socket, and the process exits 0.
 #include <weft/weft.hpp>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <thread>
 
 namespace {
 
-weft::Runtime* g_runtime = nullptr;
+weft::RuntimeGroup* g_group = nullptr;
 
-void serve(weft::Socket c) {
-  weft::UniqueSocket conn(c);
+void serve(weft::UniqueSocket conn) {
   char buf[4096];
   for (;;) {
     auto n = weft::recv(conn.get(), buf, sizeof buf);
@@ -29,23 +30,32 @@ void serve(weft::Socket c) {
 }
 
 int usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [--host ADDRESS] [--port PORT]\n", argv0);
+  std::fprintf(stderr, "usage: %s [--host ADDRESS] [--port PORT] [--threads N]\n", argv0);
   return 2;
+}
+
+bool parse_number(const char* text, long lo, long hi, long* out) {
+  char* end = nullptr;
+  errno = 0;
+  long v = std::strtol(text, &end, 10);
+  if (end == text || *end || errno || v < lo || v > hi) return false;
+  *out = v;
+  return true;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
-  int port = 7777;
+  long port = 7777;
+  long threads = 1;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--host") && i + 1 < argc) {
       host = argv[++i];
     } else if (!std::strcmp(argv[i], "--port") && i + 1 < argc) {
-      char* end = nullptr;
-      long p = std::strtol(argv[++i], &end, 10);
-      if (*end || p < 0 || p > 65535) return usage(argv[0]);
-      port = static_cast<int>(p);
+      if (!parse_number(argv[++i], 0, 65535, &port)) return usage(argv[0]);
+    } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
+      if (!parse_number(argv[++i], 1, 1024, &threads)) return usage(argv[0]);
     } else {
       return usage(argv[0]);
     }
@@ -56,38 +66,23 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  weft::Runtime rt;
-  g_runtime = &rt;
-  // Signals are turned into a thread-safe stop; the handler itself only calls stop(), which
-  // is one atomic exchange and one write(2).
-  std::signal(SIGINT, [](int) { g_runtime->stop(); });
-  std::signal(SIGTERM, [](int) { g_runtime->stop(); });
+  weft::RuntimeGroup group(static_cast<std::size_t>(threads));
+  auto at = group.serve(*address, serve);
+  if (!at.ok()) {
+    std::fprintf(stderr, "weft-echo: cannot listen on %s: %s\n", address->to_string().c_str(),
+                 at.error().message().c_str());
+    return 1;
+  }
+  g_group = &group;
+  // Signals are turned into a thread-safe stop; the handler only calls stop(), which is one
+  // atomic exchange and one write(2) per runtime.
+  std::signal(SIGINT, [](int) { g_group->stop(); });
+  std::signal(SIGTERM, [](int) { g_group->stop(); });
   std::signal(SIGPIPE, SIG_IGN);
-
-  int status = 0;
-  (void)rt.spawn([&] {
-    auto l = weft::socket(address->family(), SOCK_STREAM);
-    if (!l.ok() || !weft::set_reuse_address(*l, true).ok() || !weft::bind(*l, *address).ok() ||
-        !weft::listen(*l, 1024).ok()) {
-      std::fprintf(stderr, "weft-echo: cannot listen on %s\n", address->to_string().c_str());
-      status = 1;
-      return;
-    }
-    weft::UniqueSocket listener(*l);
-    std::printf("weft-echo: listening on %s\n", weft::local_address(listener.get())->to_string().c_str());
-    std::fflush(stdout);
-    for (;;) {
-      auto c = weft::accept(listener.get());
-      if (c.ok()) {
-        (void)weft::spawn([s = *c] { serve(s); });
-      } else if (c.error() == weft::wsa::enetdown) {
-        return;  // stopping
-      } else if (c.error() != weft::wsa::emfile) {
-        std::fprintf(stderr, "weft-echo: accept: %s\n", c.error().message().c_str());
-      }
-    }
-  });
-  if (!rt.run().ok()) return 1;
+  std::printf("weft-echo: listening on %s\n", at->to_string().c_str());
+  std::fflush(stdout);
+  auto ran = group.run();
+  if (!ran.ok() && ran.error() != weft::wsa::enetdown) return 1;  // enetdown: a signal came first
   std::printf("weft-echo: stopped\n");
-  return status;
+  return 0;
 }

@@ -7,6 +7,8 @@ WEFT_BUILD_PACKAGES=(
   libuv1-dev libboost1.81-dev libboost-context1.81-dev libspdlog-dev
   googletest libgtest-dev libbenchmark-dev
 )
+# The test suite's extras: real HTTP clients for weft-http, and the API reference.
+WEFT_TEST_PACKAGES=(curl wrk doxygen)
 # The benchmark suite's extras: plots.
 WEFT_BENCH_PACKAGES=(gnuplot-nox)
 # The fuzz target: clang with libFuzzer.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives weft-echo with plain Python sockets: many clients, many messages, then SIGTERM.
 
-usage: echo_client.py PATH-TO-weft-echo
+usage: echo_client.py PATH-TO-weft-echo [EXTRA-ARGUMENTS...]
 """
 import signal
 import socket
@@ -10,7 +10,7 @@ import sys
 
 
 def main() -> int:
-    server = subprocess.Popen([sys.argv[1], "--host", "127.0.0.1", "--port", "0"],
+    server = subprocess.Popen([sys.argv[1], "--host", "127.0.0.1", "--port", "0", *sys.argv[2:]],
                               stdout=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline()
@@ -50,7 +50,7 @@ def main() -> int:
         if rc != 0:
             print(f"weft-echo exited {rc}", file=sys.stderr)
             return 1
-        print("echo: 50 clients x 20 rounds and 1 MiB verified; clean stop")
+        print(f"echo {' '.join(sys.argv[2:])}: 50 clients x 20 rounds and 1 MiB verified; clean stop")
         return 0
     finally:
         if server.poll() is None:
