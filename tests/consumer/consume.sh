@@ -2,18 +2,23 @@
 # Consumer tests: weft used from outside its tree.
 #   consume.sh pkgconfig BUILD_DIR SOURCE_DIR  — meson install into a staging prefix, then build
 #                                                a program with `pkg-config --cflags --libs weft`
+#   consume.sh static BUILD_DIR SOURCE_DIR     — the same program linked with the installed
+#                                                libweft.a (`pkg-config --static`)
 #   consume.sh subproject BUILD_DIR SOURCE_DIR — a meson project with weft as a subproject
 set -euo pipefail
 mode=$1 build=$(cd "$2" && pwd) src=$(cd "$3" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+stage() {
+  meson install -C "$build" --no-rebuild --destdir "$work/stage" >/dev/null
+  prefix=$(meson introspect "$build" --buildoptions | python3 -c \
+    'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
+  root="$work/stage$prefix"
+  pc=$(dirname "$(find "$root" -name weft.pc | head -1)")
+}
 case "$mode" in
   pkgconfig)
-    meson install -C "$build" --no-rebuild --destdir "$work/stage" >/dev/null
-    prefix=$(meson introspect "$build" --buildoptions | python3 -c \
-      'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
-    root="$work/stage$prefix"
-    pc=$(dirname "$(find "$root" -name weft.pc | head -1)")
+    stage
     flags=$(PKG_CONFIG_PATH="$pc" pkg-config --define-variable=prefix="$root" --cflags --libs weft)
     # shellcheck disable=SC2086
     c++ -std=c++20 "$src/tests/consumer/app/main.cpp" -o "$work/consumer" $flags
@@ -23,6 +28,22 @@ case "$mode" in
     if nm -D --defined-only "$libdir/libweft.so" | c++filt | grep -E ' weft::detail::(RuntimeImpl|SocketTable|StackPool)' >/dev/null; then
       echo "consumer: runtime internals are exported"; exit 1
     fi
+    ;;
+  static)
+    stage
+    archive=$(find "$root" -name 'libweft.a' | head -1)
+    [ -n "$archive" ] || { echo "consumer: no libweft.a installed"; exit 1; }
+    cflags=$(PKG_CONFIG_PATH="$pc" pkg-config --define-variable=prefix="$root" --cflags weft)
+    # Every library weft needs, from the static listing, with libweft itself taken from the
+    # archive rather than the shared object beside it.
+    libs=$(PKG_CONFIG_PATH="$pc" pkg-config --define-variable=prefix="$root" --static --libs weft |
+      sed -e 's/\(^\| \)-lweft\b//')
+    # shellcheck disable=SC2086
+    c++ -std=c++20 $cflags "$src/tests/consumer/app/main.cpp" -o "$work/consumer" "$archive" $libs
+    if ldd "$work/consumer" | grep -q libweft; then
+      echo "consumer: linked against libweft.so, not the archive"; exit 1
+    fi
+    "$work/consumer"
     ;;
   subproject)
     cp -r "$src/tests/consumer/app" "$work/app"
