@@ -191,7 +191,7 @@ Result<Address> RuntimeGroup::serve(const Address& local, Handler handler, Serve
       return f.error();
     }
   }
-  detail::log_debug("serve: {} listeners on {}", runtimes_.size(), at.to_string());
+  detail::log_debug("serve: listening on {} with {} listener(s)", at.to_string(), runtimes_.size());
   return at;
 }
 

@@ -332,7 +332,7 @@ void RuntimeImpl::run_task_outside_fiber(Task& task) noexcept {
 
 void RuntimeImpl::sweep_for_stop() noexcept {
   stop_swept_ = true;
-  log_debug("runtime {}: stopping with {} fibers alive", index(), alive_.load());
+  log_debug("runtime {}: stopping; fibers alive: {}", index(), alive_.load());
   all_.for_each([this](Fiber& f) { complete(&f, CallState::netdown); });
   sockets_->finish_reaping();
 }
