@@ -20,6 +20,7 @@ REQUIRED = {
     "echo_1conn_64B": {"ratios": ["weft_over_libuv"]},
     "echo_100conn_4KiB": {"ratios": ["weft_over_libuv"]},
     "echo_1conn_4KiB": {"ratios": ["weft_over_libuv"]},
+    "echo_threads": {"ratios": ["weft_2threads_over_1thread", "weft_over_asio_2threads"]},
     "fiber_memory": {"values": ["rss_kib_per_recv_fiber", "rss_kib_per_sleep_fiber"]},
     "scale": {"values": ["max_sleeping_fibers", "rss_gib_at_max"]},
 }

@@ -200,6 +200,26 @@ Contender echo_contender(std::string name, std::function<std::unique_ptr<EchoSer
           "round trips/s per round; one client thread, poll(2)"};
 }
 
+// The same load for every server of the echo_threads figure: two client threads, each with
+// half the connections; throughput is their sum.
+Contender echo_threads_contender(std::string name,
+                                 std::function<std::unique_ptr<EchoServer>()> make) {
+  return {name,
+          [=](const Config& cfg) {
+            auto server = make();
+            constexpr std::size_t kPerClient = 50;
+            std::size_t rounds = cfg.samples(400);
+            double rate[2] = {0, 0};
+            std::thread second([&] {
+              (void)echo_client(server->port(), kPerClient, 64, rounds, &rate[1]);
+            });
+            (void)echo_client(server->port(), kPerClient, 64, rounds, &rate[0]);
+            second.join();
+            return std::vector<double>{rate[0] + rate[1]};
+          },
+          "round trips/s per round, two client threads of 50 connections"};
+}
+
 }  // namespace
 
 void figures_more(const Config& cfg, std::vector<Figure>& out) {
@@ -259,6 +279,23 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
     add_ratio(f, "weft_over_asio_callbacks", "weft", "asio_callbacks");
     add_goal(f, "weft_over_libuv", 0.95, false);
     add_goal(f, "weft_over_asio_spawn", 1.0, false);
+    out.push_back(std::move(f));
+  }
+  if (cfg.wants("echo_threads")) {
+    Figure f = run_interleaved(
+        "echo_threads", "round trips/s",
+        "64 B ping-pong on 100 connections from two client threads, against servers on 1 and "
+        "2 threads; higher is better",
+        "all threads share the machine's cores with the clients",
+        {echo_threads_contender("weft_1thread", [] { return weft_group_echo_server(1); }),
+         echo_threads_contender("weft_2threads", [] { return weft_group_echo_server(2); }),
+         echo_threads_contender("asio_spawn_1thread", [] { return asio_echo_server(true, 1); }),
+         echo_threads_contender("asio_spawn_2threads", [] { return asio_echo_server(true, 2); })},
+        cfg);
+    add_ratio(f, "weft_2threads_over_1thread", "weft_2threads", "weft_1thread");
+    add_ratio(f, "asio_2threads_over_1thread", "asio_spawn_2threads", "asio_spawn_1thread");
+    add_ratio(f, "weft_over_asio_2threads", "weft_2threads", "asio_spawn_2threads");
+    add_goal(f, "weft_over_asio_2threads", 1.0, false);
     out.push_back(std::move(f));
   }
   if (cfg.wants("fiber_memory")) {

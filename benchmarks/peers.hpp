@@ -70,9 +70,11 @@ class EchoServer {
   virtual ~EchoServer() = default;
   virtual std::uint16_t port() const = 0;
 };
-std::unique_ptr<EchoServer> asio_echo_server(bool coroutines);
+std::unique_ptr<EchoServer> asio_echo_server(bool coroutines, int threads = 1);
 std::unique_ptr<EchoServer> libuv_echo_server();
 std::unique_ptr<EchoServer> weft_echo_server();
+// A weft::RuntimeGroup of `threads` runtimes serving with one SO_REUSEPORT listener each.
+std::unique_ptr<EchoServer> weft_group_echo_server(int threads);
 
 // The one client every echo server is driven by: `connections` connections, each a
 // ping-pong of `size`-byte messages, all connections in flight at once, for `rounds`

@@ -158,7 +158,10 @@ struct CallbackSession : std::enable_shared_from_this<CallbackSession> {
 
 class AsioEchoServer final : public EchoServer {
  public:
-  explicit AsioEchoServer(bool coroutines) : acceptor_(ioc_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
+  // `threads` threads run the one io_context (Asio's thread-pool shape); a coroutine has one
+  // operation outstanding at a time, so its handlers never run concurrently.
+  AsioEchoServer(bool coroutines, int threads)
+      : ioc_(threads), acceptor_(ioc_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
     port_ = acceptor_.local_endpoint().port();
     if (coroutines) {
       asio::spawn(ioc_, [this](asio::yield_context y) {
@@ -175,11 +178,11 @@ class AsioEchoServer final : public EchoServer {
     } else {
       accept_one();
     }
-    thread_ = std::thread([this] { ioc_.run(); });
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
   }
   ~AsioEchoServer() override {
     ioc_.stop();
-    thread_.join();
+    for (auto& t : threads_) t.join();
   }
   std::uint16_t port() const override { return port_; }
 
@@ -192,16 +195,16 @@ class AsioEchoServer final : public EchoServer {
       accept_one();
     });
   }
-  asio::io_context ioc_{1};
+  asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace
 
-std::unique_ptr<EchoServer> asio_echo_server(bool coroutines) {
-  return std::make_unique<AsioEchoServer>(coroutines);
+std::unique_ptr<EchoServer> asio_echo_server(bool coroutines, int threads) {
+  return std::make_unique<AsioEchoServer>(coroutines, threads);
 }
 
 }  // namespace weft::bench

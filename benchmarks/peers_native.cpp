@@ -220,8 +220,37 @@ class WeftEchoServer final : public EchoServer {
   std::thread thread_;
 };
 
+class WeftGroupEchoServer final : public EchoServer {
+ public:
+  explicit WeftGroupEchoServer(int threads) : group_(static_cast<std::size_t>(threads)) {
+    auto at = group_.serve(Address::loopback_v4(0), [](UniqueSocket c) {
+      char buf[8192];
+      for (;;) {
+        auto n = recv(c.get(), buf, sizeof buf);
+        if (!n.ok() || *n == 0 || !send(c.get(), buf, *n).ok()) break;
+      }
+    });
+    if (!at.ok()) std::abort();
+    port_ = at->port();
+    thread_ = std::thread([this] { (void)group_.run(); });
+  }
+  ~WeftGroupEchoServer() override {
+    group_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const override { return port_; }
+
+ private:
+  RuntimeGroup group_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
 }  // namespace
 
+std::unique_ptr<EchoServer> weft_group_echo_server(int threads) {
+  return std::make_unique<WeftGroupEchoServer>(threads);
+}
 std::unique_ptr<EchoServer> libuv_echo_server() { return std::make_unique<LibuvEchoServer>(); }
 std::unique_ptr<EchoServer> weft_echo_server() { return std::make_unique<WeftEchoServer>(); }
 
