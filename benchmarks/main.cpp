@@ -23,6 +23,13 @@ void usage() {
   std::puts("usage: weft-bench [--quick] [--json FILE] [--plot DIR] [--only NAME[,NAME...]]");
 }
 
+// A gnuplot single-quoted string: a quote inside is written twice.
+std::string gp_quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
 // Latency distributions as CDFs (log x axis), one PNG per figure, drawn by gnuplot.
 void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
   ::mkdir(dir.c_str(), 0755);
@@ -34,7 +41,7 @@ void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
     if (f.raw.empty()) continue;  // a figure of values only (scale): nothing to draw
     std::ostringstream script;
     script << "set terminal png size 900,560 noenhanced\nset output '" << dir << "/" << f.name << ".png'\n"
-           << "set title '" << f.name << " (" << f.placement << ")'\nset logscale x\n"
+           << "set title " << gp_quoted(f.name + " (" + f.placement + ")") << "\nset logscale x\n"
            << "set xlabel '" << f.unit << "'\nset ylabel 'fraction of samples'\n"
            << "set key bottom right\nset grid\nplot ";
     bool first = true;
