@@ -13,6 +13,8 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -36,26 +38,31 @@ double rss_kib() {
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1024.0;
 }
 
-// Runs fn in a forked child and returns the doubles it wrote: memory figures need a fresh
-// process (pools and the allocator keep what earlier rounds freed).
-std::vector<double> in_child(const std::function<std::vector<double>()>& fn) {
+// Runs the named sample (samples() below) in a fresh process — this program again, with
+// --sample NAME — and returns the numbers it printed: memory figures need a process whose
+// heap and pools hold nothing from earlier figures.
+std::vector<double> in_fresh_process(const char* name) {
   int p[2];
   if (::pipe(p) != 0) return {};
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::dup2(p[1], 1);
     ::close(p[0]);
-    std::vector<double> r = fn();
-    (void)!::write(p[1], r.data(), r.size() * sizeof(double));
-    ::_exit(0);
+    ::close(p[1]);
+    ::execl("/proc/self/exe", "weft-bench", "--sample", name, static_cast<char*>(nullptr));
+    ::_exit(127);
   }
   ::close(p[1]);
-  std::vector<double> out;
-  double v;
-  while (::read(p[0], &v, sizeof v) == static_cast<ssize_t>(sizeof v)) out.push_back(v);
+  std::string text;
+  char buf[256];
+  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
   ::close(p[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  std::vector<double> out;
+  std::istringstream in(text);
+  for (double v; in >> v;) out.push_back(v);
   return out;
 }
 
@@ -178,6 +185,94 @@ std::vector<double> weft_fast(const Config& cfg, bool receive) {
   return out;
 }
 
+// --- memory samples, each run alone in a fresh process -----------------------------------
+
+constexpr std::size_t kRecvFibers = 4000, kSleepFibers = 100'000, kScaleCap = 1'000'000;
+
+std::vector<double> sample_weft_recv() {
+  Runtime rt;
+  double per = 0;
+  (void)rt.spawn([&] {
+    auto l = *socket(AF_INET, SOCK_STREAM);
+    (void)bind(l, Address::loopback_v4(0));
+    (void)listen(l, 4096);
+    Address at = *local_address(l);
+    double before = rss_kib();
+    std::vector<Socket> ends;
+    std::vector<FiberId> fibers;
+    for (std::size_t i = 0; i < kRecvFibers; ++i) {
+      auto c = *socket(AF_INET, SOCK_STREAM);
+      (void)connect(c, at);
+      auto a = *accept(l);
+      ends.push_back(c);
+      ends.push_back(a);
+      fibers.push_back(*spawn([a] {
+        char b[64];
+        (void)recv(a, b, sizeof b);
+      }));
+    }
+    this_fiber::yield();
+    per = (rss_kib() - before) / kRecvFibers;
+    for (FiberId id : fibers) (void)cancel_blocking_call(id);
+    for (FiberId id : fibers) (void)join(id);
+    for (Socket s : ends) (void)close(s);
+    (void)close(l);
+  });
+  (void)rt.run();
+  return std::vector<double>{per};
+}
+
+std::vector<double> sample_weft_sleep() {
+  Runtime rt;
+  double per = 0;
+  (void)rt.spawn([&] {
+    double before = rss_kib();
+    CancelSource source;
+    for (std::size_t i = 0; i < kSleepFibers; ++i) {
+      (void)spawn([t = source.token()] { (void)this_fiber::sleep_for(24h, t); });
+    }
+    this_fiber::yield();
+    per = (rss_kib() - before) / kSleepFibers;
+    source.cancel();
+  });
+  (void)rt.run();
+  return std::vector<double>{per};
+}
+
+// Sleeping fibers until a limit (or the cap): {count, RSS GiB}.
+std::vector<double> sample_scale() {
+  RuntimeOptions o;
+  o.stack_size = 16 * 1024;
+  Runtime rt(o);
+  std::size_t count = 0;
+  double rss = 0;
+  (void)rt.spawn([&] {
+    CancelSource source;
+    for (; count < kScaleCap; ++count) {
+      if (!spawn([t = source.token()] { (void)this_fiber::sleep_for(24h, t); }).ok()) break;
+      if (count % 65536 == 0) this_fiber::yield();  // let them block as we go
+    }
+    this_fiber::yield();
+    rss = rss_kib() / (1024.0 * 1024.0);
+    source.cancel();
+  });
+  (void)rt.run();
+  return std::vector<double>{static_cast<double>(count), rss};
+}
+
+const std::map<std::string, std::vector<double> (*)()>& samples() {
+  static const std::map<std::string, std::vector<double> (*)()> table = {
+      {"weft_recv", sample_weft_recv},
+      {"weft_sleep", sample_weft_sleep},
+      {"asio_spawn_recv",
+       [] { return std::vector<double>{asio_spawn_recv_kib_per_coroutine(kRecvFibers, rss_kib)}; }},
+      {"asio_spawn_sleep",
+       [] { return std::vector<double>{asio_spawn_sleep_kib_per_coroutine(kSleepFibers, rss_kib)}; }},
+      {"scale", sample_scale},
+  };
+  return table;
+}
+
 // --- echo ---------------------------------------------------------------------------------
 
 struct EchoSpec {
@@ -221,6 +316,16 @@ Contender echo_threads_contender(std::string name,
 }
 
 }  // namespace
+
+int run_sample(const std::string& name) {
+  auto it = samples().find(name);
+  if (it == samples().end()) {
+    std::fprintf(stderr, "weft-bench: no sample %s\n", name.c_str());
+    return 2;
+  }
+  for (double v : it->second()) std::printf("%.17g\n", v);
+  return 0;
+}
 
 void figures_more(const Config& cfg, std::vector<Figure>& out) {
   if (cfg.wants("cancel_fanout")) {
@@ -299,94 +404,30 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
     out.push_back(std::move(f));
   }
   if (cfg.wants("fiber_memory")) {
-    constexpr std::size_t kRecvFibers = 4000, kSleepFibers = 100'000;
-    auto weft_recv_mem = [](const Config&) {
-      return in_child([] {
-        Runtime rt;
-        double per = 0;
-        (void)rt.spawn([&] {
-          auto l = *socket(AF_INET, SOCK_STREAM);
-          (void)bind(l, Address::loopback_v4(0));
-          (void)listen(l, 4096);
-          Address at = *local_address(l);
-          double before = rss_kib();
-          std::vector<Socket> ends;
-          std::vector<FiberId> fibers;
-          for (std::size_t i = 0; i < kRecvFibers; ++i) {
-            auto c = *socket(AF_INET, SOCK_STREAM);
-            (void)connect(c, at);
-            auto a = *accept(l);
-            ends.push_back(c);
-            ends.push_back(a);
-            fibers.push_back(*spawn([a] {
-              char b[64];
-              (void)recv(a, b, sizeof b);
-            }));
-          }
-          this_fiber::yield();
-          per = (rss_kib() - before) / kRecvFibers;
-          for (FiberId id : fibers) (void)cancel_blocking_call(id);
-          for (FiberId id : fibers) (void)join(id);
-          for (Socket s : ends) (void)close(s);
-          (void)close(l);
-        });
-        (void)rt.run();
-        return std::vector<double>{per};
-      });
-    };
-    auto weft_sleep_mem = [](const Config&) {
-      return in_child([] {
-        Runtime rt;
-        double per = 0;
-        (void)rt.spawn([&] {
-          double before = rss_kib();
-          CancelSource source;
-          for (std::size_t i = 0; i < kSleepFibers; ++i) {
-            (void)spawn([t = source.token()] { (void)this_fiber::sleep_for(24h, t); });
-          }
-          this_fiber::yield();
-          per = (rss_kib() - before) / kSleepFibers;
-          source.cancel();
-        });
-        (void)rt.run();
-        return std::vector<double>{per};
-      });
-    };
     Figure f = run_interleaved(
         "fiber_memory", "KiB/fiber",
         "RSS growth per fiber: blocked in recv on a connected socket (both ends, 4,000 fibers), "
         "and blocked in sleep (100,000 fibers); a fresh process per sample",
         "-",
-        {{"weft_recv", weft_recv_mem, "4,000 fibers, 8,000 sockets"},
-         {"weft_sleep", weft_sleep_mem, "100,000 fibers"}},
+        {{"weft_recv", [](const Config&) { return in_fresh_process("weft_recv"); },
+          "4,000 fibers, 8,000 sockets"},
+         {"asio_spawn_recv", [](const Config&) { return in_fresh_process("asio_spawn_recv"); },
+          "4,000 coroutines in async_read_some, 8,000 sockets"},
+         {"weft_sleep", [](const Config&) { return in_fresh_process("weft_sleep"); },
+          "100,000 fibers"},
+         {"asio_spawn_sleep", [](const Config&) { return in_fresh_process("asio_spawn_sleep"); },
+          "100,000 coroutines in steady_timer::async_wait"}},
         cfg);
     f.values["rss_kib_per_recv_fiber"] = f.contenders["weft_recv"].p50;
     f.values["rss_kib_per_sleep_fiber"] = f.contenders["weft_sleep"].p50;
+    add_ratio(f, "weft_recv_over_asio_spawn", "weft_recv", "asio_spawn_recv");
+    add_ratio(f, "weft_sleep_over_asio_spawn", "weft_sleep", "asio_spawn_sleep");
     add_value_goal(f, "rss_kib_per_recv_fiber", 8.0);
     out.push_back(std::move(f));
   }
   if (cfg.wants("scale")) {
     // Sleeping fibers until a limit (or the cap), in a fresh process: {count, RSS GiB}.
-    const std::size_t cap = 1'000'000;
-    auto r = in_child([cap] {
-      RuntimeOptions o;
-      o.stack_size = 16 * 1024;
-      Runtime rt(o);
-      std::size_t count = 0;
-      double rss = 0;
-      (void)rt.spawn([&] {
-        CancelSource source;
-        for (; count < cap; ++count) {
-          if (!spawn([t = source.token()] { (void)this_fiber::sleep_for(24h, t); }).ok()) break;
-          if (count % 65536 == 0) this_fiber::yield();  // let them block as we go
-        }
-        this_fiber::yield();
-        rss = rss_kib() / (1024.0 * 1024.0);
-        source.cancel();
-      });
-      (void)rt.run();
-      return std::vector<double>{static_cast<double>(count), rss};
-    });
+    auto r = in_fresh_process("scale");
     Figure f;
     f.name = "scale";
     f.unit = "fibers";

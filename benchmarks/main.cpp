@@ -3,24 +3,28 @@
 //   weft-bench [--quick] [--json FILE] [--plot DIR] [--only NAME[,NAME...]]
 #include "figures.hpp"
 #include "harness.hpp"
+#include "peers.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace {
 
 using namespace weft::bench;
 
 void usage() {
-  std::puts("usage: weft-bench [--quick] [--json FILE] [--plot DIR] [--only NAME[,NAME...]]");
+  std::puts("usage: weft-bench [--quick] [--json FILE] [--plot DIR] [--only NAME[,NAME...]]\n"
+            "       weft-bench --serve-echo weft|libuv|asio_callbacks|asio_spawn");
 }
 
 // A gnuplot single-quoted string: a quote inside is written twice.
@@ -68,6 +72,27 @@ void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
   if (!have_gnuplot) std::fprintf(stderr, "weft-bench: gnuplot not found: wrote data and scripts only\n");
 }
 
+// --serve-echo NAME: one echo server of the echo figures, alone in this process, until
+// standard input closes; its port is the first line of standard output. For counting the
+// server's own instructions under cachegrind (benchmarks/instructions.py).
+int serve_echo(const std::string& name) {
+  std::unique_ptr<EchoServer> server;
+  if (name == "weft") server = weft_echo_server();
+  else if (name == "libuv") server = libuv_echo_server();
+  else if (name == "asio_callbacks") server = asio_echo_server(false);
+  else if (name == "asio_spawn") server = asio_echo_server(true);
+  if (!server) {
+    std::fprintf(stderr, "weft-bench: --serve-echo takes weft, libuv, asio_callbacks or asio_spawn\n");
+    return 2;
+  }
+  std::printf("%u\n", static_cast<unsigned>(server->port()));
+  std::fflush(stdout);
+  char buf[256];
+  while (::read(0, buf, sizeof buf) > 0) {
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +112,10 @@ int main(int argc, char** argv) {
       std::stringstream ss(argv[++i]);
       std::string name;
       while (std::getline(ss, name, ',')) cfg.only.insert(name);
+    } else if (a == "--sample" && i + 1 < argc) {
+      return run_sample(argv[++i]);
+    } else if (a == "--serve-echo" && i + 1 < argc) {
+      return serve_echo(argv[++i]);
     } else if (a == "-h" || a == "--help") {
       usage();
       return 0;

@@ -59,6 +59,10 @@ void posix_pair(int& a, int& b);
 std::vector<double> asio_spawn_cancel_same_thread(const Config& cfg);
 std::vector<double> asio_spawn_cancel_cross_thread(const Config& cfg);
 std::vector<double> asio_spawn_fanout(const Config& cfg, std::size_t coroutines);
+// RSS growth (KiB, by `rss`) per coroutine blocked in async_read_some on an accepted
+// loopback connection, and per coroutine blocked in steady_timer::async_wait.
+double asio_spawn_recv_kib_per_coroutine(std::size_t n, double (*rss)());
+double asio_spawn_sleep_kib_per_coroutine(std::size_t n, double (*rss)());
 
 // An OS thread blocked in recv(2), interrupted by pthread_kill (a handler without
 // SA_RESTART, so recv fails with EINTR).

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <thread>
+#include <vector>
 
 namespace weft::bench {
 namespace {
@@ -124,6 +125,54 @@ std::vector<double> asio_spawn_fanout(const Config&, std::size_t fibers) {
   });
   ioc.run();
   return {static_cast<double>(t1 - t0) / static_cast<double>(fibers)};
+}
+
+// Memory peers for fiber_memory: RSS growth per coroutine, measured by the caller's `rss`
+// (KiB) in a fresh process. asio::spawn's coroutines run on Boost.Context stacks of Boost's
+// default size; only touched pages count, as for weft's.
+double asio_spawn_recv_kib_per_coroutine(std::size_t n, double (*rss)()) {
+  asio::io_context ioc(1);
+  tcp::acceptor acc(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  double before = rss();
+  std::vector<std::unique_ptr<tcp::socket>> clients;
+  std::size_t blocked = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto c = std::make_unique<tcp::socket>(ioc);
+    c->connect(acc.local_endpoint());
+    clients.push_back(std::move(c));
+    tcp::socket a = acc.accept();
+    asio::spawn(ioc, [&blocked, a = std::move(a)](asio::yield_context y) mutable {
+      char b[64];
+      error_code ec;
+      ++blocked;
+      a.async_read_some(asio::buffer(b), y[ec]);
+    }, asio::detached);
+  }
+  while (blocked < n) ioc.run_one();
+  double per = (rss() - before) / static_cast<double>(n);
+  for (auto& c : clients) c->close();  // each coroutine's read ends (EOF), and it returns
+  ioc.run();
+  return per;
+}
+
+double asio_spawn_sleep_kib_per_coroutine(std::size_t n, double (*rss)()) {
+  asio::io_context ioc(1);
+  double before = rss();
+  std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  std::size_t blocked = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    timers.push_back(std::make_unique<asio::steady_timer>(ioc, std::chrono::hours(24)));
+    asio::spawn(ioc, [&blocked, t = timers.back().get()](asio::yield_context y) {
+      error_code ec;
+      ++blocked;
+      t->async_wait(y[ec]);
+    }, asio::detached);
+  }
+  while (blocked < n) ioc.run_one();
+  double per = (rss() - before) / static_cast<double>(n);
+  for (auto& t : timers) t->cancel();
+  ioc.run();
+  return per;
 }
 
 // Echo server peers: one coroutine (or one callback chain) per connection, reading some bytes

@@ -9,8 +9,8 @@ WEFT_BUILD_PACKAGES=(
 )
 # The test suite's extras: real HTTP clients for weft-http, and the API reference.
 WEFT_TEST_PACKAGES=(curl wrk doxygen)
-# The benchmark suite's extras: plots.
-WEFT_BENCH_PACKAGES=(gnuplot-nox)
+# The benchmark suite's extras: plots, and instruction counts (cachegrind).
+WEFT_BENCH_PACKAGES=(gnuplot-nox valgrind)
 # The fuzz target: clang with libFuzzer.
 WEFT_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""User-space instructions per echo round trip of each echo server, counted by cachegrind.
+
+Each server runs alone in its process (`weft-bench --serve-echo NAME`) under
+`valgrind --tool=cachegrind --cache-sim=no`; a Python client outside valgrind drives 100
+connections of 64 B ping-pong (all in flight) for R1 and then, in a second run, R2 rounds.
+(Ir(R2) - Ir(R1)) / ((R2 - R1) * 100) is the server's instructions per round trip, with start-up,
+connection set-up and shutdown cancelled out. Instruction counts do not move with the
+machine's load as times do; they are the steady figure beside the timed ratios.
+
+usage: instructions.py WEFT-BENCH [--json FILE] [--rounds R1,R2]
+"""
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+SERVERS = ["weft", "libuv", "asio_callbacks", "asio_spawn"]
+CONNECTIONS = 100
+SIZE = 64
+GOAL = 1.3  # weft at most 1.3x libuv's instructions per round trip (docs/benchmarks.md)
+
+
+def drive(port: int, rounds: int) -> None:
+    conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+    for c in conns:
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    msg = b"e" * SIZE
+    for _ in range(rounds):
+        for c in conns:
+            c.sendall(msg)
+        for c in conns:
+            got = 0
+            while got < SIZE:
+                chunk = c.recv(SIZE - got)
+                if not chunk:
+                    raise RuntimeError("server closed a connection")
+                got += len(chunk)
+    for c in conns:
+        c.close()
+
+
+def count(bench: str, server: str, rounds: int, work: str) -> int:
+    out = f"{work}/cg.{server}.{rounds}"
+    p = subprocess.Popen(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                          f"--cachegrind-out-file={out}", bench, "--serve-echo", server],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = int(p.stdout.readline())
+        drive(port, rounds)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=300)
+    if p.returncode != 0:
+        raise RuntimeError(f"{server}: exit {p.returncode}: {p.stderr.read().decode()[-2000:]}")
+    m = re.search(r"^summary:\s+(\d+)", open(out).read(), re.M)
+    if not m:
+        raise RuntimeError(f"{server}: no summary in {out}")
+    return int(m.group(1))
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if not args or args[0].startswith("-"):
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    bench, json_path, r1, r2 = args[0], None, 50, 250
+    i = 1
+    while i < len(args):
+        if args[i] == "--json" and i + 1 < len(args):
+            json_path = args[i + 1]
+            i += 2
+        elif args[i] == "--rounds" and i + 1 < len(args):
+            r1, r2 = (int(x) for x in args[i + 1].split(","))
+            i += 2
+        else:
+            print(f"instructions.py: unknown argument {args[i]}", file=sys.stderr)
+            return 2
+    if shutil.which("valgrind") is None:
+        print("instructions.py: valgrind is not installed: skipped")
+        return 0
+    per = {}
+    with tempfile.TemporaryDirectory() as work:
+        for server in SERVERS:
+            lo, hi = count(bench, server, r1, work), count(bench, server, r2, work)
+            per[server] = (hi - lo) / ((r2 - r1) * CONNECTIONS)
+    print(f"instructions per round trip (cachegrind Ir, server process only; "
+          f"{CONNECTIONS} connections x {SIZE} B, rounds {r1} and {r2})")
+    for server in SERVERS:
+        print(f"  {server:16s} {per[server]:10.0f}   {per[server] / per['libuv']:.2f}x libuv")
+    ratio = per["weft"] / per["libuv"]
+    print(f"  goal: weft <= {GOAL}x libuv: {'met' if ratio <= GOAL else 'not met'} ({ratio:.2f})")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"instructions_per_round_trip": per, "weft_over_libuv": ratio,
+                       "goal": GOAL, "met": ratio <= GOAL,
+                       "connections": CONNECTIONS, "size": SIZE, "rounds": [r1, r2]}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
