@@ -5,8 +5,8 @@ Each server runs alone in its process (`weft-bench --serve-echo NAME`) under
 `valgrind --tool=cachegrind --cache-sim=no`; a Python client outside valgrind drives 100
 connections of 64 B ping-pong (all in flight) for R1 and then, in a second run, R2 rounds.
 (Ir(R2) - Ir(R1)) / ((R2 - R1) * 100) is the server's instructions per round trip, with start-up,
-connection set-up and shutdown cancelled out. Instruction counts do not move with the
-machine's load as times do; they are the steady figure beside the timed ratios.
+connection set-up and shutdown cancelled out. Instruction counts move much less than times
+do, but still with how many events one loop iteration batches (the client's timing).
 
 usage: instructions.py WEFT-BENCH [--json FILE] [--rounds R1,R2]
 """
