@@ -178,6 +178,15 @@ class LibuvEchoServer final : public EchoServer {
   std::thread thread_;
 };
 
+// One weft echo connection: reads some bytes, sends them all back, until EOF or an error.
+void echo_until_eof(Socket s) {
+  char buf[8192];
+  for (;;) {
+    auto n = recv(s, buf, sizeof buf);
+    if (!n.ok() || *n == 0 || !send(s, buf, *n).ok()) return;
+  }
+}
+
 class WeftEchoServer final : public EchoServer {
  public:
   WeftEchoServer() {
@@ -194,11 +203,7 @@ class WeftEchoServer final : public EchoServer {
           if (!c.ok()) break;
           (void)set_nodelay(*c, true);
           (void)spawn([s = *c] {
-            char buf[8192];
-            for (;;) {
-              auto n = recv(s, buf, sizeof buf);
-              if (!n.ok() || *n == 0 || !send(s, buf, *n).ok()) break;
-            }
+            echo_until_eof(s);
             (void)close(s);
           });
         }
@@ -223,13 +228,7 @@ class WeftEchoServer final : public EchoServer {
 class WeftGroupEchoServer final : public EchoServer {
  public:
   explicit WeftGroupEchoServer(int threads) : group_(static_cast<std::size_t>(threads)) {
-    auto at = group_.serve(Address::loopback_v4(0), [](UniqueSocket c) {
-      char buf[8192];
-      for (;;) {
-        auto n = recv(c.get(), buf, sizeof buf);
-        if (!n.ok() || *n == 0 || !send(c.get(), buf, *n).ok()) break;
-      }
-    });
+    auto at = group_.serve(Address::loopback_v4(0), [](UniqueSocket c) { echo_until_eof(c.get()); });
     if (!at.ok()) std::abort();
     port_ = at->port();
     thread_ = std::thread([this] { (void)group_.run(); });

@@ -9,6 +9,8 @@
 // socket, and the process exits 0.
 #include <weft/weft.hpp>
 
+#include "cli.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -32,15 +34,6 @@ void serve(weft::UniqueSocket conn) {
 int usage(const char* argv0) {
   std::fprintf(stderr, "usage: %s [--host ADDRESS] [--port PORT] [--threads N]\n", argv0);
   return 2;
-}
-
-bool parse_number(const char* text, long lo, long hi, long* out) {
-  char* end = nullptr;
-  errno = 0;
-  long v = std::strtol(text, &end, 10);
-  if (end == text || *end || errno || v < lo || v > hi) return false;
-  *out = v;
-  return true;
 }
 
 }  // namespace

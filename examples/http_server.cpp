@@ -19,6 +19,8 @@
 // ends the process at once (the default action is back by then).
 #include <weft/weft.hpp>
 
+#include "cli.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -217,15 +219,6 @@ int usage(const char* argv0) {
                "[--idle-timeout MS]\n",
                argv0);
   return 2;
-}
-
-bool parse_number(const char* text, long lo, long hi, long* out) {
-  char* end = nullptr;
-  errno = 0;
-  long v = std::strtol(text, &end, 10);
-  if (end == text || *end || errno || v < lo || v > hi) return false;
-  *out = v;
-  return true;
 }
 
 }  // namespace
