@@ -112,7 +112,7 @@ struct CancelState {
       bool destroyed = false;
       cb->destroyed_flag_ = &destroyed;
       unlock();
-      cb->fn_->run();  // may destroy cb (its own registration) from within
+      cb->invoke(by_deadline);  // may destroy cb (its own registration) from within
       if (!destroyed) {
         cb->destroyed_flag_ = nullptr;
         cb->done_.store(true, std::memory_order_release);  // cb may be freed from here on
@@ -281,8 +281,9 @@ void CancelCallback::attach(const CancelToken& token) {
   if (!s) return;
   s->lock();
   if (s->cancelled.load(std::memory_order_relaxed)) {
+    bool timed_out = s->timed_out.load(std::memory_order_relaxed);
     s->unlock();
-    fn_->run();  // already cancelled: inline, in the constructor
+    invoke(timed_out);  // already cancelled: inline, in the constructor
     return;
   }
   if (!s->has_sources()) {
@@ -293,6 +294,14 @@ void CancelCallback::attach(const CancelToken& token) {
   s->push(this);
   state_ = s;
   s->unlock();
+}
+
+void CancelCallback::invoke(bool timed_out) noexcept {
+  if (plain_) {
+    plain_(ctx_, timed_out);
+  } else {
+    fn_->run();
+  }
 }
 
 CancelCallback::~CancelCallback() {

@@ -15,6 +15,7 @@ namespace {
 
 class WsaCategory final : public std::error_category {
  public:
+  constexpr WsaCategory() noexcept = default;
   const char* name() const noexcept override { return "wsa"; }
 
   std::string message(int v) const override {
@@ -80,10 +81,12 @@ class WsaCategory final : public std::error_category {
 
 }  // namespace
 
-const std::error_category& wsa_category() noexcept {
-  static const WsaCategory category;
-  return category;
-}
+// Constant-initialised at namespace scope, so that wsa_category() — on every error a call
+// returns, and in every comparison with a wsa value — is a plain address, with no guard of a
+// function-local static to test. (libstdc++ keeps system_category's instance the same way.)
+constinit const WsaCategory kWsaCategory;
+
+const std::error_category& wsa_category() noexcept { return kWsaCategory; }
 
 namespace detail {
 

@@ -223,7 +223,12 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
       result = static_cast<std::size_t>(n);
       return Attempt::done;
     }
-    if (errno == EAGAIN) return Attempt::would_block;
+    if (errno == EAGAIN) {
+      // Empty now: if this call ends without data (a cancel), the next recv parks at once;
+      // the armed readable interest reports anything that arrives meanwhile.
+      r.s->drained = true;
+      return Attempt::would_block;
+    }
     if (errno == ECONNRESET && r.s->type == SOCK_STREAM) r.s->reset_by_peer = true;
     result = detail::errno_to_error(errno);
     return Attempt::done;
@@ -240,8 +245,12 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
   }
   if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how, park_first)) {
     // Precise mode: no byte was consumed for this call; nothing to undo.
+    // (The mode is asked first: in precise mode a cancelled recv looks nothing up.)
     SockRef r;
-    if (how == CallState::cancelled && !detail::sock_lookup(h, r) && portable(r)) reset_if_open(h);
+    if (how == CallState::cancelled && detail::tls_runtime->options().portable_mode &&
+        !detail::sock_lookup(h, r) && portable(r)) {
+      reset_if_open(h);
+    }
     return ec;
   }
   return result;

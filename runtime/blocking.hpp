@@ -93,10 +93,11 @@ class BlockingCall {
     f_->slot->word.store(make_word(f_->gen(), CallState::pending), std::memory_order_release);
     // A call given a token, or inside cancel scopes, is cancelled by those tokens too (one
     // registration per token for the call's duration; none at all without tokens).
-    if (has_tokens(f_)) scope_register(f_, scopes_);
+    if (has_tokens(f_)) scope_register(f_, f_->call_registrations);
   }
   ~BlockingCall() {
-    scopes_.clear();  // deregistered (waiting for one running elsewhere) before the call ends
+    // Deregistered (waiting for one running elsewhere) before the call ends.
+    f_->call_registrations.clear();
     f_->slot->word.store(make_word(f_->gen(), CallState::idle), std::memory_order_release);
   }
   BlockingCall(const BlockingCall&) = delete;
@@ -133,7 +134,6 @@ class BlockingCall {
 
  private:
   Fiber* f_;
-  ScopeRegistrations scopes_;
 };
 
 // A timer that fixes fiber f's outstanding call to `how` when it fires (completion for a

@@ -2,9 +2,12 @@
 // Boost.Context's fcontext primitives, annotated for AddressSanitizer and ThreadSanitizer so
 // that their reports on fiber stacks are real.
 //
-// The topology is a star: the scheduler switches to a fiber, a fiber switches back to the
-// scheduler. So whoever resumes a context is the one it switched to, and the suspended
-// context handed back by jump_fcontext always belongs to `to`.
+// Any context may resume any other: the scheduler switches to a fiber, a fiber that parks or
+// yields hands the thread straight to the next ready fiber, and a fiber with nothing to hand
+// to (or that has finished) switches back to the scheduler. So the suspended context that
+// jump_fcontext hands back belongs to whoever switched here, not necessarily to the context
+// this one switched to: every switch passes a pointer to its own record for the resumed side
+// to save it in (SwitchHandoff; Boost.Fiber does the same).
 #pragma once
 
 #include <boost/context/detail/fcontext.hpp>
@@ -46,21 +49,38 @@ struct ExecContext {
   void* tsan_fiber = nullptr;
 };
 
+// What a switch hands the context it resumes: where to save the suspended context (null when
+// it has finished for good) and the caller's data. Lives on the switching context's stack,
+// which stays intact until the resumed side has read it.
+struct SwitchHandoff {
+  ExecContext* from;
+  void* data;
+};
+
+// The resumed side of a switch: saves the context that switched here into its record (any
+// context may resume any other: the scheduler a fiber, a fiber the next ready one) and
+// returns the data it passed.
+inline void* arrive(bctx::transfer_t t) noexcept {
+  auto* h = static_cast<SwitchHandoff*>(t.data);
+  if (h->from) h->from->fctx = t.fctx;
+  return h->data;
+}
+
 // Switches from `from` (the running context) to `to`, passing `data`; returns the data passed
 // by whoever switches back to `from`.
-inline void* switch_context([[maybe_unused]] ExecContext& from, ExecContext& to, void* data) noexcept {
+inline void* switch_context(ExecContext& from, ExecContext& to, void* data) noexcept {
 #if WEFT_ASAN
   __sanitizer_start_switch_fiber(&from.asan_fake_stack, to.stack_bottom, to.stack_size);
 #endif
 #if WEFT_TSAN
   __tsan_switch_to_fiber(to.tsan_fiber, 0);
 #endif
-  bctx::transfer_t t = bctx::jump_fcontext(to.fctx, data);
-  to.fctx = t.fctx;
+  SwitchHandoff h{&from, data};
+  void* back = arrive(bctx::jump_fcontext(to.fctx, &h));
 #if WEFT_ASAN
   __sanitizer_finish_switch_fiber(from.asan_fake_stack, nullptr, nullptr);
 #endif
-  return t.data;
+  return back;
 }
 
 // Leaves a finished fiber for good: its stack may be freed once `to` runs.
@@ -71,16 +91,20 @@ inline void* switch_context([[maybe_unused]] ExecContext& from, ExecContext& to,
 #if WEFT_TSAN
   __tsan_switch_to_fiber(to.tsan_fiber, 0);
 #endif
-  bctx::jump_fcontext(to.fctx, data);
+  SwitchHandoff h{nullptr, data};
+  bctx::jump_fcontext(to.fctx, &h);
   __builtin_unreachable();
 }
 
-// First instructions of a new fiber: records the scheduler's context that started it.
-inline void enter_context(ExecContext& scheduler, bctx::transfer_t t) noexcept {
-  scheduler.fctx = t.fctx;
+// First instructions of a new fiber: records the context that started it (the scheduler or
+// another fiber) and returns the data it passed.
+inline void* enter_context(bctx::transfer_t t) noexcept {
 #if WEFT_ASAN
-  __sanitizer_finish_switch_fiber(nullptr, &scheduler.stack_bottom, &scheduler.stack_size);
+  // The starter's stack, learnt here for the scheduler (a fiber's is known already).
+  auto* h = static_cast<SwitchHandoff*>(t.data);
+  __sanitizer_finish_switch_fiber(nullptr, &h->from->stack_bottom, &h->from->stack_size);
 #endif
+  return arrive(t);
 }
 
 inline void* sanitizer_fiber_create() noexcept {

@@ -5,6 +5,7 @@
 #include "context.hpp"
 #include "fiber_table.hpp"
 #include "intrusive_list.hpp"
+#include "registrations.hpp"
 #include "stack_pool.hpp"
 
 #include <weft/fiber_id.hpp>
@@ -58,6 +59,8 @@ struct Fiber {
   // The token given to the blocking call under way (its trailing parameter), if any; calls
   // it makes internally (recv_exact's recvs, a lingering close's waits) observe it too.
   const CancelToken* call_token = nullptr;
+  // The outstanding call's registrations on its tokens (BlockingCall).
+  ScopeRegistrations call_registrations;
 
   std::uint64_t gen() const noexcept { return gen_of_id(id); }
   CallState call_state() const noexcept {

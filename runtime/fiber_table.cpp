@@ -4,16 +4,12 @@
 #include <vector>
 
 namespace weft::detail {
+
+constinit std::atomic<FiberSlot*> fiber_chunks[kChunks] = {};
+
 namespace {
 
-// 4096 chunks of 4096 slots: 2^24 slots, the id's slot field. Chunks are allocated on first
-// use and never freed, so a slot pointer stays valid for the life of the process.
-constexpr std::uint32_t kChunkBits = 12;
-constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
-constexpr std::uint32_t kChunks = (1u << kSlotBits) / kChunkSize;
-
 struct Table {
-  std::atomic<FiberSlot*> chunks[kChunks] = {};
   std::mutex mu;                  // guards free_slots and next_slot
   std::vector<std::uint32_t> free_slots;
   std::uint32_t next_slot = 0;
@@ -25,9 +21,9 @@ Table& table() {
   return *t;
 }
 
-FiberSlot* slot_at(Table& t, std::uint32_t index) noexcept {
-  FiberSlot* chunk = t.chunks[index >> kChunkBits].load(std::memory_order_acquire);
-  return chunk ? &chunk[index & (kChunkSize - 1)] : nullptr;
+FiberSlot* slot_at(std::uint32_t index) noexcept {
+  FiberSlot* chunk = fiber_chunks[index >> kChunkBits].load(std::memory_order_acquire);
+  return &chunk[index & (kChunkSize - 1)];
 }
 
 }  // namespace
@@ -44,15 +40,15 @@ FiberId fiber_table_acquire(Fiber* fiber, std::uint32_t runtime_index) noexcept 
       if (t.next_slot >= (1u << kSlotBits)) return FiberId::none;
       index = t.next_slot;
       std::uint32_t c = index >> kChunkBits;
-      if (!t.chunks[c].load(std::memory_order_relaxed)) {
+      if (!fiber_chunks[c].load(std::memory_order_relaxed)) {
         auto* chunk = new (std::nothrow) FiberSlot[kChunkSize];
         if (!chunk) return FiberId::none;
-        t.chunks[c].store(chunk, std::memory_order_release);
+        fiber_chunks[c].store(chunk, std::memory_order_release);
       }
       ++t.next_slot;
     }
   }
-  FiberSlot* s = slot_at(t, index);
+  FiberSlot* s = slot_at(index);
   std::uint64_t gen = gen_of_word(s->word.load(std::memory_order_relaxed));
   if (gen == 0) {
     gen = 1;  // a fresh slot: generation 0 is never issued, so no id is 0
@@ -68,7 +64,7 @@ FiberId fiber_table_acquire(Fiber* fiber, std::uint32_t runtime_index) noexcept 
 void fiber_table_release(FiberId id) noexcept {
   Table& t = table();
   std::uint32_t index = slot_of_id(id);
-  FiberSlot* s = slot_at(t, index);
+  FiberSlot* s = slot_at(index);
   std::uint64_t next = (gen_of_id(id) + 1) & kGenMask;
   if (next == 0) next = 1;
   s->fiber = nullptr;
@@ -76,14 +72,6 @@ void fiber_table_release(FiberId id) noexcept {
   s->word.store(make_word(next, CallState::idle), std::memory_order_release);
   std::lock_guard lock(t.mu);
   t.free_slots.push_back(index);
-}
-
-FiberSlot* fiber_table_slot(FiberId id) noexcept {
-  if (id == FiberId::none) return nullptr;
-  Table& t = table();
-  std::uint32_t index = slot_of_id(id);
-  if (index >= (1u << kSlotBits)) return nullptr;
-  return slot_at(t, index);
 }
 
 }  // namespace weft::detail

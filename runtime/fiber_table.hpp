@@ -60,8 +60,22 @@ struct FiberSlot {
 FiberId fiber_table_acquire(Fiber* fiber, std::uint32_t runtime_index) noexcept;
 // Ends the fiber's generation (its id goes stale at once) and recycles the slot.
 void fiber_table_release(FiberId id) noexcept;
+
+// The table is 4096 chunks of 4096 slots: 2^24 slots, the id's slot field. Chunks are
+// allocated on first use and never freed, so a slot pointer stays valid for the life of the
+// process. (Constant-initialised: no guard on the lookup, which every cancel makes.)
+inline constexpr std::uint32_t kChunkBits = 12;
+inline constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
+inline constexpr std::uint32_t kChunks = (1u << kSlotBits) / kChunkSize;
+extern std::atomic<FiberSlot*> fiber_chunks[kChunks];
+
 // The slot an id names, or nullptr when the id was never issued.
-FiberSlot* fiber_table_slot(FiberId id) noexcept;
+inline FiberSlot* fiber_table_slot(FiberId id) noexcept {
+  if (id == FiberId::none) return nullptr;
+  std::uint32_t index = slot_of_id(id);
+  FiberSlot* chunk = fiber_chunks[index >> kChunkBits].load(std::memory_order_acquire);
+  return chunk ? &chunk[index & (kChunkSize - 1)] : nullptr;
+}
 // The slot of fiber `id` if that fiber has not ended (the slot's generation is still the
 // id's), else nullptr.
 inline FiberSlot* fiber_table_live_slot(FiberId id) noexcept {

@@ -45,6 +45,7 @@ class IntrusiveList {
     head_.prev = &h;
   }
   T* front() const noexcept { return empty() ? nullptr : head_.next->owner; }
+  ListHook<T>* front_hook() const noexcept { return empty() ? nullptr : head_.next; }
   T* back() const noexcept { return empty() ? nullptr : head_.prev->owner; }
   T* pop_front() noexcept {
     if (empty()) return nullptr;

@@ -53,9 +53,7 @@ inline std::error_code cancel_check(Fiber* f) noexcept {
 // True if some token may cancel the fiber's blocking calls (a call token or a scope).
 inline bool has_tokens(Fiber* f) noexcept { return f->call_token || scope_top(f); }
 
-// The registrations that cancel the fiber's outstanding call when a token applying to it
-// (the call's own, its scopes') is cancelled, for the duration of one blocking call.
-using ScopeRegistrations = std::vector<std::unique_ptr<CancelCallback>>;
+// Registers, for the fiber's outstanding call, a cancel on every token that applies to it.
 void scope_register(Fiber* f, ScopeRegistrations& out);
 
 }  // namespace weft::detail

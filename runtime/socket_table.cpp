@@ -13,10 +13,6 @@
 namespace weft::detail {
 namespace {
 
-constexpr unsigned kSockSlotBits = 20;
-constexpr unsigned kRuntimeBits = 12;
-constexpr std::uint32_t kMaxSlots = 1u << kSockSlotBits;
-
 // Generations are drawn from one process-wide counter rather than per slot, so a handle kept
 // from a destroyed runtime cannot name the socket that a later runtime (which may reuse the
 // registry index) puts in the same slot.
@@ -124,22 +120,8 @@ Result<Socket> SocketTable::add(int fd, int family, int type, SockState state) n
 }
 
 Socket SocketTable::handle_of(const Sock* s) const noexcept {
-  std::uint64_t v = (std::uint64_t{rt_->index() & ((1u << kRuntimeBits) - 1)}
-                     << (kSockSlotBits + 32)) |
-                    (std::uint64_t{s->slot} << 32) | s->gen;
+  std::uint64_t v = (tag_ << (kSockSlotBits + 32)) | (std::uint64_t{s->slot} << 32) | s->gen;
   return static_cast<Socket>(v);
-}
-
-Sock* SocketTable::get(Socket h) const noexcept {
-  auto v = static_cast<std::uint64_t>(h);
-  if (h == Socket::invalid) return nullptr;
-  auto runtime = static_cast<std::uint32_t>(v >> (kSockSlotBits + 32));
-  auto slot = static_cast<std::uint32_t>((v >> 32) & (kMaxSlots - 1));
-  auto gen = static_cast<std::uint32_t>(v);
-  if (runtime != (rt_->index() & ((1u << kRuntimeBits) - 1))) return nullptr;
-  if (slot >= slots_.size()) return nullptr;
-  Sock* s = slots_[slot];
-  return (s && s->gen == gen) ? s : nullptr;
 }
 
 std::error_code SocketTable::wait_add(Sock* s, IoWaiter& w) noexcept {

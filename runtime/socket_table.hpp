@@ -41,6 +41,10 @@ namespace weft::detail {
 
 class RuntimeImpl;
 
+inline constexpr unsigned kSockSlotBits = 20;
+inline constexpr unsigned kRuntimeBits = 12;
+inline constexpr std::uint32_t kMaxSlots = 1u << kSockSlotBits;
+
 enum class SockState : std::uint8_t {
   open,        // created (maybe bound), neither listening nor connected
   listening,
@@ -76,9 +80,11 @@ struct Sock {
   bool shut_rd = false;
   bool shut_wr = false;
   bool linger_on = false;
-  // The last recv returned less than it asked for: the receive queue is most likely empty,
-  // so the next recv parks for readiness at once instead of trying first (the try would be
-  // a wasted syscall). Cleared by a readable event. (tokio clears readiness likewise.)
+  // The last recv found the receive queue empty (EAGAIN) or returned less than it asked
+  // for: the queue is most likely empty, so the next recv parks for readiness at once
+  // instead of trying first (the try would be a wasted syscall). Cleared by a readable
+  // event, which the level-triggered interest armed by that recv's wait reports even for
+  // data that came after the wait ended (a cancel). (tokio clears readiness likewise.)
   bool drained = false;
   // A call saw the peer's reset. Linux reports it once (later recvs return 0, as for an
   // orderly FIN); weft keeps reporting WSAECONNRESET, as Winsock does (bytes still queued
@@ -95,7 +101,8 @@ struct Sock {
 
 class SocketTable {
  public:
-  explicit SocketTable(RuntimeImpl* rt) noexcept : rt_(rt) {}
+  SocketTable(RuntimeImpl* rt, std::uint32_t runtime_index) noexcept
+      : rt_(rt), tag_(runtime_index & ((1u << kRuntimeBits) - 1)) {}
   ~SocketTable();
   SocketTable(const SocketTable&) = delete;
   SocketTable& operator=(const SocketTable&) = delete;
@@ -103,7 +110,15 @@ class SocketTable {
   // Takes ownership of a non-blocking descriptor. WSAENOBUFS when the table is full.
   Result<Socket> add(int fd, int family, int type, SockState state) noexcept;
   // The socket a handle names on this runtime, or nullptr (stale, closed, foreign, invalid).
-  Sock* get(Socket h) const noexcept;
+  // Inline: every socket call looks its handle up, some several times.
+  Sock* get(Socket h) const noexcept {
+    auto v = static_cast<std::uint64_t>(h);
+    if (h == Socket::invalid || (v >> (kSockSlotBits + 32)) != tag_) return nullptr;
+    auto slot = static_cast<std::uint32_t>((v >> 32) & (kMaxSlots - 1));
+    if (slot >= slots_.size()) return nullptr;
+    Sock* s = slots_[slot];
+    return (s && s->gen == static_cast<std::uint32_t>(v)) ? s : nullptr;
+  }
   Socket handle_of(const Sock* s) const noexcept;
 
   // Links w into s's waiters and makes sure the poll watches for it. Errors only when the
@@ -130,6 +145,7 @@ class SocketTable {
   void detach_poll(Sock* s) noexcept;
 
   RuntimeImpl* rt_;
+  std::uint64_t tag_;  // the runtime's bits of this table's handles
   IntrusiveList<ReapEntry> reaping_;
   std::vector<Sock*> slots_;
   std::vector<std::uint32_t> free_;

@@ -151,6 +151,13 @@ class WEFT_API CancelCallback {
       : fn_(detail::make_task(std::forward<F>(fn))) {
     attach(token);
   }
+  // The same for a plain function: fn(ctx, timed_out) runs once when token is cancelled
+  // (timed_out: the reason is a deadline). Allocates nothing: the runtime registers each
+  // blocking call given a token this way.
+  using PlainFn = void (*)(void* ctx, bool timed_out) noexcept;
+  CancelCallback(const CancelToken& token, PlainFn fn, void* ctx) : plain_(fn), ctx_(ctx) {
+    attach(token);
+  }
   ~CancelCallback();
   CancelCallback(const CancelCallback&) = delete;
   CancelCallback& operator=(const CancelCallback&) = delete;
@@ -160,8 +167,11 @@ class WEFT_API CancelCallback {
  private:
   friend struct detail::CancelState;
   void attach(const CancelToken& token);
+  void invoke(bool timed_out) noexcept;
 
   detail::TaskPtr fn_;
+  PlainFn plain_ = nullptr;  // instead of fn_
+  void* ctx_ = nullptr;
   detail::CancelState* state_ = nullptr;
   // Intrusive links in the state's list, guarded by the state's lock.
   CancelCallback* prev_ = nullptr;

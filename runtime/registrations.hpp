@@ -1,0 +1,42 @@
+// weft::detail — the registrations of one blocking call on the tokens that may cancel it.
+#pragma once
+
+#include <weft/cancel_token.hpp>
+#include <weft/fiber_id.hpp>
+
+#include <memory>
+#include <new>
+#include <vector>
+
+namespace weft::detail {
+
+// The registrations that cancel a fiber's outstanding call when a token applying to it (the
+// call's own, its scopes') is cancelled, for the duration of one blocking call. A fiber has
+// at most one outstanding call, so they live in its record (Fiber::call_registrations): the
+// first two in place — a call given a token, or inside one scope, allocates nothing — and
+// deeper nesting spills to the heap. In the record rather than the call's frame because a
+// token's cancel walks every registration: fiber records, allocated one after another, are
+// read as a stream, where frames on 100,000 stacks were a cache miss each.
+class ScopeRegistrations {
+ public:
+  ScopeRegistrations() noexcept = default;
+  ~ScopeRegistrations() { clear(); }
+  ScopeRegistrations(const ScopeRegistrations&) = delete;
+  ScopeRegistrations& operator=(const ScopeRegistrations&) = delete;
+
+  // Registers a cancel of fiber `id`'s outstanding call on t (runs at once if t is
+  // cancelled already).
+  void add(const CancelToken& t, FiberId id);
+  // Deregisters all (waiting for one running on another thread), newest first.
+  void clear() noexcept;
+
+ private:
+  static constexpr int kInline = 2;
+  CancelCallback* at(int i) noexcept {
+    return std::launder(reinterpret_cast<CancelCallback*>(inline_[i]));
+  }
+  alignas(CancelCallback) unsigned char inline_[kInline][sizeof(CancelCallback)];
+  int count_ = 0;
+  std::vector<std::unique_ptr<CancelCallback>> more_;
+};
+}  // namespace weft::detail
