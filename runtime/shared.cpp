@@ -64,10 +64,14 @@ void RuntimeShared::close(std::vector<Message>& leftover) noexcept {
     r.entries[index_] = nullptr;
     r.free_indices.push_back(index_);
   }
-  std::lock_guard lock(mu_);
+  {
+    std::lock_guard lock(mu_);
+    async_ = nullptr;
+  }
+  lock_queue();
   closed.store(true, std::memory_order_release);
-  async_ = nullptr;
   leftover.swap(queue_);
+  unlock_queue();
 }
 
 RuntimeShared* registry_acquire(std::uint32_t index) noexcept {
@@ -80,18 +84,26 @@ RuntimeShared* registry_acquire(std::uint32_t index) noexcept {
 }
 
 bool RuntimeShared::push(Message&& m) {
-  {
-    std::lock_guard lock(mu_);
-    if (closed.load(std::memory_order_relaxed)) return false;
-    queue_.push_back(std::move(m));
+  lock_queue();
+  if (closed.load(std::memory_order_relaxed)) {
+    unlock_queue();
+    return false;
   }
+  try {
+    queue_.push_back(std::move(m));
+  } catch (...) {
+    unlock_queue();
+    throw;
+  }
+  unlock_queue();
   wake();
   return true;
 }
 
 void RuntimeShared::take(std::vector<Message>& out) {
-  std::lock_guard lock(mu_);
+  lock_queue();
   out.swap(queue_);
+  unlock_queue();
 }
 
 void RuntimeShared::wake() noexcept {

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <uv.h>
@@ -76,14 +77,24 @@ class RuntimeShared {
   RuntimeShared() = default;
   ~RuntimeShared();
 
+  void lock_queue() noexcept {
+    while (queue_lock_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+  }
+  void unlock_queue() noexcept { queue_lock_.clear(std::memory_order_release); }
+
   std::atomic<int> refs_{1};
   std::uint32_t index_ = 0;
   WakeMethod wake_method_ = WakeMethod::eventfd;
   int efd_ = -1;
-  std::atomic<bool> signalled_{false};
 
-  std::mutex mu_;  // guards queue_ and async_
+  // What a push touches, on one cache line of its own: the loop thread writes all three on
+  // every drain, so a foreign push that finds them on one line waits for one transfer
+  // between cores instead of three. The lock is held only to append or to swap the vector.
+  alignas(64) std::atomic_flag queue_lock_ = ATOMIC_FLAG_INIT;
+  std::atomic<bool> signalled_{false};
   std::vector<Message> queue_;
+
+  alignas(64) std::mutex mu_;  // guards async_
   uv_async_t* async_ = nullptr;
 };
 
