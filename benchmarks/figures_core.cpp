@@ -47,6 +47,20 @@ std::vector<double> fcontext_roundtrip(const Config& cfg) {
   return out;
 }
 
+// Two time-stamp reads back to back: the share of the clock itself in every per-event
+// figure stamped with ticks() at both ends (the batch floors carry none).
+std::vector<double> tsc_read(const Config& cfg) {
+  std::vector<double> out;
+  const std::size_t n = cfg.samples(20'000);
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint64_t t0 = ticks();
+    std::uint64_t t1 = ticks();
+    out.push_back(ticks_to_ns(t1 - t0));
+  }
+  return out;
+}
+
 // A raw eventfd write on one thread waking epoll_wait on another: the floor of any
 // cross-thread wake-up.
 std::vector<double> raw_eventfd_wake(const Config& cfg) {
@@ -240,6 +254,7 @@ void figures_core(const Config& cfg, std::vector<Figure>& out) {
         "runtime: from the cancel call to the fiber running with WSAEINTR",
         "same core",
         {{"boost_context_roundtrip", fcontext_roundtrip, "floor; batch, divided"},
+         {"tsc_read", tsc_read, "two stamps back to back: the clock's share of the per-event rows"},
          {"weft", weft_cancel_same_thread, "per event, time-stamp counter"},
          {"asio_spawn", asio_spawn_cancel_same_thread,
           "async_read_some cancelled by cancellation_signal::emit; per event, time-stamp counter"}},
