@@ -106,7 +106,21 @@ class BlockingCall {
   // Suspends until the outcome is fixed; returns it. Messages posted to the fiber and its
   // blocking hook run here, on the fiber's stack, while the call is outstanding; other
   // spurious wake-ups (a stale cross-thread wake) are absorbed.
-  CallState wait() noexcept;
+  //
+  // Inline, for a call with neither messages nor a hook: a parked fiber's resumption then
+  // returns through as few frames as possible (each return after a context switch is one
+  // the processor's return predictor gets wrong).
+  CallState wait() noexcept {
+    Fiber* f = f_;
+    bool started = false;
+    for (;;) {
+      if (f->hook || !f->messages.empty()) return wait_pseudo(started);
+      CallState s = f->call_state();
+      if (s != CallState::pending) return s;
+      started = true;
+      f->rt->suspend();
+    }
+  }
 
   // After a completion that turned out spurious (readiness, then EAGAIN): makes the call
   // outstanding again. Returns the outcome instead if a cancel arrived meanwhile (it found
@@ -133,6 +147,10 @@ class BlockingCall {
   Fiber* fiber() const noexcept { return f_; }
 
  private:
+  // wait() with pseudo-blocking work: messages and the hook (semantics.md §5). `started`:
+  // the call has already blocked once (the hook's first run is behind it).
+  CallState wait_pseudo(bool started) noexcept;
+
   Fiber* f_;
 };
 

@@ -61,12 +61,11 @@ bool run_fiber_messages(Fiber* f, bool during_call) noexcept {
   return ran;
 }
 
-CallState BlockingCall::wait() noexcept {
+CallState BlockingCall::wait_pseudo(bool started) noexcept {
   Fiber* f = f_;
   RuntimeImpl* rt = f->rt;
   // The hook's interval timer: it only wakes the fiber (never completes the call).
   ScopedTimer hook_timer(rt->timers());
-  bool started = false;
   for (;;) {
     if (f->call_state() != CallState::pending) return f->call_state();
     if (!started) {

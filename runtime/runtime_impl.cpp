@@ -231,26 +231,6 @@ bool RuntimeImpl::complete(Fiber* f, CallState how) noexcept {
   return true;
 }
 
-void RuntimeImpl::suspend() noexcept {
-  Fiber* f = current_;
-  // The hand-off: the next ready fiber runs straight from here, without a round trip through
-  // the scheduler (one context switch instead of two). The scheduler's budget bounds a chain
-  // of hand-offs as it bounds its own loop, so the loop is still polled; a stop to sweep, or
-  // nothing ready, returns to the scheduler.
-  if (budget_ > 0 && (stop_swept_ || !stopping())) {
-    if (Fiber* next = ready_.pop_front()) {
-      --budget_;
-      if (next == f) return;  // a yield with nobody else ready
-      prefetch_front();
-      current_ = next;
-      bump(switches_);
-      switch_context(f->ctx, next->ctx, next);
-      return;
-    }
-  }
-  switch_context(f->ctx, sched_, nullptr);
-}
-
 void RuntimeImpl::yield() noexcept {
   Fiber* f = current_;
   make_ready(f);

@@ -135,4 +135,25 @@ inline void bump(std::atomic<std::uint64_t>& c) noexcept {
   c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+// Inline: it is the last frame a parked fiber leaves and the first it comes back to.
+inline void RuntimeImpl::suspend() noexcept {
+  Fiber* f = current_;
+  // The hand-off: the next ready fiber runs straight from here, without a round trip through
+  // the scheduler (one context switch instead of two). The scheduler's budget bounds a chain
+  // of hand-offs as it bounds its own loop, so the loop is still polled; a stop to sweep, or
+  // nothing ready, returns to the scheduler.
+  if (budget_ > 0 && (stop_swept_ || !stopping())) {
+    if (Fiber* next = ready_.pop_front()) {
+      --budget_;
+      if (next == f) return;  // a yield with nobody else ready
+      prefetch_front();
+      current_ = next;
+      bump(switches_);
+      switch_context(f->ctx, next->ctx, next);
+      return;
+    }
+  }
+  switch_context(f->ctx, sched_, nullptr);
+}
+
 }  // namespace weft::detail
