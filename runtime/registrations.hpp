@@ -28,9 +28,13 @@ class ScopeRegistrations {
   // cancelled already).
   void add(const CancelToken& t, FiberId id);
   // Deregisters all (waiting for one running on another thread), newest first.
-  void clear() noexcept;
+  void clear() noexcept {
+    if (count_ > 0 || !more_.empty()) clear_all();  // inline: most calls register none
+  }
 
  private:
+  void clear_all() noexcept;
+
   static constexpr int kInline = 2;
   CancelCallback* at(int i) noexcept {
     return std::launder(reinterpret_cast<CancelCallback*>(inline_[i]));

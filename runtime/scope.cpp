@@ -33,7 +33,7 @@ void ScopeRegistrations::add(const CancelToken& t, FiberId id) {
   }
 }
 
-void ScopeRegistrations::clear() noexcept {
+void ScopeRegistrations::clear_all() noexcept {
   while (!more_.empty()) more_.pop_back();
   while (count_ > 0) at(--count_)->~CancelCallback();
 }

@@ -11,8 +11,7 @@ void TimerHeap::push(TimerNode* n) {
   sift_up(n->index);
 }
 
-void TimerHeap::erase(TimerNode* n) noexcept {
-  if (!n->armed()) return;
+void TimerHeap::erase_armed(TimerNode* n) noexcept {
   std::size_t i = n->index;
   n->index = TimerNode::kNotInHeap;
   if (i == heap_.size() - 1) {

@@ -30,7 +30,9 @@ struct TimerNode {
 class TimerHeap {
  public:
   void push(TimerNode* n);
-  void erase(TimerNode* n) noexcept;  // no-op if not armed
+  void erase(TimerNode* n) noexcept {  // no-op if not armed (inline: the common case)
+    if (n->armed()) erase_armed(n);
+  }
   // The earliest armed timer, or nullptr.
   TimerNode* top() noexcept {
     drop_removed_top();
@@ -53,6 +55,7 @@ class TimerHeap {
     heap_[i] = e;
     if (e.node) e.node->index = i;
   }
+  void erase_armed(TimerNode* n) noexcept;
   void sift_up(std::size_t i) noexcept;
   void sift_down(std::size_t i) noexcept;
   void remove_root() noexcept;
