@@ -5,10 +5,18 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace {
 
@@ -111,6 +119,56 @@ TEST(Fiber, YieldInterleavesReadyFibers) {
     ASSERT_TRUE(join(*b).ok());
   });
   EXPECT_EQ(trace, "ababab");
+}
+
+// A yield hands the thread straight to the next ready fiber; those hand-offs count against
+// the scheduler's budget between two polls of the loop, so fibers that never stop yielding
+// cannot keep timers, sockets or other threads' posts from being served. (Without the count
+// this test never ends.)
+TEST(Fiber, FibersThatNeverStopYieldingStillLetTimersSocketsAndPostsThrough) {
+  Runtime rt;
+  std::atomic<int> served{0};
+  std::atomic<std::uint16_t> port{0};
+  std::thread peer;
+  ASSERT_TRUE(rt.spawn([&] {
+    for (int i = 0; i < 2; ++i) {
+      (void)spawn([&] {
+        while (served.load() < 3) this_fiber::yield();
+      });
+    }
+    (void)spawn([&] {
+      EXPECT_TRUE(this_fiber::sleep_for(std::chrono::milliseconds(5)).ok());
+      ++served;
+    });
+    auto l = socket(AF_INET, SOCK_STREAM);
+    ASSERT_TRUE(l.ok());
+    ASSERT_TRUE(bind(*l, Address::loopback_v4(0)).ok());
+    ASSERT_TRUE(listen(*l, 1).ok());
+    port = local_address(*l)->port();
+    peer = std::thread([&] {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in sa{};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons(port.load());
+      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+      ASSERT_EQ(::send(fd, "x", 1, 0), 1);
+      ASSERT_TRUE(rt.post([&] { ++served; }).ok());
+      char c;
+      (void)::recv(fd, &c, 1, 0);  // until the server closes
+      ::close(fd);
+    });
+    auto c = accept(*l);
+    ASSERT_TRUE(c.ok());
+    char b;
+    EXPECT_EQ(recv(*c, &b, 1).value(), 1u);
+    ++served;
+    EXPECT_TRUE(close(*c).ok());
+    EXPECT_TRUE(close(*l).ok());
+  }).ok());
+  ASSERT_TRUE(rt.run().ok());
+  peer.join();
+  EXPECT_EQ(served.load(), 3);
 }
 
 TEST(Fiber, SpawnTakesMoveOnlyCaptures) {
