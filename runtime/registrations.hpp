@@ -43,4 +43,5 @@ class ScopeRegistrations {
   int count_ = 0;
   std::vector<std::unique_ptr<CancelCallback>> more_;
 };
+
 }  // namespace weft::detail

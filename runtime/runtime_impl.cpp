@@ -251,10 +251,10 @@ void RuntimeImpl::switch_to(Fiber* f) noexcept {
 void RuntimeImpl::prefetch_front() noexcept {
   // When many fibers wake at once (a token's fan-out) their saved contexts, frames and
   // records are cold, and each costs a wait for memory unless loaded ahead. At each switch,
-  // the fiber two places down the run queue gets its saved registers and the frames it
-  // returns through first loaded (the stack grows down: they lie just above the saved stack
-  // pointer), and the one three places down its record, whose hook and context the next
-  // switch reads to do the same. One place ahead was too close to hide the wait.
+  // the fiber third in the run queue gets its saved registers and the frames it returns
+  // through first loaded (the stack grows down: they lie just above the saved stack
+  // pointer), and the fourth its record, whose hook and context the next switch reads to do
+  // the same. The fiber next in line was too close to hide the wait.
   constexpr int kStackLines = 12;
   ListHook<Fiber>* hook = ready_.front_hook();
   for (int ahead = 1; hook && ahead < 3; ++ahead) {
@@ -289,7 +289,7 @@ void RuntimeImpl::run_ready() noexcept {
     prefetch_front();
     switch_to(f);
   }
-  budget_ = 0;  // no hand-offs outside run_ready (a fiber woken from a loop callback waits)
+  budget_ = 0;  // spent or not, the budget ends with the round
 }
 
 void RuntimeImpl::drain_mailbox() noexcept {
