@@ -99,6 +99,44 @@ TEST(CancelCallback, RunsInlineWhenTheTokenIsAlreadyCancelled) {
   EXPECT_EQ(ran, 1);
 }
 
+// The plain-function form (no allocation): runs once, told whether the reason is a deadline;
+// inline when the token is already cancelled; never after its destruction.
+struct PlainRecord {
+  int runs = 0;
+  bool timed_out = false;
+};
+void record_plain(void* ctx, bool timed_out) noexcept {
+  auto* r = static_cast<PlainRecord*>(ctx);
+  ++r->runs;
+  r->timed_out = timed_out;
+}
+
+TEST(CancelCallback, APlainFunctionRunsOnceAndLearnsTheReason) {
+  CancelSource by_cancel, by_deadline;
+  PlainRecord a, b;
+  CancelCallback ca(by_cancel.token(), &record_plain, &a);
+  CancelCallback cb(by_deadline.token(), &record_plain, &b);
+  EXPECT_EQ(a.runs, 0);
+  by_cancel.cancel();
+  by_cancel.cancel();
+  by_deadline.cancel(wsa::etimedout);
+  EXPECT_EQ(a.runs, 1);
+  EXPECT_FALSE(a.timed_out);
+  EXPECT_EQ(b.runs, 1);
+  EXPECT_TRUE(b.timed_out);
+
+  PlainRecord late;
+  CancelCallback inline_run(by_deadline.token(), &record_plain, &late);
+  EXPECT_EQ(late.runs, 1);  // already cancelled: in the constructor
+  EXPECT_TRUE(late.timed_out);
+
+  CancelSource never;
+  PlainRecord gone;
+  { CancelCallback c(never.token(), &record_plain, &gone); }
+  never.cancel();
+  EXPECT_EQ(gone.runs, 0);
+}
+
 TEST(CancelCallback, ADestroyedCallbackNeverRuns) {
   CancelSource src;
   int ran = 0;
