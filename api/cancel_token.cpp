@@ -53,6 +53,7 @@ struct CancelState {
   std::atomic<bool> timed_out{false};  // the reason; written before `cancelled`
   std::atomic_flag locked = ATOMIC_FLAG_INIT;
   CancelCallback* head = nullptr;
+  CancelCallback* tail = nullptr;
   CancelCallback* executing = nullptr;
   std::thread::id executing_thread;
   // Links to parents and other bridges; destroyed with the state, first (their callbacks may
@@ -80,11 +81,16 @@ struct CancelState {
            attached.load(std::memory_order_acquire);
   }
 
+  // Appends: callbacks run in the order they were registered.
   void push(CancelCallback* cb) noexcept {
-    cb->prev_ = nullptr;
-    cb->next_ = head;
-    if (head) head->prev_ = cb;
-    head = cb;
+    cb->next_ = nullptr;
+    cb->prev_ = tail;
+    if (tail) {
+      tail->next_ = cb;
+    } else {
+      head = cb;
+    }
+    tail = cb;
   }
   void unlink(CancelCallback* cb) noexcept {
     if (cb->prev_) {
@@ -92,7 +98,11 @@ struct CancelState {
     } else {
       head = cb->next_;
     }
-    if (cb->next_) cb->next_->prev_ = cb->prev_;
+    if (cb->next_) {
+      cb->next_->prev_ = cb->prev_;
+    } else {
+      tail = cb->prev_;
+    }
     cb->prev_ = cb->next_ = nullptr;
   }
   bool linked(const CancelCallback* cb) const noexcept { return cb->prev_ || head == cb; }

@@ -10,8 +10,8 @@
 //   * cancel() is thread-safe and returns true only for the call that made the transition.
 //     Cancellation is sticky: once requested it stays requested.
 //   * Each callback runs exactly once if cancellation is requested while it is registered, on
-//     the thread that called cancel(); it runs inline, in the constructor, if the token was
-//     already cancelled.
+//     the thread that called cancel(), in the order the callbacks were registered; it runs
+//     inline, in the constructor, if the token was already cancelled.
 //   * ~CancelCallback deregisters. If the callback is running on another thread at that
 //     moment, the destructor waits for it to finish, so its captures may be destroyed right
 //     after; if it is running on this thread (a callback destroying its own registration),

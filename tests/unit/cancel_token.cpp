@@ -137,6 +137,22 @@ TEST(CancelCallback, APlainFunctionRunsOnceAndLearnsTheReason) {
   EXPECT_EQ(gone.runs, 0);
 }
 
+TEST(CancelCallback, CallbacksRunInTheOrderTheyWereRegistered) {
+  CancelSource source;
+  std::vector<int> order;
+  CancelCallback first(source.token(), [&] { order.push_back(1); });
+  std::optional<CancelCallback> second;
+  second.emplace(source.token(), [&] { order.push_back(2); });
+  {
+    CancelCallback gone(source.token(), [&] { order.push_back(99); });  // the last, removed
+  }
+  second.reset();  // one in the middle, removed
+  CancelCallback third(source.token(), [&] { order.push_back(3); });
+  CancelCallback fourth(source.token(), [&] { order.push_back(4); });
+  source.cancel();
+  EXPECT_EQ(order, (std::vector<int>{1, 3, 4}));
+}
+
 TEST(CancelCallback, ADestroyedCallbackNeverRuns) {
   CancelSource src;
   int ran = 0;
