@@ -1,5 +1,7 @@
 #include <weft/cancel_token.hpp>
 
+#include "spin_lock.hpp"
+
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -51,7 +53,7 @@ struct CancelState {
   std::atomic<std::uint64_t> refs{kSource};
   std::atomic<bool> cancelled{false};
   std::atomic<bool> timed_out{false};  // the reason; written before `cancelled`
-  std::atomic_flag locked = ATOMIC_FLAG_INIT;
+  SpinLock spin;
   CancelCallback* head = nullptr;
   CancelCallback* tail = nullptr;
   CancelCallback* executing = nullptr;
@@ -68,10 +70,8 @@ struct CancelState {
 
   ~CancelState() { attachments.clear(); }
 
-  void lock() noexcept {
-    while (locked.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
-  }
-  void unlock() noexcept { locked.clear(std::memory_order_release); }
+  void lock() noexcept { spin.lock(); }
+  void unlock() noexcept { spin.unlock(); }
 
   void release(std::uint64_t amount) noexcept {
     if (refs.fetch_sub(amount, std::memory_order_acq_rel) == amount) delete this;

@@ -68,10 +68,9 @@ void RuntimeShared::close(std::vector<Message>& leftover) noexcept {
     std::lock_guard lock(mu_);
     async_ = nullptr;
   }
-  lock_queue();
+  std::lock_guard lock(queue_lock_);
   closed.store(true, std::memory_order_release);
   leftover.swap(queue_);
-  unlock_queue();
 }
 
 RuntimeShared* registry_acquire(std::uint32_t index) noexcept {
@@ -84,26 +83,18 @@ RuntimeShared* registry_acquire(std::uint32_t index) noexcept {
 }
 
 bool RuntimeShared::push(Message&& m) {
-  lock_queue();
-  if (closed.load(std::memory_order_relaxed)) {
-    unlock_queue();
-    return false;
-  }
-  try {
+  {
+    std::lock_guard lock(queue_lock_);
+    if (closed.load(std::memory_order_relaxed)) return false;
     queue_.push_back(std::move(m));
-  } catch (...) {
-    unlock_queue();
-    throw;
   }
-  unlock_queue();
   wake();
   return true;
 }
 
 void RuntimeShared::take(std::vector<Message>& out) {
-  lock_queue();
+  std::lock_guard lock(queue_lock_);
   out.swap(queue_);
-  unlock_queue();
 }
 
 void RuntimeShared::wake() noexcept {

@@ -11,6 +11,8 @@
 //      that wake-up is done under a lock that the Runtime's destructor takes to detach it.
 #pragma once
 
+#include "spin_lock.hpp"
+
 #include <weft/fiber_id.hpp>
 #include <weft/runtime.hpp>
 #include <weft/task.hpp>
@@ -18,7 +20,6 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include <uv.h>
@@ -77,11 +78,6 @@ class RuntimeShared {
   RuntimeShared() = default;
   ~RuntimeShared();
 
-  void lock_queue() noexcept {
-    while (queue_lock_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
-  }
-  void unlock_queue() noexcept { queue_lock_.clear(std::memory_order_release); }
-
   std::atomic<int> refs_{1};
   std::uint32_t index_ = 0;
   WakeMethod wake_method_ = WakeMethod::eventfd;
@@ -90,7 +86,7 @@ class RuntimeShared {
   // What a push touches, on one cache line of its own: the loop thread writes all three on
   // every drain, so a foreign push that finds them on one line waits for one transfer
   // between cores instead of three. The lock is held only to append or to swap the vector.
-  alignas(64) std::atomic_flag queue_lock_ = ATOMIC_FLAG_INIT;
+  alignas(64) SpinLock queue_lock_;
   std::atomic<bool> signalled_{false};
   std::vector<Message> queue_;
 

@@ -235,7 +235,13 @@ TEST(RuntimeGroup, CancelAndPostReachAFiberOnAnotherRuntime) {
   std::promise<std::pair<Status, bool>> from0;
   auto cancelled = from0.get_future();
   ASSERT_TRUE(group[0].spawn([&] {
+    // The id is published just before the recv: until that call blocks, a cancel finds no
+    // outstanding call (WSAEINVAL) and is tried again.
     Status st = cancel_blocking_call(target);
+    while (st.error() == wsa::einval) {
+      (void)this_fiber::sleep_for(1ms);
+      st = cancel_blocking_call(target);
+    }
     from0.set_value({st, group.current_index() == 0});
   }).ok());
   auto [st, on0] = get_within(cancelled);
