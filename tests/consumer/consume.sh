@@ -51,9 +51,10 @@ case "$mode" in
     # The source tree as the subproject (its build directories are not copied).
     rsync -a --exclude '/build*' --exclude '/.git' "$src/" "$work/app/subprojects/weft/" 2>/dev/null ||
       { mkdir -p "$work/app/subprojects/weft" && (cd "$src" && git ls-files -z | xargs -0 cp --parents -t "$work/app/subprojects/weft"); }
-    meson setup "$work/app/build" "$work/app" -Dweft:tests=disabled -Dweft:benchmarks=disabled \
-      -Dweft:examples=disabled >/dev/null
-    ninja -C "$work/app/build" >/dev/null
+    # Quiet when it works; the whole output when it does not.
+    { meson setup "$work/app/build" "$work/app" -Dweft:tests=disabled -Dweft:benchmarks=disabled \
+        -Dweft:examples=disabled && ninja -C "$work/app/build"; } >"$work/build.log" 2>&1 ||
+      { cat "$work/build.log"; echo "consumer: the subproject build failed"; exit 1; }
     "$work/app/build/consumer"
     ;;
   *) echo "consume.sh: unknown mode $mode" >&2; exit 2 ;;
