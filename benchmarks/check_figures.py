@@ -25,6 +25,16 @@ REQUIRED = {
     "scale": {"values": ["max_sleeping_fibers", "rss_gib_at_max"]},
 }
 
+# Produced only when weft-bench-go was built (Debian's golang-go installed): then required.
+REQUIRED_WITH_GO = {
+    "cancel_same_thread": {"ratios": ["weft_over_go"]},
+    "cancel_cross_thread": {"ratios": ["weft_over_go"]},
+    "cancel_fanout": {"ratios": ["weft_over_go_100k"]},
+    "echo": {"ratios": ["weft_over_go"]},
+    "echo_threads": {"ratios": ["weft_over_go_2threads"]},
+    "fiber_memory": {"ratios": ["weft_recv_over_go", "weft_sleep_over_go"]},
+}
+
 
 def main():
     bench = sys.argv[1]
@@ -41,7 +51,12 @@ def main():
         if key not in doc.get("environment", {}):
             problems.append(f"environment lacks {key}")
     figures = doc.get("figures", {})
-    for name, wants in REQUIRED.items():
+    required = {name: dict(wants) for name, wants in REQUIRED.items()}
+    if doc.get("environment", {}).get("go peer", "").startswith("weft-bench-go"):
+        for name, wants in REQUIRED_WITH_GO.items():
+            for kind, keys in wants.items():
+                required[name][kind] = required[name].get(kind, []) + keys
+    for name, wants in required.items():
         fig = figures.get(name)
         if fig is None:
             problems.append(f"figure {name} missing")
@@ -59,7 +74,7 @@ def main():
                 problems.append(f"{name}: value {r} missing or not a positive number ({v})")
     for p in problems:
         print("MISSING:", p)
-    print(f"{len(REQUIRED)} figures checked, {len(problems)} problems")
+    print(f"{len(required)} figures checked, {len(problems)} problems")
     return 1 if problems else 0
 
 

@@ -248,35 +248,56 @@ void figures_core(const Config& cfg, std::vector<Figure>& out) {
     out.push_back(std::move(f));
   }
   if (cfg.wants("cancel_same_thread")) {
+    std::vector<Contender> contenders = {
+        {"boost_context_roundtrip", fcontext_roundtrip, "floor; batch, divided"},
+        {"tsc_read", tsc_read, "two stamps back to back: the clock's share of the per-event rows"},
+        {"weft", weft_cancel_same_thread, "per event, time-stamp counter"},
+        {"asio_spawn", asio_spawn_cancel_same_thread,
+         "async_read_some cancelled by cancellation_signal::emit; per event, time-stamp counter"}};
+    if (go_available()) {
+      contenders.push_back(
+          {"go", [](const Config& c) { return go_samples({"cancel-same-thread", std::to_string(c.samples(20'000))}); },
+           "conn.Read woken by SetReadDeadline(past) from another goroutine, GOMAXPROCS=1; per "
+           "event, runtime.nanotime"});
+    }
     Figure f = run_interleaved(
         "cancel_same_thread", "ns",
         "fiber blocked in recv on an idle TCP socket, cancelled by another fiber of its "
         "runtime: from the cancel call to the fiber running with WSAEINTR",
-        "same core",
-        {{"boost_context_roundtrip", fcontext_roundtrip, "floor; batch, divided"},
-         {"tsc_read", tsc_read, "two stamps back to back: the clock's share of the per-event rows"},
-         {"weft", weft_cancel_same_thread, "per event, time-stamp counter"},
-         {"asio_spawn", asio_spawn_cancel_same_thread,
-          "async_read_some cancelled by cancellation_signal::emit; per event, time-stamp counter"}},
-        cfg);
+        "same core", contenders, cfg);
     add_ratio(f, "weft_over_fiber_roundtrip", "weft", "boost_context_roundtrip");
     add_ratio(f, "weft_over_asio_spawn", "weft", "asio_spawn");
+    if (go_available()) add_ratio(f, "weft_over_go", "weft", "go");
     add_goal(f, "weft_over_fiber_roundtrip", 4.0);
     add_goal(f, "weft_over_asio_spawn", 1.0 / 3.0);
     out.push_back(std::move(f));
   }
   if (cfg.wants("cancel_cross_thread")) {
+    std::vector<Contender> contenders = {
+        {"raw_eventfd_epoll", raw_eventfd_wake, "floor"},
+        {"weft_eventfd", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::eventfd); }, ""},
+        {"weft_uv_async", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::uv_async); }, ""},
+        {"asio_spawn", asio_spawn_cancel_cross_thread, "emit posted to the io_context"},
+        {"pthread_kill", pthread_kill_cancel, "OS thread in recv(2), EINTR from a signal"}};
+    if (go_available()) {
+      auto go = [](const char* mode) {
+        return [mode](const Config& c) {
+          return go_samples({"cancel-cross-thread", std::to_string(c.samples(2000)), mode});
+        };
+      };
+      contenders.push_back({"go_deadline_wait", go("wait"),
+                            "SetReadDeadline(past) from another goroutine, which then waits on "
+                            "a channel: Go runs the woken reader on the canceller's thread"});
+      contenders.push_back({"go_deadline_spin", go("spin"),
+                            "SetReadDeadline(past) from a goroutine locked to its thread, which "
+                            "then spins: another thread must take the reader"});
+    }
     Figure f = run_interleaved(
         "cancel_cross_thread", "ns",
         "fiber blocked in recv on a sleeping loop, cancelled from another OS thread: from the "
         "cancel call to the fiber running with WSAEINTR",
-        "cross core",
-        {{"raw_eventfd_epoll", raw_eventfd_wake, "floor"},
-         {"weft_eventfd", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::eventfd); }, ""},
-         {"weft_uv_async", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::uv_async); }, ""},
-         {"asio_spawn", asio_spawn_cancel_cross_thread, "emit posted to the io_context"},
-         {"pthread_kill", pthread_kill_cancel, "OS thread in recv(2), EINTR from a signal"}},
-        cfg);
+        "cross core", contenders, cfg);
+    if (go_available()) add_ratio(f, "weft_over_go", "weft_eventfd", "go_deadline_wait", Stat::p50);
     add_ratio(f, "weft_p50_over_eventfd_p50", "weft_eventfd", "raw_eventfd_epoll", Stat::p50);
     add_ratio(f, "weft_p99_over_eventfd_p99", "weft_eventfd", "raw_eventfd_epoll", Stat::p99);
     add_ratio(f, "weft_over_asio", "weft_eventfd", "asio_spawn", Stat::p50);

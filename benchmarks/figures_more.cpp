@@ -42,28 +42,7 @@ double rss_kib() {
 // --sample NAME — and returns the numbers it printed: memory figures need a process whose
 // heap and pools hold nothing from earlier figures.
 std::vector<double> in_fresh_process(const char* name) {
-  int p[2];
-  if (::pipe(p) != 0) return {};
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(p[1], 1);
-    ::close(p[0]);
-    ::close(p[1]);
-    ::execl("/proc/self/exe", "weft-bench", "--sample", name, static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(p[1]);
-  std::string text;
-  char buf[256];
-  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-  ::close(p[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  std::vector<double> out;
-  std::istringstream in(text);
-  for (double v; in >> v;) out.push_back(v);
-  return out;
+  return run_for_numbers({"/proc/self/exe", "--sample", name});
 }
 
 // --- cancel_fanout ------------------------------------------------------------------------
@@ -329,17 +308,23 @@ int run_sample(const std::string& name) {
 
 void figures_more(const Config& cfg, std::vector<Figure>& out) {
   if (cfg.wants("cancel_fanout")) {
+    std::vector<Contender> contenders = {
+        {"weft_1k", [](const Config& c) { return weft_fanout(c, 1'000); }, ""},
+        {"weft_10k", [](const Config& c) { return weft_fanout(c, 10'000); }, ""},
+        {"weft_100k", [](const Config& c) { return weft_fanout(c, 100'000); }, ""},
+        {"asio_spawn_100k", [](const Config& c) { return asio_spawn_fanout(c, 100'000); },
+         "one cancellation_signal per coroutine (Asio has no shared token)"}};
+    if (go_available()) {
+      contenders.push_back({"go_100k", [](const Config&) { return go_samples({"fanout", "100000"}); },
+                            "goroutines in select on one context's Done() and a 24 h timer; "
+                            "cancel(); GOMAXPROCS=1"});
+    }
     Figure f = run_interleaved(
         "cancel_fanout", "ns/fiber",
         "N fibers blocked in sleep under one token; one cancel; until the last has resumed, "
         "divided by N",
-        "same core",
-        {{"weft_1k", [](const Config& c) { return weft_fanout(c, 1'000); }, ""},
-         {"weft_10k", [](const Config& c) { return weft_fanout(c, 10'000); }, ""},
-         {"weft_100k", [](const Config& c) { return weft_fanout(c, 100'000); }, ""},
-         {"asio_spawn_100k", [](const Config& c) { return asio_spawn_fanout(c, 100'000); },
-          "one cancellation_signal per coroutine (Asio has no shared token)"}},
-        cfg);
+        "same core", contenders, cfg);
+    if (go_available()) add_ratio(f, "weft_over_go_100k", "weft_100k", "go_100k");
     f.values["ns_per_fiber_100k"] = f.contenders["weft_100k"].p50;
     f.values["ns_per_fiber_10k"] = f.contenders["weft_10k"].p50;
     f.values["ns_per_fiber_1k"] = f.contenders["weft_1k"].p50;
@@ -368,60 +353,80 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
                         EchoSpec{"echo_100conn_4KiB", 100, 4096}, EchoSpec{"echo_1conn_4KiB", 1, 4096}}) {
     if (!cfg.wants(spec.figure)) continue;
     std::map<std::string, std::vector<double>> lat;
+    std::vector<Contender> contenders = {
+        echo_contender("weft", weft_echo_server, spec, &lat),
+        echo_contender("libuv", libuv_echo_server, spec, &lat),
+        echo_contender("asio_callbacks", [] { return asio_echo_server(false); }, spec, &lat),
+        echo_contender("asio_spawn", [] { return asio_echo_server(true); }, spec, &lat)};
+    if (go_available()) {
+      contenders.push_back(echo_contender("go", [] { return go_echo_server(1); }, spec, &lat));
+    }
     Figure f = run_interleaved(
         spec.figure, "round trips/s",
         "ping-pong of " + std::to_string(spec.size) + " B messages on " +
             std::to_string(spec.connections) + " connection(s), all in flight; higher is better",
-        "cross core (server thread, client thread)",
-        {echo_contender("weft", weft_echo_server, spec, &lat),
-         echo_contender("libuv", libuv_echo_server, spec, &lat),
-         echo_contender("asio_callbacks", [] { return asio_echo_server(false); }, spec, &lat),
-         echo_contender("asio_spawn", [] { return asio_echo_server(true); }, spec, &lat)},
-        cfg);
+        "cross core (server thread, client thread)", contenders, cfg);
     for (auto& [name, samples] : lat) f.values[name + "_p99_ns"] = summarize(samples).p99;
     add_ratio(f, "weft_over_libuv", "weft", "libuv");
     add_ratio(f, "weft_over_asio_spawn", "weft", "asio_spawn");
     add_ratio(f, "weft_over_asio_callbacks", "weft", "asio_callbacks");
+    if (go_available()) add_ratio(f, "weft_over_go", "weft", "go");
     add_goal(f, "weft_over_libuv", 0.95, false);
     add_goal(f, "weft_over_asio_spawn", 1.0, false);
     out.push_back(std::move(f));
   }
   if (cfg.wants("echo_threads")) {
+    std::vector<Contender> contenders = {
+        echo_threads_contender("weft_1thread", [] { return weft_group_echo_server(1); }),
+        echo_threads_contender("weft_2threads", [] { return weft_group_echo_server(2); }),
+        echo_threads_contender("asio_spawn_1thread", [] { return asio_echo_server(true, 1); }),
+        echo_threads_contender("asio_spawn_2threads", [] { return asio_echo_server(true, 2); })};
+    if (go_available()) {
+      contenders.push_back(echo_threads_contender("go_1thread", [] { return go_echo_server(1); }));
+      contenders.push_back(echo_threads_contender("go_2threads", [] { return go_echo_server(2); }));
+    }
     Figure f = run_interleaved(
         "echo_threads", "round trips/s",
         "64 B ping-pong on 100 connections from two client threads, against servers on 1 and "
         "2 threads; higher is better",
         "all threads share the machine's cores with the clients",
-        {echo_threads_contender("weft_1thread", [] { return weft_group_echo_server(1); }),
-         echo_threads_contender("weft_2threads", [] { return weft_group_echo_server(2); }),
-         echo_threads_contender("asio_spawn_1thread", [] { return asio_echo_server(true, 1); }),
-         echo_threads_contender("asio_spawn_2threads", [] { return asio_echo_server(true, 2); })},
-        cfg);
+        contenders, cfg);
     add_ratio(f, "weft_2threads_over_1thread", "weft_2threads", "weft_1thread");
     add_ratio(f, "asio_2threads_over_1thread", "asio_spawn_2threads", "asio_spawn_1thread");
     add_ratio(f, "weft_over_asio_2threads", "weft_2threads", "asio_spawn_2threads");
+    if (go_available()) add_ratio(f, "weft_over_go_2threads", "weft_2threads", "go_2threads");
     add_goal(f, "weft_over_asio_2threads", 1.0, false);
     out.push_back(std::move(f));
   }
   if (cfg.wants("fiber_memory")) {
+    std::vector<Contender> contenders = {
+        {"weft_recv", [](const Config&) { return in_fresh_process("weft_recv"); },
+         "4,000 fibers, 8,000 sockets"},
+        {"asio_spawn_recv", [](const Config&) { return in_fresh_process("asio_spawn_recv"); },
+         "4,000 coroutines in async_read_some, 8,000 sockets"},
+        {"weft_sleep", [](const Config&) { return in_fresh_process("weft_sleep"); },
+         "100,000 fibers"},
+        {"asio_spawn_sleep", [](const Config&) { return in_fresh_process("asio_spawn_sleep"); },
+         "100,000 coroutines in steady_timer::async_wait"}};
+    if (go_available()) {
+      contenders.push_back({"go_recv", [](const Config&) { return go_samples({"recv-memory", std::to_string(kRecvFibers)}); },
+                            "4,000 goroutines in conn.Read, 8,000 sockets"});
+      contenders.push_back({"go_sleep", [](const Config&) { return go_samples({"sleep-memory", std::to_string(kSleepFibers)}); },
+                            "100,000 goroutines in time.Sleep"});
+    }
     Figure f = run_interleaved(
         "fiber_memory", "KiB/fiber",
         "RSS growth per fiber: blocked in recv on a connected socket (both ends, 4,000 fibers), "
         "and blocked in sleep (100,000 fibers); a fresh process per sample",
-        "-",
-        {{"weft_recv", [](const Config&) { return in_fresh_process("weft_recv"); },
-          "4,000 fibers, 8,000 sockets"},
-         {"asio_spawn_recv", [](const Config&) { return in_fresh_process("asio_spawn_recv"); },
-          "4,000 coroutines in async_read_some, 8,000 sockets"},
-         {"weft_sleep", [](const Config&) { return in_fresh_process("weft_sleep"); },
-          "100,000 fibers"},
-         {"asio_spawn_sleep", [](const Config&) { return in_fresh_process("asio_spawn_sleep"); },
-          "100,000 coroutines in steady_timer::async_wait"}},
-        cfg);
+        "-", contenders, cfg);
     f.values["rss_kib_per_recv_fiber"] = f.contenders["weft_recv"].p50;
     f.values["rss_kib_per_sleep_fiber"] = f.contenders["weft_sleep"].p50;
     add_ratio(f, "weft_recv_over_asio_spawn", "weft_recv", "asio_spawn_recv");
     add_ratio(f, "weft_sleep_over_asio_spawn", "weft_sleep", "asio_spawn_sleep");
+    if (go_available()) {
+      add_ratio(f, "weft_recv_over_go", "weft_recv", "go_recv");
+      add_ratio(f, "weft_sleep_over_go", "weft_sleep", "go_sleep");
+    }
     add_value_goal(f, "rss_kib_per_recv_fiber", 8.0);
     out.push_back(std::move(f));
   }

@@ -82,6 +82,10 @@ std::int64_t now_ns() noexcept;
 inline std::uint64_t ticks() noexcept { return __builtin_ia32_rdtsc(); }
 double ticks_to_ns(std::uint64_t ticks) noexcept;
 
+// Runs `argv` (argv[0] a path) as a child process and returns the numbers it printed on its
+// standard output, whitespace-separated; empty if it could not run or printed none.
+std::vector<double> run_for_numbers(const std::vector<std::string>& argv);
+
 void print_table(const std::vector<Figure>& figures);
 std::string to_json(const std::vector<Figure>& figures,
                     const std::map<std::string, std::string>& environment);

@@ -126,10 +126,9 @@ int main(int argc, char** argv) {
   }
 
   auto env = environment();
-  // Go's SetReadDeadline peer is optional (docs/benchmarks.md): noted, never required.
-  env["go peer"] = std::system("command -v go >/dev/null 2>&1") == 0
-                       ? "go is installed, but the Go peers are not part of this suite yet"
-                       : "skipped: go is not installed";
+  // The Go peers are optional (docs/benchmarks.md): run when weft-bench-go was built.
+  env["go peer"] = go_available() ? "weft-bench-go, " + go_version()
+                                  : "skipped: go is not installed (Debian: golang-go)";
   std::printf("weft-bench%s: %d rounds, contenders interleaved\n", cfg.quick ? " --quick" : "",
               cfg.rounds);
   for (const auto& [k, v] : env) std::printf("  %-18s %s\n", k.c_str(), v.c_str());

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -64,6 +65,12 @@ std::vector<double> asio_spawn_fanout(const Config& cfg, std::size_t coroutines)
 double asio_spawn_recv_kib_per_coroutine(std::size_t n, double (*rss)());
 double asio_spawn_sleep_kib_per_coroutine(std::size_t n, double (*rss)());
 
+// Go (benchmarks/go/peer.go): weft-bench-go beside this program, built when Debian's
+// golang-go is installed. go_samples runs it once with `args` and returns what it printed.
+bool go_available();
+std::string go_version();  // the Go release weft-bench-go was built with
+std::vector<double> go_samples(const std::vector<std::string>& args);
+
 // An OS thread blocked in recv(2), interrupted by pthread_kill (a handler without
 // SA_RESTART, so recv fails with EINTR).
 std::vector<double> pthread_kill_cancel(const Config& cfg);
@@ -79,6 +86,8 @@ std::unique_ptr<EchoServer> libuv_echo_server();
 std::unique_ptr<EchoServer> weft_echo_server();
 // A weft::RuntimeGroup of `threads` runtimes serving with one SO_REUSEPORT listener each.
 std::unique_ptr<EchoServer> weft_group_echo_server(int threads);
+// Go: weft-bench-go serve-echo, a goroutine per connection on `threads` Ps.
+std::unique_ptr<EchoServer> go_echo_server(int threads);
 
 // The one client every echo server is driven by: `connections` connections, each a
 // ping-pong of `size`-byte messages, all connections in flight at once, for `rounds`

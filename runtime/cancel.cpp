@@ -79,11 +79,9 @@ Status cancel_call(FiberId id, CallState how) noexcept {
   } else {
     Step st = try_fix(s, gen, how);
     if (st == Step::won) {
-      Message m{Message::Kind::wake};
-      m.id = id;
-      // The fiber cannot move on until this message (or another wake) reaches its loop, so
-      // its runtime is alive and the push is accepted.
-      rs->push(std::move(m));
+      // The fiber cannot move on until this wake (or another) reaches its loop, so its
+      // runtime is alive and the push is accepted.
+      rs->push_wake(id);
     } else {
       result = step_status(st);
     }

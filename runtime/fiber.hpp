@@ -7,12 +7,12 @@
 #include "intrusive_list.hpp"
 #include "registrations.hpp"
 #include "stack_pool.hpp"
+#include "task_queue.hpp"
 
 #include <weft/fiber_id.hpp>
 #include <weft/task.hpp>
 
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <string>
 
@@ -51,7 +51,7 @@ struct Fiber {
 
   void* locals[static_cast<unsigned>(FiberLocal::count)] = {};
   // Pseudo-blocking (semantics.md §5): messages posted to the fiber, and its blocking hook.
-  std::deque<TaskPtr> messages;
+  TaskQueue messages;
   std::function<bool()> hook;
   // > 0 while the fiber runs a blocking hook or a message during one of its blocking calls:
   // another blocking call from there returns WSAEINPROGRESS.

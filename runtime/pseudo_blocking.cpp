@@ -47,8 +47,7 @@ void run_blocking_hook(Fiber* f) noexcept {
 bool run_fiber_messages(Fiber* f, bool during_call) noexcept {
   bool ran = false;
   while (!f->messages.empty()) {
-    TaskPtr m = std::move(f->messages.front());
-    f->messages.pop_front();
+    TaskPtr m = f->messages.pop_front();
     ran = true;
     if (during_call) {
       PseudoScope scope(f);

@@ -48,11 +48,16 @@ RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
     uv_poll_init(&loop_, &wake_poll_, shared_->event_fd());
     wake_poll_.data = this;
     uv_poll_start(&wake_poll_, UV_READABLE, [](uv_poll_t* h, int, int) {
-      static_cast<RuntimeImpl*>(h->data)->drain_mailbox();
+      auto* rt = static_cast<RuntimeImpl*>(h->data);
+      rt->wake_unread_ = true;  // read back before the next poll (RuntimeShared::reset_wake)
+      bump(rt->wakeups_);
+      rt->drain_mailbox();
     });
   } else {
     uv_async_init(&loop_, &wake_async_, [](uv_async_t* h) {
-      static_cast<RuntimeImpl*>(h->data)->drain_mailbox();
+      auto* rt = static_cast<RuntimeImpl*>(h->data);
+      bump(rt->wakeups_);
+      rt->drain_mailbox();
     });
     wake_async_.data = this;
     shared_->attach_async(&wake_async_);
@@ -293,16 +298,19 @@ void RuntimeImpl::run_ready() noexcept {
 }
 
 void RuntimeImpl::drain_mailbox() noexcept {
-  shared_->consume_wake();
+  shared_->begin_drain();  // before the take: a push that lands after it wakes the loop again
   shared_->take(inbox_);
-  for (Message& m : inbox_) {
+  // A foreign cancel fixed the outcome; the fiber may have ended meanwhile (its id is stale
+  // then) or be parked again on a later call (it wakes spuriously and re-parks).
+  auto wake = [this](FiberId id) {
+    if (FiberSlot* s = fiber_table_live_slot(id)) make_ready(s->fiber);
+  };
+  for (unsigned i = 0; i < inbox_.wake_count; ++i) wake(inbox_.wakes[i]);
+  for (Message& m : inbox_.messages) {
     switch (m.kind) {
-      case Message::Kind::wake: {
-        // A foreign cancel fixed the outcome; the fiber may have ended meanwhile (its id is
-        // stale then) or be parked again on a later call (it wakes spuriously and re-parks).
-        if (FiberSlot* s = fiber_table_live_slot(m.id)) make_ready(s->fiber);
+      case Message::Kind::wake:
+        wake(m.id);
         break;
-      }
       case Message::Kind::spawn:
         if (attach_stack(m.fiber)) {
           make_ready(m.fiber);
@@ -326,7 +334,7 @@ void RuntimeImpl::drain_mailbox() noexcept {
       }
     }
   }
-  inbox_.clear();
+  inbox_.messages.clear();
 }
 
 void RuntimeImpl::run_task_outside_fiber(Task& task) noexcept {
@@ -409,6 +417,13 @@ Status RuntimeImpl::run() {
         if (pending_connects.load(std::memory_order_relaxed) == 0) break;
       }
     }
+    if (wake_unread_) {
+      // The fibers the last wake-up readied have run; now the eventfd is read back, and a
+      // push whose wake-up that read swallowed is drained before the loop may sleep.
+      wake_unread_ = false;
+      shared_->reset_wake();
+      if (shared_->wake_pending()) continue;
+    }
     arm_loop_timer();
     in_uv_run_ = true;
     uv_run(&loop_, ready_.empty() ? UV_RUN_ONCE : UV_RUN_NOWAIT);
@@ -464,7 +479,7 @@ RuntimeStats RuntimeImpl::stats() const noexcept {
   s.stacks_pooled = stacks_pooled_.load(std::memory_order_relaxed);
   s.context_switches = switches_.load(std::memory_order_relaxed);
   s.loop_iterations = iterations_.load(std::memory_order_relaxed);
-  s.wakeups = shared_->wakeups.load(std::memory_order_relaxed);
+  s.wakeups = wakeups_.load(std::memory_order_relaxed);
   return s;
 }
 

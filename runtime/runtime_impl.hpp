@@ -115,16 +115,18 @@ class RuntimeImpl {
   TimerHeap timers_;
   StackPool stacks_;
   std::unique_ptr<SocketTable> sockets_;
-  std::vector<Message> inbox_;
+  RuntimeShared::Batch inbox_;
 
   bool running_ = false;
   bool in_uv_run_ = false;
+  bool wake_unread_ = false;  // the eventfd delivered a wake-up not yet read back
   bool stop_swept_ = false;
   std::atomic<bool> stopped_{false};  // a run() ended after stop(): final; read by post()
 
   std::atomic<std::uint64_t> alive_{0};
   std::atomic<std::uint64_t> switches_{0};
   std::atomic<std::uint64_t> iterations_{0};
+  std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> stacks_guarded_{0};
   std::atomic<std::uint64_t> stacks_unguarded_{0};
   std::atomic<std::uint64_t> stacks_pooled_{0};

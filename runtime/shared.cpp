@@ -70,6 +70,7 @@ void RuntimeShared::close(std::vector<Message>& leftover) noexcept {
   }
   std::lock_guard lock(queue_lock_);
   closed.store(true, std::memory_order_release);
+  inline_count_ = 0;  // wakes for fibers that are gone with the runtime
   leftover.swap(queue_);
 }
 
@@ -92,9 +93,32 @@ bool RuntimeShared::push(Message&& m) {
   return true;
 }
 
-void RuntimeShared::take(std::vector<Message>& out) {
+bool RuntimeShared::push_wake(FiberId id) noexcept {
+  {
+    std::lock_guard lock(queue_lock_);
+    if (closed.load(std::memory_order_relaxed)) return false;
+    if (queue_.empty() && inline_count_ < kInlineWakes) {
+      inline_wakes_[inline_count_++] = id;
+    } else {
+      // The queue keeps its capacity from drain to drain (take swaps it with the loop's
+      // emptied one), so this allocates only when a burst outgrows every earlier one. A
+      // fiber whose outcome is fixed must get its wake: with no memory for it, terminate
+      // (noexcept) rather than leave the fiber parked for good.
+      Message m{Message::Kind::wake};
+      m.id = id;
+      queue_.push_back(std::move(m));
+    }
+  }
+  wake();
+  return true;
+}
+
+void RuntimeShared::take(Batch& out) {
   std::lock_guard lock(queue_lock_);
-  out.swap(queue_);
+  out.wake_count = inline_count_;
+  for (unsigned i = 0; i < inline_count_; ++i) out.wakes[i] = inline_wakes_[i];
+  inline_count_ = 0;
+  if (!queue_.empty()) out.messages.swap(queue_);
 }
 
 void RuntimeShared::wake() noexcept {
@@ -113,17 +137,13 @@ void RuntimeShared::wake() noexcept {
   }
 }
 
-void RuntimeShared::consume_wake() noexcept {
-  if (wake_method_ == WakeMethod::eventfd) {
-    std::uint64_t v;
-    ssize_t n;
-    do {
-      n = ::read(efd_, &v, sizeof v);
-    } while (n < 0 && errno == EINTR);
-  }
-  wakeups.fetch_add(1, std::memory_order_relaxed);
-  // Cleared before the queue is taken: a push that lands after take() wakes the loop again.
-  signalled_.store(false, std::memory_order_release);
+void RuntimeShared::reset_wake() noexcept {
+  if (wake_method_ != WakeMethod::eventfd) return;  // libuv reads its own
+  std::uint64_t v;
+  ssize_t n;
+  do {
+    n = ::read(efd_, &v, sizeof v);
+  } while (n < 0 && errno == EINTR);
 }
 
 void RuntimeShared::attach_async(uv_async_t* a) noexcept {

@@ -59,36 +59,65 @@ class RuntimeShared {
   // Queues a message and wakes the loop. False once the runtime is closed (the message is
   // dropped).
   bool push(Message&& m);
-  // Moves every queued message to `out` (which must be empty). Loop thread.
-  void take(std::vector<Message>& out);
+  // Queues a wake message for fiber `id` (a foreign cancel's) and wakes the loop; the same
+  // as push(Message{wake, id}), but while no other message is queued it is kept in the
+  // mailbox's own cache line, so that the cancelling thread and the loop share one line
+  // transfer for it instead of two. False once the runtime is closed.
+  bool push_wake(FiberId id) noexcept;
+
+  // What take() hands the loop: the wakes kept inline, then the other messages, together
+  // in the order they were pushed (inline wakes are only kept while `messages` is empty).
+  static constexpr unsigned kInlineWakes = 4;
+  struct Batch {
+    FiberId wakes[kInlineWakes];
+    unsigned wake_count = 0;
+    std::vector<Message> messages;
+  };
+  // Moves every queued message to `out` (whose `messages` must be empty). Loop thread.
+  void take(Batch& out);
   // Wakes the loop if no wake-up is already on its way. Any thread.
   void wake() noexcept;
-  // Loop thread, when the wake-up arrives: consumes it so that the next push wakes again.
-  void consume_wake() noexcept;
-  bool wake_pending() const noexcept { return signalled_.load(std::memory_order_acquire); }
+  // Loop thread, before it takes the queue: the next push wakes the loop again. A wake-up
+  // already delivered by the eventfd stays readable until reset_wake().
+  void begin_drain() noexcept { signalled_.store(false, std::memory_order_seq_cst); }
+  // Loop thread: reads the eventfd back to zero, so that the loop's next poll sleeps. Done
+  // after the fibers a drain made ready have run, not before: the read is a syscall on the
+  // path from a foreign cancel to its fiber. A push whose write this read swallowed has
+  // set wake_pending() again; the caller drains once more before it polls.
+  void reset_wake() noexcept;
+  bool wake_pending() const noexcept { return signalled_.load(std::memory_order_seq_cst); }
 
   void attach_async(uv_async_t* a) noexcept;
 
-  std::atomic<bool> stopping{false};  // stop() was called: final
+  // Read by every thread, written rarely: a line of their own, apart from the reference
+  // count that foreign threads write on every call, and from the queue.
+  alignas(64) std::atomic<bool> stopping{false};  // stop() was called: final
   std::atomic<bool> closed{false};    // the Runtime is being destroyed
   std::atomic<std::int64_t> holds{0}; // Runtime::hold() minus release(): run() waits while > 0
-  std::atomic<std::uint64_t> wakeups{0};
 
  private:
   RuntimeShared() = default;
   ~RuntimeShared();
 
-  std::atomic<int> refs_{1};
   std::uint32_t index_ = 0;
   WakeMethod wake_method_ = WakeMethod::eventfd;
   int efd_ = -1;
 
-  // What a push touches, on one cache line of its own: the loop thread writes all three on
-  // every drain, so a foreign push that finds them on one line waits for one transfer
-  // between cores instead of three. The lock is held only to append or to swap the vector.
+  // Written by each foreign call (acquire and release): never on a line the loop reads.
+  alignas(64) std::atomic<int> refs_{1};
+
+  // What a push touches, on one cache line of its own: the loop thread writes it on every
+  // drain, so a foreign push that finds it all on one line waits for one transfer between
+  // cores instead of several. The lock is held only to append, or to copy and swap.
   alignas(64) SpinLock queue_lock_;
   std::atomic<bool> signalled_{false};
+  std::uint8_t inline_count_ = 0;
+  FiberId inline_wakes_[kInlineWakes] = {};
   std::vector<Message> queue_;
+
+  static_assert(sizeof(SpinLock) + sizeof(std::atomic<bool>) + 1 + 5 + sizeof(FiberId) * kInlineWakes +
+                        sizeof(std::vector<Message>) <= 64,
+                "the mailbox no longer fits one cache line");
 
   alignas(64) std::mutex mu_;  // guards async_
   uv_async_t* async_ = nullptr;

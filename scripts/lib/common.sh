@@ -9,8 +9,9 @@ WEFT_BUILD_PACKAGES=(
 )
 # The test suite's extras: real HTTP clients for weft-http, and the API reference.
 WEFT_TEST_PACKAGES=(curl wrk doxygen)
-# The benchmark suite's extras: plots, and instruction counts (cachegrind).
-WEFT_BENCH_PACKAGES=(gnuplot-nox valgrind)
+# The benchmark suite's extras: plots, instruction counts (cachegrind), and Go for the Go
+# peers (architecture.md: optional; the suite skips them with a note when go is missing).
+WEFT_BENCH_PACKAGES=(gnuplot-nox valgrind golang-go)
 # The fuzz target: clang with libFuzzer.
 WEFT_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
