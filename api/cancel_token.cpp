@@ -317,6 +317,13 @@ void CancelCallback::invoke(bool timed_out) noexcept {
 CancelCallback::~CancelCallback() {
   CancelState* s = state_;
   if (!s) return;
+  // Ran to completion already (the commonest end of a registration whose token was
+  // cancelled: a fan-out destroys every one right after): it is unlinked and no longer
+  // touched by the cancelling thread, so the lock is not needed.
+  if (done_.load(std::memory_order_acquire)) {
+    s->release(CancelState::kToken);
+    return;
+  }
   s->lock();
   if (s->linked(this)) {
     s->unlink(this);  // never ran, and now never will
