@@ -24,6 +24,29 @@ inline void spin_until(const std::atomic<bool>& flag) {
   }
 }
 
+// Where the two threads of a cross-thread figure run. `os`: wherever the scheduler puts
+// them (on a small virtual machine it mostly wakes the sleeping thread on the waker's own
+// core, which it preempts); `cross_core`: pinned to two different cores, so that every
+// wake-up crosses cores (the waker on core 0, the woken thread on core 1).
+enum class Placement { os, cross_core };
+
+// Pins the calling thread to `cpu` for its lifetime (the woken side of a cross_core figure).
+void pin_thread(int cpu);
+
+// For the duration of a scope, pins the calling thread to core 0 (the waking side of a
+// cross_core figure); restores its previous affinity at the end. Does nothing for `os`.
+class WakerPlacement {
+ public:
+  explicit WakerPlacement(Placement p);
+  ~WakerPlacement();
+  WakerPlacement(const WakerPlacement&) = delete;
+  WakerPlacement& operator=(const WakerPlacement&) = delete;
+
+ private:
+  bool pinned_ = false;
+  unsigned char saved_[128];  // a cpu_set_t
+};
+
 // The woken side of a cross-thread latency sample: mark() when the woken code runs.
 struct WakeProbe {
   std::atomic<std::int64_t> at{0};

@@ -22,6 +22,32 @@
 
 namespace weft::bench {
 
+// --- placement ----------------------------------------------------------------------------
+
+static_assert(sizeof(cpu_set_t) <= 128, "WakerPlacement's saved mask is too small");
+
+void pin_thread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+}
+
+WakerPlacement::WakerPlacement(Placement p) {
+  if (p != Placement::cross_core) return;
+  auto* saved = reinterpret_cast<cpu_set_t*>(saved_);
+  if (::pthread_getaffinity_np(::pthread_self(), sizeof(cpu_set_t), saved) != 0) return;
+  pin_thread(0);
+  pinned_ = true;
+}
+
+WakerPlacement::~WakerPlacement() {
+  if (pinned_) {
+    (void)::pthread_setaffinity_np(::pthread_self(), sizeof(cpu_set_t),
+                                   reinterpret_cast<cpu_set_t*>(saved_));
+  }
+}
+
 // --- pthread_kill -------------------------------------------------------------------------
 
 int posix_loopback_listener(sockaddr_in& bound) {
