@@ -13,8 +13,7 @@ REQUIRED = {
     "wake": {"ratios": ["eventfd_p50_over_raw_p50", "uv_async_p50_over_eventfd_p50"]},
     "cancel_same_thread": {"ratios": ["weft_over_fiber_roundtrip", "weft_over_asio_spawn"]},
     "cancel_cross_thread": {"ratios": ["weft_p50_over_eventfd_p50", "weft_p99_over_eventfd_p99",
-                                       "weft_over_asio", "weft_over_pthread_kill",
-                                       "weft_cross_core_p50_over_eventfd_p50"]},
+                                       "weft_over_asio", "weft_over_pthread_kill"]},
     "cancel_fanout": {"values": ["ns_per_fiber_100k"]},
     "recv_ready": {"ratios": ["weft_over_syscall"]},
     "echo": {"ratios": ["weft_over_libuv", "weft_over_asio_spawn"]},
@@ -24,6 +23,12 @@ REQUIRED = {
     "echo_threads": {"ratios": ["weft_2threads_over_1thread", "weft_over_asio_2threads"]},
     "fiber_memory": {"values": ["rss_kib_per_recv_fiber", "rss_kib_per_sleep_fiber"]},
     "scale": {"values": ["max_sleeping_fibers", "rss_gib_at_max"]},
+}
+
+# Produced only on a machine with two cores or more: then required.
+REQUIRED_WITH_TWO_CORES = {
+    "cancel_cross_thread": {"ratios": ["weft_cross_core_p50_over_eventfd_p50",
+                                       "weft_cross_core_p99_over_eventfd_p99"]},
 }
 
 # Produced only when weft-bench-go was built (Debian's golang-go installed): then required.
@@ -53,8 +58,14 @@ def main():
             problems.append(f"environment lacks {key}")
     figures = doc.get("figures", {})
     required = {name: dict(wants) for name, wants in REQUIRED.items()}
-    if doc.get("environment", {}).get("go peer", "").startswith("weft-bench-go"):
-        for name, wants in REQUIRED_WITH_GO.items():
+    env = doc.get("environment", {})
+    extras = []
+    if int(env.get("cores", "1")) >= 2:
+        extras.append(REQUIRED_WITH_TWO_CORES)
+    if env.get("go peer", "").startswith("weft-bench-go"):
+        extras.append(REQUIRED_WITH_GO)
+    for extra in extras:
+        for name, wants in extra.items():
             for kind, keys in wants.items():
                 required[name][kind] = required[name].get(kind, []) + keys
     for name, wants in required.items():
