@@ -313,8 +313,7 @@ void figures_core(const Config& cfg, std::vector<Figure>& out) {
         "cancel_cross_thread", "ns",
         "fiber blocked in recv on a sleeping loop, cancelled from another OS thread: from the "
         "cancel call to the fiber running with WSAEINTR",
-        "as the scheduler places the threads (mostly one core on a small VM), and pinned to two "
-        "cores (*_cross_core)",
+        "as the scheduler places them; *_cross_core: pinned to two cores",
         contenders, cfg);
     if (go_available()) add_ratio(f, "weft_over_go", "weft_eventfd", "go_deadline_wait", Stat::p50);
     if (std::thread::hardware_concurrency() >= 2) {
