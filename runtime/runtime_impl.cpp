@@ -402,7 +402,12 @@ Status RuntimeImpl::run() {
 
   drain_mailbox();
   for (;;) {
-    if (shared_->wake_pending()) drain_mailbox();
+    if (shared_->wake_pending()) {
+      // Messages that came while fibers ran: their eventfd write (if made yet) is read back
+      // before the next poll, like a delivered wake-up's, rather than costing a poll of its own.
+      wake_unread_ = true;
+      drain_mailbox();
+    }
     if (!stop_swept_ && stopping()) sweep_for_stop();
     run_ready();
     if (alive_.load(std::memory_order_acquire) == 0) {
