@@ -51,13 +51,17 @@ func fail(format string, args ...any) {
 	os.Exit(1)
 }
 
-// A connected loopback TCP pair; Go sets TCP_NODELAY on both ends by default.
-func pair() (net.Conn, net.Conn) {
+// A TCP listener on a free loopback port.
+func listen() net.Listener {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		fail("listen: %v", err)
 	}
-	defer ln.Close()
+	return ln
+}
+
+// A connection to ln: its accepted end and its connecting end. Go sets TCP_NODELAY on both.
+func connect(ln net.Listener) (net.Conn, net.Conn) {
 	c, err := net.Dial("tcp4", ln.Addr().String())
 	if err != nil {
 		fail("dial: %v", err)
@@ -67,6 +71,13 @@ func pair() (net.Conn, net.Conn) {
 		fail("accept: %v", err)
 	}
 	return a, c
+}
+
+// A connected loopback TCP pair.
+func pair() (net.Conn, net.Conn) {
+	ln := listen()
+	defer ln.Close()
+	return connect(ln)
 }
 
 // Reads from c until it is closed. Every Read that a past deadline interrupts takes the
@@ -214,23 +225,13 @@ func rssKiB() float64 {
 // RSS growth per goroutine blocked in conn.Read on an accepted loopback connection, both
 // ends in this process (as weft's and Asio's samples).
 func recvMemory(n int) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		fail("listen: %v", err)
-	}
+	ln := listen()
 	before := rssKiB()
 	conns := make([]net.Conn, 0, 2*n)
 	var blocked sync.WaitGroup
 	blocked.Add(n)
 	for i := 0; i < n; i++ {
-		c, err := net.Dial("tcp4", ln.Addr().String())
-		if err != nil {
-			fail("dial: %v", err)
-		}
-		a, err := ln.Accept()
-		if err != nil {
-			fail("accept: %v", err)
-		}
+		a, c := connect(ln)
 		conns = append(conns, c, a)
 		go func(a net.Conn) {
 			var buf [64]byte
@@ -267,10 +268,7 @@ func sleepMemory(n int) {
 // echo figures run on one thread; echo_threads compares one and two).
 func serveEcho(threads int) {
 	runtime.GOMAXPROCS(threads)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		fail("listen: %v", err)
-	}
+	ln := listen()
 	go func() {
 		for {
 			c, err := ln.Accept()
