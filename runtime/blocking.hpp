@@ -185,5 +185,7 @@ void run_blocking_hook(Fiber* f) noexcept;
 // Fixes fiber `id`'s outstanding call to `how` (cancelled or timed_out) from any thread:
 // semantics.md §2. Returns 0, WSAEINVAL or WSAENETDOWN.
 Status cancel_call(FiberId id, CallState how) noexcept;
+// The same for a live fiber of the calling thread's runtime, known by its record.
+Status cancel_local(Fiber* f, CallState how) noexcept;
 
 }  // namespace weft::detail

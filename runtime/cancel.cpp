@@ -50,6 +50,17 @@ Status step_status(Step s) noexcept {
 
 }  // namespace
 
+Status cancel_local(Fiber* f, CallState how) noexcept {
+  RuntimeImpl* rt = f->rt;
+  if (rt->stopping()) return wsa::enetdown;
+  Step st = try_fix(f->slot, f->gen(), how);
+  if (st != Step::won) return step_status(st);
+  // From the fiber's own hook or message the fiber is running: it sees the outcome when
+  // the hook returns, without being queued.
+  if (f != rt->current()) rt->make_ready(f);
+  return {};
+}
+
 Status cancel_call(FiberId id, CallState how) noexcept {
   FiberSlot* s = fiber_table_slot(id);
   if (!s) return wsa::einval;
@@ -61,15 +72,9 @@ Status cancel_call(FiberId id, CallState how) noexcept {
   std::uint32_t ri = s->runtime_index.load(std::memory_order_relaxed);
 
   RuntimeImpl* here = tls_runtime;
-  if (here && here->index() == ri) {
-    if (here->stopping()) return wsa::enetdown;
-    Step st = try_fix(s, gen, how);
-    if (st != Step::won) return step_status(st);
-    // From the fiber's own hook or message the fiber is running: it sees the outcome when
-    // the hook returns, without being queued.
-    if (s->fiber != here->current()) here->make_ready(s->fiber);
-    return {};
-  }
+  // The fiber's record may be read on its own runtime's thread, where it cannot end
+  // meanwhile; its generation was checked above.
+  if (here && here->index() == ri) return cancel_local(s->fiber, how);
 
   RuntimeShared* rs = registry_acquire(ri);
   if (!rs) return wsa::einval;  // the runtime is gone, and its fibers with it

@@ -10,6 +10,8 @@
 
 namespace weft::detail {
 
+struct Fiber;
+
 // The registrations that cancel a fiber's outstanding call when a token applying to it (the
 // call's own, its scopes') is cancelled, for the duration of one blocking call. A fiber has
 // at most one outstanding call, so they live in its record (Fiber::call_registrations): the
@@ -24,9 +26,9 @@ class ScopeRegistrations {
   ScopeRegistrations(const ScopeRegistrations&) = delete;
   ScopeRegistrations& operator=(const ScopeRegistrations&) = delete;
 
-  // Registers a cancel of fiber `id`'s outstanding call on t (runs at once if t is
-  // cancelled already).
-  void add(const CancelToken& t, FiberId id);
+  // Registers a cancel of fiber f's outstanding call on t (runs at once if t is cancelled
+  // already). The registration lives in f's record, so f outlives it.
+  void add(const CancelToken& t, Fiber* f);
   // Deregisters all (waiting for one running on another thread), newest first.
   void clear() noexcept {
     if (count_ > 0 || !more_.empty()) clear_all();  // inline: most calls register none

@@ -14,22 +14,27 @@ std::error_code scope_check(Fiber* f) noexcept {
   return found;
 }
 
-// The fiber's id travels in the callback's context pointer.
-static_assert(sizeof(void*) >= sizeof(FiberId));
-
-void ScopeRegistrations::add(const CancelToken& t, FiberId id) {
+void ScopeRegistrations::add(const CancelToken& t, Fiber* f) {
   // Runs on whichever thread cancels the token (inline here if it already is): a cancel of
-  // the fiber's outstanding call, with the token's reason.
+  // the fiber's outstanding call, with the token's reason. The fiber outlives the call (a
+  // callback running elsewhere is waited for when the registration goes, before the call
+  // ends), so its record may be read from any thread; on the fiber's own thread — a token
+  // cancelled by a fiber of its runtime, a fan-out — the outcome is fixed without looking
+  // the fiber up by id.
   CancelCallback::PlainFn fn = [](void* ctx, bool timed_out) noexcept {
-    auto fiber = static_cast<FiberId>(reinterpret_cast<std::uintptr_t>(ctx));
-    (void)cancel_call(fiber, timed_out ? CallState::timed_out : CallState::cancelled);
+    auto* fiber = static_cast<Fiber*>(ctx);
+    CallState how = timed_out ? CallState::timed_out : CallState::cancelled;
+    if (tls_runtime == fiber->rt) {
+      (void)cancel_local(fiber, how);
+    } else {
+      (void)cancel_call(fiber->id, how);
+    }
   };
-  void* ctx = reinterpret_cast<void*>(static_cast<std::uintptr_t>(to_integer(id)));
   if (count_ < kInline) {
-    new (inline_[count_]) CancelCallback(t, fn, ctx);
+    new (inline_[count_]) CancelCallback(t, fn, f);
     ++count_;
   } else {
-    more_.push_back(std::make_unique<CancelCallback>(t, fn, ctx));
+    more_.push_back(std::make_unique<CancelCallback>(t, fn, f));
   }
 }
 
@@ -39,9 +44,8 @@ void ScopeRegistrations::clear_all() noexcept {
 }
 
 void scope_register(Fiber* f, ScopeRegistrations& out) {
-  FiberId id = f->id;
   auto add = [&](const CancelToken& t) {
-    if (t.can_be_cancelled()) out.add(t, id);
+    if (t.can_be_cancelled()) out.add(t, f);
   };
   if (f->call_token) add(*f->call_token);
   for_each_scope_token(f, add);
