@@ -41,9 +41,11 @@ class ScopeRegistrations {
   CancelCallback* at(int i) noexcept {
     return std::launder(reinterpret_cast<CancelCallback*>(inline_[i]));
   }
-  alignas(CancelCallback) unsigned char inline_[kInline][sizeof(CancelCallback)];
+  // The count and the spill first: every call's end reads them, next to the first
+  // registration.
   int count_ = 0;
   std::vector<std::unique_ptr<CancelCallback>> more_;
+  alignas(CancelCallback) unsigned char inline_[kInline][sizeof(CancelCallback)];
 };
 
 }  // namespace weft::detail

@@ -258,8 +258,9 @@ void RuntimeImpl::prefetch_front() noexcept {
   // records are cold, and each costs a wait for memory unless loaded ahead. At each switch,
   // the fiber third in the run queue gets its saved registers and the frames it returns
   // through first loaded (the stack grows down: they lie just above the saved stack
-  // pointer), and the fourth its record, whose hook and context the next switch reads to do
-  // the same. The fiber next in line was too close to hide the wait.
+  // pointer), and the fourth its record's first lines — the fields a switch and a blocking
+  // call touch, hook and context among them, which the next switch reads to do the same.
+  // The fiber next in line was too close to hide the wait.
   constexpr int kStackLines = 12;
   ListHook<Fiber>* hook = ready_.front_hook();
   for (int ahead = 1; hook && ahead < 3; ++ahead) {
@@ -272,10 +273,15 @@ void RuntimeImpl::prefetch_front() noexcept {
     __builtin_prefetch(static_cast<char*>(f->ctx.fctx) + 64 * line);
   }
   __builtin_prefetch(f->slot);
-  // (Its hook, and just before it the context: reading the hook's owner here would wait.)
+  // The next record is found from its hook by the hook's offset in a record (f's own, so
+  // no load): reading the hook's owner here would wait for memory. (Past the queue's end the
+  // lines belong to the runtime itself; a prefetch of them is harmless.)
+  constexpr int kRecordLines = 5;
   ListHook<Fiber>* after = hook->next;
-  __builtin_prefetch(after);
-  __builtin_prefetch(reinterpret_cast<char*>(after) - 64);
+  const std::ptrdiff_t hook_offset =
+      reinterpret_cast<const char*>(&f->ready_hook) - reinterpret_cast<const char*>(f);
+  const char* record = reinterpret_cast<const char*>(after) - hook_offset;
+  for (int line = 0; line < kRecordLines; ++line) __builtin_prefetch(record + 64 * line);
 }
 
 void RuntimeImpl::run_ready() noexcept {
