@@ -215,13 +215,6 @@ void RuntimeImpl::discard_unstarted(Fiber* f) noexcept {
 // ---------------------------------------------------------------------------------------
 // Scheduling
 
-void RuntimeImpl::make_ready(Fiber* f) noexcept {
-  if (f->ready_hook.linked()) return;
-  ready_.push_back(f->ready_hook);
-  // Inside a libuv callback: the uv_run under way must not block in its poll any more.
-  if (in_uv_run_) uv_stop(&loop_);
-}
-
 bool RuntimeImpl::complete(Fiber* f, CallState how) noexcept {
   // A stop requested since the last sweep fixes every outstanding call first, so nothing this
   // thread does after stop() (a close cancelling waiters, a readiness callback) can give those

@@ -137,6 +137,14 @@ inline void bump(std::atomic<std::uint64_t>& c) noexcept {
   c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+// Inline: every cancel, completion and yield makes a fiber ready.
+inline void RuntimeImpl::make_ready(Fiber* f) noexcept {
+  if (f->ready_hook.linked()) return;
+  ready_.push_back(f->ready_hook);
+  // Inside a libuv callback: the uv_run under way must not block in its poll any more.
+  if (in_uv_run_) uv_stop(&loop_);
+}
+
 // Inline: it is the last frame a parked fiber leaves and the first it comes back to.
 inline void RuntimeImpl::suspend() noexcept {
   Fiber* f = current_;
