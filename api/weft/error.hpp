@@ -50,7 +50,12 @@ enum class wsa : int {
 };
 
 // The "wsa" category. Its name() is "wsa"; message() gives the Winsock text;
-// default_error_condition() maps to std::errc where one exists.
+// default_error_condition() maps to std::errc where one exists. Always the same object, and
+// declared so (`const`, as libstdc++ declares std::system_category): a compiler may then
+// merge or drop calls to it.
+#if defined(__GNUC__)
+[[gnu::const]]
+#endif
 WEFT_API const std::error_category& wsa_category() noexcept;
 
 inline std::error_code make_error_code(wsa e) noexcept {
