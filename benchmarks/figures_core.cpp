@@ -73,7 +73,7 @@ std::vector<double> raw_eventfd_wake(const Config& cfg, Placement placement) {
   WakeProbe probe;
   std::atomic<bool> quit{false};
   std::thread waiter([&] {
-    if (placement == Placement::cross_core) pin_thread(1);
+    pin_thread(woken_core(placement));
     epoll_event out{};
     while (!quit.load()) {
       if (epoll_wait(ep, &out, 1, -1) != 1) continue;
@@ -212,7 +212,7 @@ std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod metho
     }
   });
   std::thread runner([&] {
-    if (placement == Placement::cross_core) pin_thread(1);
+    pin_thread(woken_core(placement));
     (void)rt.run();
   });
   while (target.load() == FiberId::none) std::this_thread::yield();
@@ -286,6 +286,14 @@ void figures_core(const Config& cfg, std::vector<Figure>& out) {
         {"weft_uv_async", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::uv_async); }, ""},
         {"asio_spawn", asio_spawn_cancel_cross_thread, "emit posted to the io_context"},
         {"pthread_kill", pthread_kill_cancel, "OS thread in recv(2), EINTR from a signal"}};
+    contenders.push_back({"raw_eventfd_epoll_same_core",
+                          [](const Config& c) { return raw_eventfd_wake(c, Placement::same_core); },
+                          "floor, both threads pinned to core 0"});
+    contenders.push_back({"weft_eventfd_same_core",
+                          [](const Config& c) {
+                            return weft_cancel_cross_thread(c, WakeMethod::eventfd, Placement::same_core);
+                          },
+                          "canceller and the runtime's thread pinned to core 0"});
     if (std::thread::hardware_concurrency() >= 2) {
       contenders.push_back({"raw_eventfd_epoll_cross_core",
                             [](const Config& c) { return raw_eventfd_wake(c, Placement::cross_core); },
@@ -313,9 +321,15 @@ void figures_core(const Config& cfg, std::vector<Figure>& out) {
         "cancel_cross_thread", "ns",
         "fiber blocked in recv on a sleeping loop, cancelled from another OS thread: from the "
         "cancel call to the fiber running with WSAEINTR",
-        "as the scheduler places them; *_cross_core: pinned to two cores",
+        "as the scheduler places them; *_same_core, *_cross_core: pinned",
         contenders, cfg);
     if (go_available()) add_ratio(f, "weft_over_go", "weft_eventfd", "go_deadline_wait", Stat::p50);
+    add_ratio(f, "weft_same_core_p50_over_eventfd_p50", "weft_eventfd_same_core",
+              "raw_eventfd_epoll_same_core", Stat::p50);
+    add_ratio(f, "weft_same_core_p99_over_eventfd_p99", "weft_eventfd_same_core",
+              "raw_eventfd_epoll_same_core", Stat::p99);
+    add_goal(f, "weft_same_core_p50_over_eventfd_p50", 1.25);
+    add_goal(f, "weft_same_core_p99_over_eventfd_p99", 1.5);
     if (std::thread::hardware_concurrency() >= 2) {
       add_ratio(f, "weft_cross_core_p50_over_eventfd_p50", "weft_eventfd_cross_core",
                 "raw_eventfd_epoll_cross_core", Stat::p50);

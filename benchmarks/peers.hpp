@@ -25,16 +25,22 @@ inline void spin_until(const std::atomic<bool>& flag) {
 }
 
 // Where the two threads of a cross-thread figure run. `os`: wherever the scheduler puts
-// them (on a small virtual machine it mostly wakes the sleeping thread on the waker's own
-// core, which it preempts); `cross_core`: pinned to two different cores, so that every
-// wake-up crosses cores (the waker on core 0, the woken thread on core 1).
-enum class Placement { os, cross_core };
+// them (on a small virtual machine a mixture of the two below); `same_core`: both pinned to
+// core 0, so the woken thread preempts the waker there; `cross_core`: the waker on core 0,
+// the woken thread on core 1, so that every wake-up crosses cores.
+enum class Placement { os, same_core, cross_core };
 
-// Pins the calling thread to `cpu` for its lifetime (the woken side of a cross_core figure).
+// The core the woken side of a figure with placement `p` runs on, or -1 for `os`.
+inline int woken_core(Placement p) {
+  return p == Placement::os ? -1 : p == Placement::same_core ? 0 : 1;
+}
+
+// Pins the calling thread to `cpu` for its lifetime (the woken side of a pinned figure); does
+// nothing for -1.
 void pin_thread(int cpu);
 
 // For the duration of a scope, pins the calling thread to core 0 (the waking side of a
-// cross_core figure); restores its previous affinity at the end. Does nothing for `os`.
+// pinned figure); restores its previous affinity at the end. Does nothing for `os`.
 class WakerPlacement {
  public:
   explicit WakerPlacement(Placement p);

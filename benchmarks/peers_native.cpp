@@ -27,6 +27,7 @@ namespace weft::bench {
 static_assert(sizeof(cpu_set_t) <= 128, "WakerPlacement's saved mask is too small");
 
 void pin_thread(int cpu) {
+  if (cpu < 0) return;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
@@ -34,7 +35,7 @@ void pin_thread(int cpu) {
 }
 
 WakerPlacement::WakerPlacement(Placement p) {
-  if (p != Placement::cross_core) return;
+  if (p == Placement::os) return;
   auto* saved = reinterpret_cast<cpu_set_t*>(saved_);
   if (::pthread_getaffinity_np(::pthread_self(), sizeof(cpu_set_t), saved) != 0) return;
   pin_thread(0);
