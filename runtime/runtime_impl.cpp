@@ -254,11 +254,11 @@ void RuntimeImpl::prefetch_front() noexcept {
   // pointer), and the fourth its record's first lines — the fields a switch and a blocking
   // call touch, hook and context among them, which the next switch reads to do the same.
   // The fiber next in line was too close to hide the wait.
-  // Frames: seven lines cover a fiber parked in sleep (424 bytes of stack) and stay within
-  // the stack of any fiber parked in a blocking call; five more only for deeper ones (recv:
-  // about 680 bytes). Not past the stack's top: beyond it lies another mapping (a guard
-  // page, another stack's untouched bottom), whose lines would cost page walks for nothing.
-  // (Loops of constant length, unrolled: this runs at every switch.)
+  // Frames: six lines stay within the stack of any fiber parked in a blocking call (one in
+  // join uses 376 bytes, in sleep 424); six more only for deeper ones (recv: about 680).
+  // Not past the stack's top: beyond it lies another mapping (a guard page, another stack's
+  // untouched bottom), whose lines would cost page walks for nothing. (Loops of constant
+  // length, unrolled: this runs at every switch.)
   ListHook<Fiber>* hook = ready_.front_hook();
   for (int ahead = 1; hook && ahead < 3; ++ahead) {
     hook = hook->next;
@@ -268,9 +268,9 @@ void RuntimeImpl::prefetch_front() noexcept {
   Fiber* f = hook->owner;
   const char* sp = static_cast<const char*>(f->ctx.fctx);
   const char* top = static_cast<const char*>(f->ctx.stack_bottom) + f->ctx.stack_size;
-  for (int line = 0; line < 7; ++line) __builtin_prefetch(sp + 64 * line);
+  for (int line = 0; line < 6; ++line) __builtin_prefetch(sp + 64 * line);
   if (top - sp >= 12 * 64) {
-    for (int line = 7; line < 12; ++line) __builtin_prefetch(sp + 64 * line);
+    for (int line = 6; line < 12; ++line) __builtin_prefetch(sp + 64 * line);
   }
   __builtin_prefetch(f->slot);
   // The next record is found from its hook by the hook's offset in a record (f's own, so
