@@ -323,7 +323,7 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
         "cancel_fanout", "ns/fiber",
         "N fibers blocked in sleep under one token; one cancel; until the last has resumed, "
         "divided by N",
-        "same core", contenders, cfg);
+        "same core", contenders, cfg.costly());
     if (go_available()) add_ratio(f, "weft_over_go_100k", "weft_100k", "go_100k");
     f.values["ns_per_fiber_100k"] = f.contenders["weft_100k"].p50;
     f.values["ns_per_fiber_10k"] = f.contenders["weft_10k"].p50;
@@ -342,7 +342,7 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
          {"weft_recv", [](const Config& c) { return weft_fast(c, true); }, ""},
          {"syscall_send", [](const Config& c) { return raw_fast(c, false); }, "floor"},
          {"weft_send", [](const Config& c) { return weft_fast(c, false); }, ""}},
-        cfg);
+        cfg.costly());
     add_ratio(f, "weft_over_syscall", "weft_recv", "syscall_recv");
     add_ratio(f, "weft_send_over_syscall", "weft_send", "syscall_send");
     add_goal(f, "weft_over_syscall", 1.10);
@@ -418,7 +418,7 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
         "fiber_memory", "KiB/fiber",
         "RSS growth per fiber: blocked in recv on a connected socket (both ends, 4,000 fibers), "
         "and blocked in sleep (100,000 fibers); a fresh process per sample",
-        "-", contenders, cfg);
+        "-", contenders, cfg.costly());
     f.values["rss_kib_per_recv_fiber"] = f.contenders["weft_recv"].p50;
     f.values["rss_kib_per_sleep_fiber"] = f.contenders["weft_sleep"].p50;
     add_ratio(f, "weft_recv_over_asio_spawn", "weft_recv", "asio_spawn_recv");
