@@ -286,23 +286,23 @@ void figures_core(const Config& cfg, std::vector<Figure>& out) {
         {"weft_uv_async", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::uv_async); }, ""},
         {"asio_spawn", asio_spawn_cancel_cross_thread, "emit posted to the io_context"},
         {"pthread_kill", pthread_kill_cancel, "OS thread in recv(2), EINTR from a signal"}};
-    contenders.push_back({"raw_eventfd_epoll_same_core",
-                          [](const Config& c) { return raw_eventfd_wake(c, Placement::same_core); },
-                          "floor, both threads pinned to core 0"});
-    contenders.push_back({"weft_eventfd_same_core",
-                          [](const Config& c) {
-                            return weft_cancel_cross_thread(c, WakeMethod::eventfd, Placement::same_core);
-                          },
-                          "canceller and the runtime's thread pinned to core 0"});
-    if (std::thread::hardware_concurrency() >= 2) {
-      contenders.push_back({"raw_eventfd_epoll_cross_core",
-                            [](const Config& c) { return raw_eventfd_wake(c, Placement::cross_core); },
-                            "floor, the two threads pinned to cores 0 and 1"});
-      contenders.push_back({"weft_eventfd_cross_core",
-                            [](const Config& c) {
-                              return weft_cancel_cross_thread(c, WakeMethod::eventfd, Placement::cross_core);
+    // The floor and weft with both threads pinned, as `placement` says.
+    auto pinned = [&](Placement placement, const std::string& suffix, const char* floor_note,
+                      const char* weft_note) {
+      contenders.push_back({"raw_eventfd_epoll" + suffix,
+                            [placement](const Config& c) { return raw_eventfd_wake(c, placement); },
+                            floor_note});
+      contenders.push_back({"weft_eventfd" + suffix,
+                            [placement](const Config& c) {
+                              return weft_cancel_cross_thread(c, WakeMethod::eventfd, placement);
                             },
-                            "canceller pinned to core 0, the runtime's thread to core 1"});
+                            weft_note});
+    };
+    pinned(Placement::same_core, "_same_core", "floor, both threads pinned to core 0",
+           "canceller and the runtime's thread pinned to core 0");
+    if (std::thread::hardware_concurrency() >= 2) {
+      pinned(Placement::cross_core, "_cross_core", "floor, the two threads pinned to cores 0 and 1",
+             "canceller pinned to core 0, the runtime's thread to core 1");
     }
     if (go_available()) {
       auto go = [](const char* mode) {
