@@ -324,20 +324,17 @@ void figures_core(const Config& cfg, std::vector<Figure>& out) {
         "as the scheduler places them; *_same_core, *_cross_core: pinned",
         contenders, cfg);
     if (go_available()) add_ratio(f, "weft_over_go", "weft_eventfd", "go_deadline_wait", Stat::p50);
-    add_ratio(f, "weft_same_core_p50_over_eventfd_p50", "weft_eventfd_same_core",
-              "raw_eventfd_epoll_same_core", Stat::p50);
-    add_ratio(f, "weft_same_core_p99_over_eventfd_p99", "weft_eventfd_same_core",
-              "raw_eventfd_epoll_same_core", Stat::p99);
-    add_goal(f, "weft_same_core_p50_over_eventfd_p50", 1.25);
-    add_goal(f, "weft_same_core_p99_over_eventfd_p99", 1.5);
-    if (std::thread::hardware_concurrency() >= 2) {
-      add_ratio(f, "weft_cross_core_p50_over_eventfd_p50", "weft_eventfd_cross_core",
-                "raw_eventfd_epoll_cross_core", Stat::p50);
-      add_ratio(f, "weft_cross_core_p99_over_eventfd_p99", "weft_eventfd_cross_core",
-                "raw_eventfd_epoll_cross_core", Stat::p99);
-      add_goal(f, "weft_cross_core_p50_over_eventfd_p50", 1.25);
-      add_goal(f, "weft_cross_core_p99_over_eventfd_p99", 1.5);
-    }
+    // p50 and p99 of weft over the floor in a pinned placement, with their goals.
+    auto pinned_ratios = [&f](const std::string& suffix) {
+      for (Stat stat : {Stat::p50, Stat::p99}) {
+        const std::string p = stat == Stat::p50 ? "p50" : "p99";
+        const std::string name = "weft" + suffix + "_" + p + "_over_eventfd_" + p;
+        add_ratio(f, name, "weft_eventfd" + suffix, "raw_eventfd_epoll" + suffix, stat);
+        add_goal(f, name, stat == Stat::p50 ? 1.25 : 1.5);
+      }
+    };
+    pinned_ratios("_same_core");
+    if (std::thread::hardware_concurrency() >= 2) pinned_ratios("_cross_core");
     add_ratio(f, "weft_p50_over_eventfd_p50", "weft_eventfd", "raw_eventfd_epoll", Stat::p50);
     add_ratio(f, "weft_p99_over_eventfd_p99", "weft_eventfd", "raw_eventfd_epoll", Stat::p99);
     add_ratio(f, "weft_over_asio", "weft_eventfd", "asio_spawn", Stat::p50);
