@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runs `weft-bench --quick --json` and checks that every figure and every JSON entry the
-suite promises (docs/benchmarks.md) is produced with a finite number. Speed is not checked:
+suite promises (docs/benchmarks.md) is produced with a finite number, and that `--only`
+refuses a name that is no figure. Speed is not checked:
 this is a smoke test of the suite, not a timed assertion."""
 import json
 import math
@@ -85,6 +86,14 @@ def main():
             v = fig.get("values", {}).get(r)
             if v is None or not math.isfinite(v) or v <= 0:
                 problems.append(f"{name}: value {r} missing or not a positive number ({v})")
+    # --only refuses a name that is no figure, listing the figures: that list must be what a
+    # whole run makes.
+    bad = subprocess.run([bench, "--only", "no_such_figure"], capture_output=True, text=True)
+    listed = bad.stderr.rsplit("the figures: ", 1)[-1].strip().split(", ")
+    if bad.returncode != 2 or "no_such_figure" not in bad.stderr:
+        problems.append(f"--only no_such_figure: exit {bad.returncode}, {bad.stderr.strip()!r}")
+    elif sorted(listed) != sorted(figures):
+        problems.append(f"--only lists {sorted(listed)}, a run made {sorted(figures)}")
     for p in problems:
         print("MISSING:", p)
     print(f"{len(required)} figures checked, {len(problems)} problems")

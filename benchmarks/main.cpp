@@ -6,6 +6,7 @@
 #include "peers.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -121,7 +122,17 @@ int main(int argc, char** argv) {
     } else if (a == "--only" && i + 1 < argc) {
       std::stringstream ss(argv[++i]);
       std::string name;
-      while (std::getline(ss, name, ',')) cfg.only.insert(name);
+      while (std::getline(ss, name, ',')) {
+        const auto& names = figure_names();
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+          std::string known;
+          for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+          std::fprintf(stderr, "weft-bench: no figure named '%s'; the figures: %s\n",
+                       name.c_str(), known.c_str());
+          return 2;
+        }
+        cfg.only.insert(name);
+      }
     } else if (a == "--sample" && i + 1 < argc) {
       return run_sample(argv[++i]);
     } else if (a == "--serve-echo" && i + 1 < argc) {
@@ -135,10 +146,32 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Where the results go is checked before the run, not after minutes of it.
+  std::ofstream json_out;
+  if (!json_path.empty()) {
+    json_out.open(json_path);
+    if (!json_out) {
+      std::fprintf(stderr, "weft-bench: cannot write %s\n", json_path.c_str());
+      return 2;
+    }
+  }
+  if (!plot_dir.empty() && ((::mkdir(plot_dir.c_str(), 0755) != 0 && errno != EEXIST) ||
+                            ::access(plot_dir.c_str(), W_OK | X_OK) != 0)) {
+    std::fprintf(stderr, "weft-bench: cannot write plots into %s: %s\n", plot_dir.c_str(),
+                 std::strerror(errno));
+    return 2;
+  }
+
   auto env = environment();
   // The Go peers are optional (docs/benchmarks.md): run when weft-bench-go was built.
-  env["go peer"] = go_available() ? "weft-bench-go, " + go_version()
-                                  : "skipped: go is not installed (Debian: golang-go)";
+  if (go_available()) {
+    env["go peer"] = "weft-bench-go, " + go_version();
+  } else if (std::system("command -v go >/dev/null 2>&1") == 0) {
+    env["go peer"] = "skipped: weft-bench-go was not built (go came after this build tree was "
+                     "set up: meson setup --reconfigure)";
+  } else {
+    env["go peer"] = "skipped: go is not installed (Debian: golang-go)";
+  }
   std::printf("weft-bench%s: %d rounds, contenders interleaved\n", cfg.quick ? " --quick" : "",
               cfg.rounds);
   for (const auto& [k, v] : env) std::printf("  %-18s %s\n", k.c_str(), v.c_str());
@@ -149,9 +182,9 @@ int main(int argc, char** argv) {
 
   print_table(figures);
   if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    out << to_json(figures, env);
-    if (!out) {
+    json_out << to_json(figures, env);
+    json_out.close();
+    if (!json_out) {
       std::fprintf(stderr, "weft-bench: cannot write %s\n", json_path.c_str());
       return 1;
     }
