@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,6 +95,31 @@ int serve_echo(const std::string& name) {
   return 0;
 }
 
+// Whether `path` can be written, without truncating it (an earlier run's results stay until
+// this run has its own) and without leaving a new file behind. errno says why not.
+bool can_write_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) ::unlink(path.c_str());
+  }
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// Whether files can be made in directory `dir`, which is created if missing.
+bool can_write_into(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return false;
+  if (!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    return false;
+  }
+  return ::access(dir.c_str(), W_OK | X_OK) == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,16 +173,11 @@ int main(int argc, char** argv) {
   }
 
   // Where the results go is checked before the run, not after minutes of it.
-  std::ofstream json_out;
-  if (!json_path.empty()) {
-    json_out.open(json_path);
-    if (!json_out) {
-      std::fprintf(stderr, "weft-bench: cannot write %s\n", json_path.c_str());
-      return 2;
-    }
+  if (!json_path.empty() && !can_write_file(json_path)) {
+    std::fprintf(stderr, "weft-bench: cannot write %s: %s\n", json_path.c_str(), std::strerror(errno));
+    return 2;
   }
-  if (!plot_dir.empty() && ((::mkdir(plot_dir.c_str(), 0755) != 0 && errno != EEXIST) ||
-                            ::access(plot_dir.c_str(), W_OK | X_OK) != 0)) {
+  if (!plot_dir.empty() && !can_write_into(plot_dir)) {
     std::fprintf(stderr, "weft-bench: cannot write plots into %s: %s\n", plot_dir.c_str(),
                  std::strerror(errno));
     return 2;
@@ -182,9 +203,10 @@ int main(int argc, char** argv) {
 
   print_table(figures);
   if (!json_path.empty()) {
-    json_out << to_json(figures, env);
-    json_out.close();
-    if (!json_out) {
+    std::ofstream out(json_path);
+    out << to_json(figures, env);
+    out.close();
+    if (!out) {
       std::fprintf(stderr, "weft-bench: cannot write %s\n", json_path.c_str());
       return 1;
     }
