@@ -365,7 +365,8 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
         spec.figure, "round trips/s",
         "ping-pong of " + std::to_string(spec.size) + " B messages on " +
             std::to_string(spec.connections) + " connection(s), all in flight; higher is better",
-        "cross core (server thread, client thread)", contenders, cfg);
+        "cross core (server thread, client thread)", contenders,
+        spec.connections == 1 ? cfg.costly() : cfg);
     for (auto& [name, samples] : lat) f.values[name + "_p99_ns"] = summarize(samples).p99;
     add_ratio(f, "weft_over_libuv", "weft", "libuv");
     add_ratio(f, "weft_over_asio_spawn", "weft", "asio_spawn");
