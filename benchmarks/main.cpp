@@ -29,6 +29,11 @@ void usage() {
             "       weft-bench --serve-echo weft|libuv|asio_callbacks|asio_spawn");
 }
 
+// Whether `name` is a command on PATH.
+bool have_command(const std::string& name) {
+  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
+}
+
 // A gnuplot single-quoted string: a quote inside is written twice.
 std::string gp_quoted(const std::string& text) {
   std::string out = "'";
@@ -36,13 +41,13 @@ std::string gp_quoted(const std::string& text) {
   return out + "'";
 }
 
-// Latency distributions as CDFs (log x axis), one PNG per figure, drawn by gnuplot.
+// Latency distributions as CDFs (log x axis), one PNG per figure, drawn by gnuplot, into
+// `dir` (which exists: checked by can_write_into before the run).
 void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
-  ::mkdir(dir.c_str(), 0755);
   // Samples and gnuplot scripts go under DIR/data (large); the PNGs into DIR.
   std::string data_dir = dir + "/data";
   ::mkdir(data_dir.c_str(), 0755);
-  bool have_gnuplot = std::system("command -v gnuplot >/dev/null 2>&1") == 0;
+  bool have_gnuplot = have_command("gnuplot");
   for (const Figure& f : figures) {
     if (f.raw.empty()) continue;  // a figure of values only (scale): nothing to draw
     std::ostringstream script;
@@ -187,7 +192,7 @@ int main(int argc, char** argv) {
   // The Go peers are optional (docs/benchmarks.md): run when weft-bench-go was built.
   if (go_available()) {
     env["go peer"] = "weft-bench-go, " + go_version();
-  } else if (std::system("command -v go >/dev/null 2>&1") == 0) {
+  } else if (have_command("go")) {
     env["go peer"] = "skipped: weft-bench-go was not built (go came after this build tree was "
                      "set up: meson setup --reconfigure)";
   } else {
