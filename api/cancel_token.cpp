@@ -300,7 +300,7 @@ void CancelCallback::attach(const CancelToken& token) {
     s->unlock();  // can never be cancelled: nothing to register
     return;
   }
-  detail::cancel_state_add_token_ref(s);
+  if (!borrowed_) detail::cancel_state_add_token_ref(s);
   s->push(this);
   state_ = s;
   s->unlock();
@@ -314,14 +314,13 @@ void CancelCallback::invoke(bool timed_out) noexcept {
   }
 }
 
-CancelCallback::~CancelCallback() {
+void CancelCallback::detach() noexcept {
   CancelState* s = state_;
-  if (!s) return;
   // Ran to completion already (the commonest end of a registration whose token was
   // cancelled: a fan-out destroys every one right after): it is unlinked and no longer
   // touched by the cancelling thread, so the lock is not needed.
   if (done_.load(std::memory_order_acquire)) {
-    s->release(CancelState::kToken);
+    if (!borrowed_) s->release(CancelState::kToken);
     return;
   }
   s->lock();
@@ -340,7 +339,7 @@ CancelCallback::~CancelCallback() {
   } else {
     s->unlock();  // it ran to completion before
   }
-  s->release(CancelState::kToken);
+  if (!borrowed_) s->release(CancelState::kToken);
 }
 
 }  // namespace weft

@@ -30,8 +30,17 @@ class ScopeRegistrations {
   // already). The registration lives in f's record, so f outlives it.
   void add(const CancelToken& t, Fiber* f);
   // Deregisters all (waiting for one running on another thread), newest first.
+  // Inline for the two commonest cases: no registration, and one (a call given a token, or
+  // in one scope) — whose end, when its token was cancelled, is then a load and a test.
+  // (The spill is used only once the inline places are full: count_ == 0 means none.)
   void clear() noexcept {
-    if (count_ > 0 || !more_.empty()) clear_all();  // inline: most calls register none
+    if (count_ == 0) return;
+    if (count_ == 1) {
+      count_ = 0;
+      at(0)->~CancelCallback();
+      return;
+    }
+    clear_all();
   }
 
  private:

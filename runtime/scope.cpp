@@ -30,11 +30,14 @@ void ScopeRegistrations::add(const CancelToken& t, Fiber* f) {
       (void)cancel_call(fiber->id, how);
     }
   };
+  // Borrowed: t's state outlives the registration (the call's token parameter, or a scope
+  // of this fiber, which ends only after the calls inside it).
   if (count_ < kInline) {
-    new (inline_[count_]) CancelCallback(t, fn, f);
+    new (inline_[count_]) CancelCallback(CancelCallback::Borrowed{}, t, fn, f);
     ++count_;
   } else {
-    more_.push_back(std::make_unique<CancelCallback>(t, fn, f));
+    more_.push_back(std::unique_ptr<CancelCallback>(
+        new CancelCallback(CancelCallback::Borrowed{}, t, fn, f)));
   }
 }
 
