@@ -58,6 +58,9 @@ struct CancelState {
   CancelCallback* tail = nullptr;
   CancelCallback* executing = nullptr;
   std::thread::id executing_thread;
+  // Set by the executing callback's destructor when it runs inside that callback (on the
+  // executing thread): the callback's memory may be gone, so request() leaves it alone.
+  bool executing_destroyed = false;
   // Links to parents and other bridges; destroyed with the state, first (their callbacks may
   // be running elsewhere and touch this state until their destructors return).
   std::mutex attachments_mu;
@@ -119,15 +122,13 @@ struct CancelState {
     while (CancelCallback* cb = head) {
       unlink(cb);
       executing = cb;
-      bool destroyed = false;
-      cb->destroyed_flag_ = &destroyed;
+      executing_destroyed = false;
       unlock();
       cb->invoke(by_deadline);  // may destroy cb (its own registration) from within
-      if (!destroyed) {
-        cb->destroyed_flag_ = nullptr;
+      lock();
+      if (!executing_destroyed) {
         cb->done_.store(true, std::memory_order_release);  // cb may be freed from here on
       }
-      lock();
       executing = nullptr;
     }
     unlock();
@@ -329,7 +330,7 @@ void CancelCallback::detach() noexcept {
     s->unlock();
   } else if (s->executing == this) {
     if (s->executing_thread == std::this_thread::get_id()) {
-      *destroyed_flag_ = true;  // destroyed from within its own callback: do not wait
+      s->executing_destroyed = true;  // destroyed from within its own callback: do not wait
       s->unlock();
     } else {
       s->unlock();

@@ -16,7 +16,7 @@ Status post_to_fiber(FiberId id, TaskPtr task) noexcept {
     // The fiber is of this runtime and cannot end while this thread runs: deliver now.
     if (here->stopping()) return wsa::enetdown;
     Fiber* f = s->fiber;
-    f->messages.push_back(std::move(task));
+    f->queue_message(std::move(task));
     if (f != here->current() && f->call_state() == CallState::pending) here->make_ready(f);
     return {};
   }
@@ -43,6 +43,7 @@ BlockingHook set_blocking_hook(BlockingHook hook) {
   detail::Fiber* f = rt ? rt->current() : nullptr;
   if (!f) return {};
   std::swap(f->hook, hook);
+  if (f->hook) f->maybe_pseudo = true;
   return hook;
 }
 

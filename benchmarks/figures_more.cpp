@@ -8,6 +8,7 @@
 #include <weft/weft.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,9 +19,12 @@
 #include <string>
 #include <thread>
 
+#include <boost/context/detail/fcontext.hpp>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +33,7 @@ namespace weft::bench {
 namespace {
 
 using namespace std::chrono_literals;
+namespace bctx = boost::context::detail;
 
 // Resident set size of this process, in KiB.
 double rss_kib() {
@@ -76,6 +81,77 @@ std::vector<double> weft_fanout(const Config&, std::size_t n) {
   });
   (void)rt.run();
   return {static_cast<double>(t1 - t0) / static_cast<double>(n)};
+}
+
+// One pass of the scheduler over n parked fibers: each loops on yield, and one yield of the
+// timing fiber lets every other run once. What a visit to a fiber whose stack and record are
+// cold costs at 100k — the resumption half of a fan-out, without any cancel. Per fiber, for
+// the passes after the first.
+std::vector<double> weft_yield_pass(const Config&, std::size_t n) {
+  RuntimeOptions o;
+  o.stack_size = 16 * 1024;
+  Runtime rt(o);
+  std::vector<double> out;
+  (void)rt.spawn([&] {
+    bool done = false;
+    std::vector<FiberId> ids;
+    ids.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      ids.push_back(*spawn([&] {
+        while (!done) this_fiber::yield();
+      }));
+    }
+    this_fiber::yield();  // every one has started
+    for (int pass = 0; pass < 3; ++pass) {
+      auto t0 = now_ns();
+      this_fiber::yield();
+      out.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(n));
+    }
+    done = true;
+    for (FiberId id : ids) (void)join(id);
+  });
+  (void)rt.run();
+  return out;
+}
+
+// The floor of such a pass: n bare Boost.Context contexts on 16 KiB stacks spaced as guarded
+// stacks are (a 4 KiB page between two), each jumped into and straight back in turn, with the
+// saved registers of the fourth ahead prefetched as weft's scheduler does. What any stackful
+// design pays to visit 100k parked stacks: two cold lines each.
+std::vector<double> fcontext_pass(const Config&, std::size_t n) {
+  constexpr std::size_t kStack = 16 * 1024, kStride = kStack + 4096;
+  const std::size_t bytes = kStride * n;
+  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) {
+    std::fprintf(stderr, "weft-bench: mmap of %zu bytes for the context pass: %s\n", bytes,
+                 std::strerror(errno));
+    std::exit(1);
+  }
+  auto body = [](bctx::transfer_t t) {
+    for (;;) t = bctx::jump_fcontext(t.fctx, nullptr);
+  };
+  char* base = static_cast<char*>(mem);
+  std::vector<bctx::fcontext_t> ctx(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ctx[i] = bctx::make_fcontext(base + i * kStride + kStride, kStack, body);
+    ctx[i] = bctx::jump_fcontext(ctx[i], nullptr).fctx;  // started, parked in its loop
+  }
+  std::vector<double> out;
+  for (int pass = 0; pass < 3; ++pass) {
+    auto t0 = now_ns();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + 4 < n) {
+        const char* sp = static_cast<const char*>(ctx[i + 4]);
+        __builtin_prefetch(sp);
+        __builtin_prefetch(sp + 64);
+      }
+      ctx[i] = bctx::jump_fcontext(ctx[i], nullptr).fctx;
+    }
+    out.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(n));
+  }
+  ::munmap(mem, bytes);  // the contexts stay parked on it, never resumed again
+  return out;
 }
 
 // --- recv_ready ---------------------------------------------------------------------------
@@ -313,7 +389,11 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
         {"weft_10k", [](const Config& c) { return weft_fanout(c, 10'000); }, ""},
         {"weft_100k", [](const Config& c) { return weft_fanout(c, 100'000); }, ""},
         {"asio_spawn_100k", [](const Config& c) { return asio_spawn_fanout(c, 100'000); },
-         "one cancellation_signal per coroutine (Asio has no shared token)"}};
+         "one cancellation_signal per coroutine (Asio has no shared token)"},
+        {"weft_yield_pass_100k", [](const Config& c) { return weft_yield_pass(c, 100'000); },
+         "no cancel: one scheduler pass over 100k fibers parked in yield"},
+        {"boost_context_pass_100k", [](const Config& c) { return fcontext_pass(c, 100'000); },
+         "floor: a bare switch round trip to each of 100k parked contexts in turn"}};
     if (go_available()) {
       contenders.push_back({"go_100k", [](const Config&) { return go_samples({"fanout", "100000"}); },
                             "goroutines in select on one context's Done() and a 24 h timer; "
@@ -330,6 +410,9 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
     f.values["ns_per_fiber_1k"] = f.contenders["weft_1k"].p50;
     add_ratio(f, "weft_100k_over_weft_1k", "weft_100k", "weft_1k");
     add_ratio(f, "weft_over_asio_spawn_100k", "weft_100k", "asio_spawn_100k");
+    add_ratio(f, "weft_100k_over_yield_pass_100k", "weft_100k", "weft_yield_pass_100k");
+    add_ratio(f, "yield_pass_over_context_pass_100k", "weft_yield_pass_100k",
+              "boost_context_pass_100k");
     add_value_goal(f, "ns_per_fiber_100k", 150.0);
     out.push_back(std::move(f));
   }

@@ -114,7 +114,7 @@ class BlockingCall {
     Fiber* f = f_;
     bool started = false;
     for (;;) {
-      if (f->hook || !f->messages.empty()) return wait_pseudo(started);
+      if (f->has_pseudo_work()) return wait_pseudo(started);
       CallState s = f->call_state();
       if (s != CallState::pending) return s;
       started = true;

@@ -24,6 +24,7 @@ namespace weft::detail {
 
 class RuntimeImpl;
 struct Fiber;
+struct ScopeRecord;
 
 // A fiber waiting for another fiber's end (join). Lives on the waiter's stack.
 struct JoinWaiter {
@@ -32,32 +33,40 @@ struct JoinWaiter {
   ListHook<JoinWaiter> hook{this};
 };
 
-// Fiber-local storage slots reserved for the runtime's own layers (cancel scopes, hooks).
-enum class FiberLocal : unsigned { cancel_scope = 0, blocking_hook = 1, user_data = 2, count = 4 };
-
-// The fields every switch and blocking call touches come first, in about four cache lines
-// (the scheduler loads them ahead for a fiber about to run: RuntimeImpl::prefetch_front);
-// those a fiber needs only at its start and end, or when joined, follow.
-struct Fiber {
+// The record is three cache lines of what every switch, blocking call and cancel touches,
+// aligned so that they are three lines and not four: a fan-out wakes 100,000 fibers whose
+// records are cold, and its time is about a memory transfer per line touched (benchmarks.md).
+// The scheduler loads them ahead for a fiber about to run (RuntimeImpl::prefetch_front).
+// What a fiber needs only at its start and end, when joined, or for pseudo-blocking work,
+// follows.
+struct alignas(64) Fiber {
+  // --- line 0: identity, runtime and saved context (the switch) ---
   FiberId id = FiberId::none;
   FiberSlot* slot = nullptr;
   RuntimeImpl* rt = nullptr;
   ExecContext ctx;
 
+  // --- line 1: the run queue and the blocking call's state ---
   ListHook<Fiber> ready_hook{this};  // linked while in the run queue
   // The token given to the blocking call under way (its trailing parameter), if any; calls
   // it makes internally (recv_exact's recvs, a lingering close's waits) observe it too.
   const CancelToken* call_token = nullptr;
+  ScopeRecord* cancel_scope = nullptr;  // the innermost cancel scope (scope.hpp), or null
   // > 0 while the fiber runs a blocking hook or a message during one of its blocking calls:
   // another blocking call from there returns WSAEINPROGRESS.
   int pseudo_depth = 0;
+  // Set when a blocking hook is installed or a message queued: then a blocking call looks at
+  // `hook` and `messages` (and clears it when both are empty). Never false while either is
+  // set, so the common call never reads their line.
+  bool maybe_pseudo = false;
+
+  // --- line 2: the outstanding call's registrations on its tokens (BlockingCall) ---
+  alignas(64) ScopeRegistrations call_registrations;
+
+  // --- cold ---
   // Pseudo-blocking (semantics.md §5): the fiber's blocking hook, and messages posted to it.
   std::function<bool()> hook;
   TaskQueue messages;
-  void* locals[static_cast<unsigned>(FiberLocal::count)] = {};
-  // The outstanding call's registrations on its tokens (BlockingCall).
-  ScopeRegistrations call_registrations;
-
   TaskPtr task;
   std::string name;
   std::size_t stack_request = 0;
@@ -68,6 +77,18 @@ struct Fiber {
   std::uint64_t gen() const noexcept { return gen_of_id(id); }
   CallState call_state() const noexcept {
     return state_of(slot->word.load(std::memory_order_acquire));
+  }
+  // A message for the fiber's pseudo-blocking work (its own thread).
+  void queue_message(TaskPtr m) {
+    messages.push_back(std::move(m));
+    maybe_pseudo = true;
+  }
+  // Whether a hook or messages await (clears maybe_pseudo when neither does).
+  bool has_pseudo_work() noexcept {
+    if (!maybe_pseudo) return false;
+    if (hook || !messages.empty()) return true;
+    maybe_pseudo = false;
+    return false;
   }
 };
 

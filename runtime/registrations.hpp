@@ -47,14 +47,16 @@ class ScopeRegistrations {
   void clear_all() noexcept;
 
   static constexpr int kInline = 2;
+  static_assert(sizeof(int) + sizeof(CancelCallback) <= 64 && alignof(CancelCallback) <= 8,
+                "the count and the first registration share one cache line");
   CancelCallback* at(int i) noexcept {
     return std::launder(reinterpret_cast<CancelCallback*>(inline_[i]));
   }
-  // The count and the spill first: every call's end reads them, next to the first
-  // registration.
+  // The count and the first registration in one cache line (Fiber places it so): a call's
+  // start and end, and a cancel, touch only that line. The spill last: nested scopes only.
   int count_ = 0;
-  std::vector<std::unique_ptr<CancelCallback>> more_;
   alignas(CancelCallback) unsigned char inline_[kInline][sizeof(CancelCallback)];
+  std::vector<std::unique_ptr<CancelCallback>> more_;
 };
 
 }  // namespace weft::detail

@@ -234,7 +234,7 @@ void RuntimeImpl::yield() noexcept {
   make_ready(f);
   suspend();
   // A yield is a point where messages posted to a fiber that is not blocked get to run.
-  if (!f->messages.empty()) run_fiber_messages(f, false);
+  if (f->has_pseudo_work() && !f->messages.empty()) run_fiber_messages(f, false);
 }
 
 void RuntimeImpl::switch_to(Fiber* f) noexcept {
@@ -251,8 +251,9 @@ void RuntimeImpl::prefetch_front() noexcept {
   // records are cold, and each costs a wait for memory unless loaded ahead. At each switch,
   // the fiber third in the run queue gets its saved registers and the frames it returns
   // through first loaded (the stack grows down: they lie just above the saved stack
-  // pointer), and the fourth its record's first lines — the fields a switch and a blocking
-  // call touch, hook and context among them, which the next switch reads to do the same.
+  // pointer), and the fourth its record's three hot lines (fiber.hpp) — the fields a switch,
+  // a blocking call and its registration touch, context among them, which the next switch
+  // reads to do the same.
   // The fiber next in line was too close to hide the wait.
   // Frames: six lines stay within the stack of any fiber parked in a blocking call (one in
   // join uses 376 bytes, in sleep 424); six more only for deeper ones (recv: about 680).
@@ -276,7 +277,7 @@ void RuntimeImpl::prefetch_front() noexcept {
   // The next record is found from its hook by the hook's offset in a record (f's own, so
   // no load): reading the hook's owner here would wait for memory. (Past the queue's end the
   // lines belong to the runtime itself; a prefetch of them is harmless.)
-  constexpr int kRecordLines = 5;
+  constexpr int kRecordLines = 3;
   ListHook<Fiber>* after = hook->next;
   const std::ptrdiff_t hook_offset =
       reinterpret_cast<const char*>(&f->ready_hook) - reinterpret_cast<const char*>(f);
@@ -333,7 +334,7 @@ void RuntimeImpl::drain_mailbox() noexcept {
       case Message::Kind::fiber_post: {
         // A fiber message from another thread; dropped if its fiber has ended meanwhile.
         if (FiberSlot* s = fiber_table_live_slot(m.id)) {
-          s->fiber->messages.push_back(std::move(m.task));
+          s->fiber->queue_message(std::move(m.task));
           if (s->fiber->call_state() == CallState::pending) make_ready(s->fiber);
         }
         break;

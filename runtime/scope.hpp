@@ -26,7 +26,7 @@ struct ScopeRecord {
 };
 
 inline ScopeRecord*& scope_top(Fiber* f) noexcept {
-  return reinterpret_cast<ScopeRecord*&>(f->locals[static_cast<unsigned>(FiberLocal::cancel_scope)]);
+  return f->cancel_scope;
 }
 
 // Calls `fn(const CancelToken&)` for every token that applies to the fiber's blocking calls:

@@ -196,8 +196,6 @@ class WEFT_API CancelCallback {
   // thread that waits for it).
   std::atomic<bool> done_{false};
   bool borrowed_ = false;  // holds no token reference (the Borrowed constructor)
-  // Where the running cancel() records that this callback destroyed itself from within.
-  bool* destroyed_flag_ = nullptr;
 };
 
 }  // namespace weft
