@@ -194,6 +194,41 @@ TEST(BlockingHook, SetReturnsThePreviousHook) {
   });
 }
 
+// A blocking call looks at the hook and the messages only while a hint says either may be
+// there; the hint clears when both are empty and is set again by the next message.
+TEST(BlockingHook, ARemovedHookNoLongerRunsAndALaterMessageStillDoes) {
+  run_in_fiber([] {
+    int hook_runs = 0;
+    FiberId ran_on = FiberId::none;
+    bool blocking_inside = false;
+    Status first, second;
+    auto f = spawn([&] {
+      (void)set_blocking_hook([&] {
+        ++hook_runs;
+        return false;
+      });
+      (void)set_blocking_hook({});
+      first = this_fiber::sleep_for(24h);
+      second = this_fiber::sleep_for(24h);
+    });
+    this_fiber::yield();  // f is blocked in its first sleep, without a hook
+    ASSERT_TRUE(cancel_blocking_call(*f).ok());
+    this_fiber::yield();  // f is blocked in its second sleep
+    ASSERT_TRUE(post(*f, [&] {
+      ran_on = this_fiber::id();
+      blocking_inside = is_blocking();
+    }).ok());
+    this_fiber::yield();  // the message runs inside the second sleep, which goes on
+    EXPECT_EQ(ran_on, *f);
+    EXPECT_TRUE(blocking_inside);
+    ASSERT_TRUE(cancel_blocking_call(*f).ok());
+    ASSERT_TRUE(join(*f).ok());
+    EXPECT_EQ(hook_runs, 0);
+    EXPECT_EQ(first.error(), wsa::eintr);
+    EXPECT_EQ(second.error(), wsa::eintr);
+  });
+}
+
 TEST(BlockingCallback, KeepsWaitingUntilTheHookCancels) {
   run_in_fiber([] {
     int rounds = 0;
