@@ -42,8 +42,7 @@ BlockingHook set_blocking_hook(BlockingHook hook) {
   detail::RuntimeImpl* rt = detail::tls_runtime;
   detail::Fiber* f = rt ? rt->current() : nullptr;
   if (!f) return {};
-  std::swap(f->hook, hook);
-  if (f->hook) f->maybe_pseudo = true;
+  f->swap_hook(hook);
   return hook;
 }
 

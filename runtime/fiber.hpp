@@ -78,10 +78,16 @@ struct alignas(64) Fiber {
   CallState call_state() const noexcept {
     return state_of(slot->word.load(std::memory_order_acquire));
   }
-  // A message for the fiber's pseudo-blocking work (its own thread).
+  // The only writers of `messages` and `hook`, which keep maybe_pseudo true while either is
+  // set (the fiber's own thread).
   void queue_message(TaskPtr m) {
     messages.push_back(std::move(m));
     maybe_pseudo = true;
+  }
+  // Installs `h` as the blocking hook; `h` gets the previous one.
+  void swap_hook(std::function<bool()>& h) noexcept {
+    std::swap(hook, h);
+    if (hook) maybe_pseudo = true;
   }
   // Whether a hook or messages await (clears maybe_pseudo when neither does).
   bool has_pseudo_work() noexcept {
