@@ -36,7 +36,7 @@ struct JoinWaiter {
 // The record is three cache lines of what every switch, blocking call and cancel touches,
 // aligned so that they are three lines and not four: a fan-out wakes 100,000 fibers whose
 // records are cold, and its time is about a memory transfer per line touched (benchmarks.md).
-// The scheduler loads them ahead for a fiber about to run (RuntimeImpl::prefetch_front).
+// The scheduler loads them ahead for a fiber about to run (RuntimeImpl::prefetch_ahead).
 // What a fiber needs only at its start and end, when joined, or for pseudo-blocking work,
 // follows.
 struct alignas(64) Fiber {
@@ -47,7 +47,7 @@ struct alignas(64) Fiber {
   ExecContext ctx;
 
   // --- line 1: the run queue and the blocking call's state ---
-  ListHook<Fiber> ready_hook{this};  // linked while in the run queue
+  bool queued = false;  // in the run queue (RunQueue: at most once)
   // The token given to the blocking call under way (its trailing parameter), if any; calls
   // it makes internally (recv_exact's recvs, a lingering close's waits) observe it too.
   const CancelToken* call_token = nullptr;

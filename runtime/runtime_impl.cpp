@@ -120,6 +120,9 @@ Fiber* RuntimeImpl::new_fiber(TaskPtr task, SpawnOptions options, Status& err) {
 }
 
 bool RuntimeImpl::attach_stack(Fiber* f) noexcept {
+  // Its place in the run queue first (run_queue.hpp): a fiber that could not be queued
+  // must not start.
+  if (!ready_.reserve(fibers_ + 1)) return false;
   f->stack = stacks_.allocate(f->stack_request);
   update_stack_stats();
   if (!f->stack) return false;
@@ -127,6 +130,7 @@ bool RuntimeImpl::attach_stack(Fiber* f) noexcept {
   f->ctx.stack_bottom = f->stack.base;
   f->ctx.stack_size = f->stack.size;
   f->ctx.tsan_fiber = sanitizer_fiber_create();
+  ++fibers_;
   all_.push_back(f->all_hook);
   return true;
 }
@@ -191,11 +195,11 @@ void RuntimeImpl::finish(Fiber* f) noexcept {
     w.hook.unlink();
     complete(w.fiber);
   });
-  f->ready_hook.unlink();
   f->all_hook.unlink();
   fiber_table_release(f->id);
   sanitizer_fiber_destroy(f->ctx.tsan_fiber);
   stacks_.release(f->stack);
+  --fibers_;
   update_stack_stats();
   delete f;
   alive_.fetch_sub(1, std::memory_order_relaxed);
@@ -246,27 +250,28 @@ void RuntimeImpl::switch_to(Fiber* f) noexcept {
   current_ = nullptr;
 }
 
-void RuntimeImpl::prefetch_front() noexcept {
-  // When many fibers wake at once (a token's fan-out) their saved contexts, frames and
-  // records are cold, and each costs a wait for memory unless loaded ahead. At each switch,
-  // the fiber third in the run queue gets its saved registers and the frames it returns
-  // through first loaded (the stack grows down: they lie just above the saved stack
-  // pointer), and the fourth its record's three hot lines (fiber.hpp) — the fields a switch,
-  // a blocking call and its registration touch, context among them, which the next switch
-  // reads to do the same.
-  // The fiber next in line was too close to hide the wait.
+void RuntimeImpl::prefetch_ahead() noexcept {
+  // When many fibers wake at once (a token's fan-out) their records, saved contexts and
+  // frames are cold, and each costs a wait for memory unless loaded ahead. At each switch,
+  // two fibers further back in the run queue get loaded, each far enough ahead that the
+  // load has landed by the time it is used:
+  // - the one kRecordAhead places on, its record's three hot lines (fiber.hpp): the fields a
+  //   switch, a blocking call and its registration touch, saved context among them;
+  // - the one kStackAhead places on, whose record was so loaded some switches ago: its saved
+  //   registers and the frames it returns through first (the stack grows down: they lie just
+  //   above the saved stack pointer), and its slot in the fiber table.
   // Frames: six lines stay within the stack of any fiber parked in a blocking call (one in
   // join uses 376 bytes, in sleep 424); six more only for deeper ones (recv: about 680).
   // Not past the stack's top: beyond it lies another mapping (a guard page, another stack's
   // untouched bottom), whose lines would cost page walks for nothing. (Loops of constant
   // length, unrolled: this runs at every switch.)
-  ListHook<Fiber>* hook = ready_.front_hook();
-  for (int ahead = 1; hook && ahead < 3; ++ahead) {
-    hook = hook->next;
-    if (!hook->owner) return;  // the list's sentinel: the queue is shorter
+  constexpr std::size_t kRecordAhead = 8, kStackAhead = 4, kRecordLines = 3;
+  if (Fiber* r = ready_.peek(kRecordAhead)) {
+    const char* record = reinterpret_cast<const char*>(r);
+    for (std::size_t line = 0; line < kRecordLines; ++line) __builtin_prefetch(record + 64 * line);
   }
-  if (!hook) return;
-  Fiber* f = hook->owner;
+  Fiber* f = ready_.peek(kStackAhead);
+  if (!f) return;
   const char* sp = static_cast<const char*>(f->ctx.fctx);
   const char* top = static_cast<const char*>(f->ctx.stack_bottom) + f->ctx.stack_size;
   for (int line = 0; line < 6; ++line) __builtin_prefetch(sp + 64 * line);
@@ -274,15 +279,6 @@ void RuntimeImpl::prefetch_front() noexcept {
     for (int line = 6; line < 12; ++line) __builtin_prefetch(sp + 64 * line);
   }
   __builtin_prefetch(f->slot);
-  // The next record is found from its hook by the hook's offset in a record (f's own, so
-  // no load): reading the hook's owner here would wait for memory. (Past the queue's end the
-  // lines belong to the runtime itself; a prefetch of them is harmless.)
-  constexpr int kRecordLines = 3;
-  ListHook<Fiber>* after = hook->next;
-  const std::ptrdiff_t hook_offset =
-      reinterpret_cast<const char*>(&f->ready_hook) - reinterpret_cast<const char*>(f);
-  const char* record = reinterpret_cast<const char*>(after) - hook_offset;
-  for (int line = 0; line < kRecordLines; ++line) __builtin_prefetch(record + 64 * line);
 }
 
 void RuntimeImpl::run_ready() noexcept {
@@ -295,10 +291,10 @@ void RuntimeImpl::run_ready() noexcept {
   while (budget_ > 0) {
     // A stop is noticed at every scheduling point, not only between rounds.
     if (!stop_swept_ && stopping()) sweep_for_stop();
-    Fiber* f = ready_.pop_front();
+    Fiber* f = pop_ready();
     if (!f) break;
     --budget_;
-    prefetch_front();
+    prefetch_ahead();
     switch_to(f);
   }
   budget_ = 0;  // spent or not, the budget ends with the round

@@ -9,6 +9,7 @@
 
 #include "fiber.hpp"
 #include "fiber_table.hpp"
+#include "run_queue.hpp"
 #include "shared.hpp"
 #include "stack_pool.hpp"
 #include "timer_heap.hpp"
@@ -86,7 +87,8 @@ class RuntimeImpl {
   Fiber* new_fiber(TaskPtr task, SpawnOptions options, Status& err);
   bool attach_stack(Fiber* f) noexcept;
   void switch_to(Fiber* f) noexcept;
-  void prefetch_front() noexcept;
+  Fiber* pop_ready() noexcept;
+  void prefetch_ahead() noexcept;
   void finish(Fiber* f) noexcept;
   void discard_unstarted(Fiber* f) noexcept;
   void run_ready() noexcept;
@@ -110,7 +112,8 @@ class RuntimeImpl {
   Fiber* current_ = nullptr;
   // Switches left before the loop is polled again (run_ready and the fibers' hand-offs).
   int budget_ = 0;
-  IntrusiveList<Fiber> ready_;
+  RunQueue ready_;
+  std::size_t fibers_ = 0;  // fibers with a stack: the run queue has room for each
   IntrusiveList<Fiber> all_;
   TimerHeap timers_;
   StackPool stacks_;
@@ -139,10 +142,17 @@ inline void bump(std::atomic<std::uint64_t>& c) noexcept {
 
 // Inline: every cancel, completion and yield makes a fiber ready.
 inline void RuntimeImpl::make_ready(Fiber* f) noexcept {
-  if (f->ready_hook.linked()) return;
-  ready_.push_back(f->ready_hook);
+  if (f->queued) return;
+  f->queued = true;
+  ready_.push_back(f);
   // Inside a libuv callback: the uv_run under way must not block in its poll any more.
   if (in_uv_run_) uv_stop(&loop_);
+}
+
+inline Fiber* RuntimeImpl::pop_ready() noexcept {
+  Fiber* f = ready_.pop_front();
+  if (f) f->queued = false;
+  return f;
 }
 
 // Inline: it is the last frame a parked fiber leaves and the first it comes back to.
@@ -153,10 +163,10 @@ inline void RuntimeImpl::suspend() noexcept {
   // of hand-offs as it bounds its own loop, so the loop is still polled; a stop to sweep, or
   // nothing ready, returns to the scheduler.
   if (budget_ > 0 && (stop_swept_ || !stopping())) {
-    if (Fiber* next = ready_.pop_front()) {
+    if (Fiber* next = pop_ready()) {
       --budget_;
       if (next == f) return;  // a yield with nobody else ready
-      prefetch_front();
+      prefetch_ahead();
       current_ = next;
       bump(switches_);
       switch_context(f->ctx, next->ctx, next);

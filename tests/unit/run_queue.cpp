@@ -1,0 +1,124 @@
+// The scheduler's run queue (runtime/run_queue.hpp): FIFO order, peeking ahead, and growth
+// while the ring has wrapped, checked against a reference model; and, through a runtime,
+// that fibers readied by one cancel run once each, oldest registration first.
+#include "run_queue.hpp"
+
+#include <weft/weft.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <deque>
+#include <random>
+#include <vector>
+
+namespace {
+
+using weft::detail::Fiber;
+using weft::detail::RunQueue;
+using namespace std::chrono_literals;
+
+// Distinct fake pointers: the queue never dereferences what it holds.
+Fiber* fake(std::size_t i) { return reinterpret_cast<Fiber*>(0x1000 + 64 * i); }
+
+TEST(RunQueue, PopsInPushOrderAndPeeksAhead) {
+  RunQueue q;
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.pop_front(), nullptr);
+  EXPECT_EQ(q.peek(0), nullptr);
+  ASSERT_TRUE(q.reserve(3));
+  for (std::size_t i = 0; i < 3; ++i) q.push_back(fake(i));
+  EXPECT_EQ(q.size(), 3u);
+  EXPECT_EQ(q.peek(0), fake(0));
+  EXPECT_EQ(q.peek(2), fake(2));
+  EXPECT_EQ(q.peek(3), nullptr);  // past the back
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(q.pop_front(), fake(i));
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.pop_front(), nullptr);
+}
+
+TEST(RunQueue, GrowingAWrappedRingKeepsTheOrder) {
+  RunQueue q;
+  ASSERT_TRUE(q.reserve(64));
+  std::deque<Fiber*> model;
+  std::size_t next = 0;
+  // Wrap the ring: its front is near the end of the array when it grows.
+  for (int round = 0; round < 100; ++round) {
+    q.push_back(fake(next));
+    model.push_back(fake(next++));
+    if (model.size() > 50) {
+      EXPECT_EQ(q.pop_front(), model.front());
+      model.pop_front();
+    }
+  }
+  // Grows twice with entries on both sides of the wrap.
+  ASSERT_TRUE(q.reserve(model.size() + 200));
+  for (int i = 0; i < 200; ++i) {
+    q.push_back(fake(next));
+    model.push_back(fake(next++));
+  }
+  ASSERT_EQ(q.size(), model.size());
+  for (std::size_t i = 0; i < model.size(); ++i) ASSERT_EQ(q.peek(i), model[i]);
+  while (!model.empty()) {
+    ASSERT_EQ(q.pop_front(), model.front());
+    model.pop_front();
+  }
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(RunQueue, RandomPushesAndPopsWithinTheReservationMatchAModel) {
+  RunQueue q;
+  std::deque<Fiber*> model;
+  std::mt19937 rng(7);
+  std::size_t next = 0, reserved = 0;
+  for (int step = 0; step < 20000; ++step) {
+    if (rng() % 3 != 0) {
+      if (model.size() == reserved) {
+        reserved += 1 + rng() % 40;  // as the runtime does: one more place per new fiber
+        ASSERT_TRUE(q.reserve(reserved));
+      }
+      q.push_back(fake(next));
+      model.push_back(fake(next++));
+    } else {
+      Fiber* f = q.pop_front();
+      if (model.empty()) {
+        ASSERT_EQ(f, nullptr);
+      } else {
+        ASSERT_EQ(f, model.front());
+        model.pop_front();
+      }
+    }
+    ASSERT_EQ(q.size(), model.size());
+    ASSERT_EQ(q.peek(8), model.size() > 8 ? model[8] : nullptr);
+  }
+}
+
+// Through the runtime: 1,000 fibers parked on one token, far more than the ring's first
+// size, are readied by one cancel; each resumes exactly once, in the order it registered,
+// and a fiber readied twice (a cancel, then a yield) is queued once per readiness.
+TEST(RunQueue, AFanOutRunsEveryFiberOnceInRegistrationOrder) {
+  weft::Runtime rt;
+  std::vector<int> order;
+  constexpr int kFibers = 1000;
+  (void)rt.spawn([&] {
+    weft::CancelSource source;
+    weft::CancelToken token = source.token();
+    std::vector<weft::FiberId> ids;
+    for (int i = 0; i < kFibers; ++i) {
+      ids.push_back(*weft::spawn([&, i] {
+        EXPECT_EQ(weft::this_fiber::sleep_for(24h, token).error(), weft::wsa::eintr);
+        order.push_back(i);
+        weft::this_fiber::yield();
+        order.push_back(kFibers + i);
+      }));
+    }
+    weft::this_fiber::yield();  // every one is parked
+    source.cancel();
+    for (weft::FiberId id : ids) EXPECT_TRUE(weft::join(id).ok());
+  });
+  ASSERT_TRUE(rt.run().ok());
+  ASSERT_EQ(order.size(), 2u * kFibers);
+  for (int i = 0; i < 2 * kFibers; ++i) EXPECT_EQ(order[i], i) << "at " << i;
+}
+
+}  // namespace
