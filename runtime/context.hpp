@@ -45,8 +45,14 @@ struct ExecContext {
   // The stack this context runs on, for ASan (the scheduler's is learnt on first switch).
   const void* stack_bottom = nullptr;
   std::size_t stack_size = 0;
+  // The sanitizers' own per-context state, only in their builds: without them the record's
+  // first line (fiber.hpp) has room for the run-queue flag a cancel writes.
+#if WEFT_ASAN
   void* asan_fake_stack = nullptr;
+#endif
+#if WEFT_TSAN
   void* tsan_fiber = nullptr;
+#endif
 };
 
 // What a switch hands the context it resumes: where to save the suspended context (null when
@@ -107,25 +113,24 @@ inline void* enter_context(bctx::transfer_t t) noexcept {
   return arrive(t);
 }
 
-inline void* sanitizer_fiber_create() noexcept {
+// ThreadSanitizer's fiber for a new context, and its end.
+inline void sanitizer_fiber_create([[maybe_unused]] ExecContext& c) noexcept {
 #if WEFT_TSAN
-  return __tsan_create_fiber(0);
-#else
-  return nullptr;
+  c.tsan_fiber = __tsan_create_fiber(0);
 #endif
 }
 
-inline void sanitizer_fiber_destroy([[maybe_unused]] void* f) noexcept {
+inline void sanitizer_fiber_destroy([[maybe_unused]] ExecContext& c) noexcept {
 #if WEFT_TSAN
-  if (f) __tsan_destroy_fiber(f);
+  if (c.tsan_fiber) __tsan_destroy_fiber(c.tsan_fiber);
+  c.tsan_fiber = nullptr;
 #endif
 }
 
-inline void* sanitizer_current_fiber() noexcept {
+// The thread's own context (the scheduler's) as ThreadSanitizer knows it.
+inline void sanitizer_adopt_current([[maybe_unused]] ExecContext& c) noexcept {
 #if WEFT_TSAN
-  return __tsan_get_current_fiber();
-#else
-  return nullptr;
+  c.tsan_fiber = __tsan_get_current_fiber();
 #endif
 }
 

@@ -40,14 +40,17 @@ struct JoinWaiter {
 // What a fiber needs only at its start and end, when joined, or for pseudo-blocking work,
 // follows.
 struct alignas(64) Fiber {
-  // --- line 0: identity, runtime and saved context (the switch) ---
+  // --- line 0: identity, runtime and saved context (the switch), and what a cancel writes ---
   FiberId id = FiberId::none;
   FiberSlot* slot = nullptr;
   RuntimeImpl* rt = nullptr;
   ExecContext ctx;
+  // In the run queue (RunQueue: at most once). Here, beside what a cancel reads to fix the
+  // outcome (slot, id, rt), so that readying a cold fiber costs one line of its record.
+  // (Sanitizer builds add to ExecContext, and the line overflows: only their layout.)
+  bool queued = false;
 
-  // --- line 1: the run queue and the blocking call's state ---
-  bool queued = false;  // in the run queue (RunQueue: at most once)
+  // --- line 1: the blocking call's state ---
   // The token given to the blocking call under way (its trailing parameter), if any; calls
   // it makes internally (recv_exact's recvs, a lingering close's waits) observe it too.
   const CancelToken* call_token = nullptr;

@@ -63,7 +63,6 @@ RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
     shared_->attach_async(&wake_async_);
   }
   uv_timer_init(&loop_, &loop_timer_);
-  sched_.tsan_fiber = nullptr;
   update_stack_stats();
 }
 
@@ -129,7 +128,7 @@ bool RuntimeImpl::attach_stack(Fiber* f) noexcept {
   f->ctx.fctx = bctx::make_fcontext(f->stack.top(), f->stack.size, &RuntimeImpl::fiber_entry);
   f->ctx.stack_bottom = f->stack.base;
   f->ctx.stack_size = f->stack.size;
-  f->ctx.tsan_fiber = sanitizer_fiber_create();
+  sanitizer_fiber_create(f->ctx);
   ++fibers_;
   all_.push_back(f->all_hook);
   return true;
@@ -197,7 +196,7 @@ void RuntimeImpl::finish(Fiber* f) noexcept {
   });
   f->all_hook.unlink();
   fiber_table_release(f->id);
-  sanitizer_fiber_destroy(f->ctx.tsan_fiber);
+  sanitizer_fiber_destroy(f->ctx);
   stacks_.release(f->stack);
   --fibers_;
   update_stack_stats();
@@ -399,7 +398,7 @@ Status RuntimeImpl::run() {
   if (stopped_) return wsa::enetdown;
   tls_runtime = this;
   running_ = true;
-  sched_.tsan_fiber = sanitizer_current_fiber();
+  sanitizer_adopt_current(sched_);
   OverflowGuard overflow_guard;
   log_debug("runtime {}: run", index());
 
