@@ -21,5 +21,9 @@ void figures_core(const Config& cfg, std::vector<Figure>& out);
 void figures_more(const Config& cfg, std::vector<Figure>& out);
 // --sample NAME: one memory sample, run in a process of its own; prints its numbers.
 int run_sample(const std::string& name);
+// --fast-path NAME BATCHES: BATCHES batches of 1,000 calls of one recv_ready contender
+// (syscall_recv, weft_recv, syscall_send, weft_send), alone in this process: for counting
+// its instructions per call under cachegrind (benchmarks/instructions.py).
+int run_fast_path(const std::string& name, const std::string& batches);
 
 }  // namespace weft::bench

@@ -26,7 +26,8 @@ using namespace weft::bench;
 
 void usage() {
   std::puts("usage: weft-bench [--quick] [--json FILE] [--plot DIR] [--only NAME[,NAME...]]\n"
-            "       weft-bench --serve-echo weft|libuv|asio_callbacks|asio_spawn");
+            "       weft-bench --serve-echo weft|libuv|asio_callbacks|asio_spawn\n"
+            "       weft-bench --fast-path syscall_recv|weft_recv|syscall_send|weft_send BATCHES");
 }
 
 // Whether `name` is a command on PATH.
@@ -168,6 +169,8 @@ int main(int argc, char** argv) {
       return run_sample(argv[++i]);
     } else if (a == "--serve-echo" && i + 1 < argc) {
       return serve_echo(argv[++i]);
+    } else if (a == "--fast-path" && i + 2 < argc) {
+      return run_fast_path(argv[i + 1], argv[i + 2]);
     } else if (a == "-h" || a == "--help") {
       usage();
       return 0;
