@@ -52,10 +52,24 @@ def drive(port: int, rounds: int) -> None:
         c.close()
 
 
+def cachegrind(out: str, args: list) -> list:
+    return ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}",
+            *args]
+
+
+def total(who: str, returncode: int, stderr: bytes, out: str) -> int:
+    """The instructions counted in `out`, from a run that must have exited 0."""
+    if returncode != 0:
+        raise RuntimeError(f"{who}: exit {returncode}: {stderr.decode()[-2000:]}")
+    m = re.search(r"^summary:\s+(\d+)", open(out).read(), re.M)
+    if not m:
+        raise RuntimeError(f"{who}: no summary in {out}")
+    return int(m.group(1))
+
+
 def count(bench: str, server: str, rounds: int, work: str) -> int:
     out = f"{work}/cg.{server}.{rounds}"
-    p = subprocess.Popen(["valgrind", "--tool=cachegrind", "--cache-sim=no",
-                          f"--cachegrind-out-file={out}", bench, "--serve-echo", server],
+    p = subprocess.Popen(cachegrind(out, [bench, "--serve-echo", server]),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         port = int(p.stdout.readline())
@@ -63,25 +77,14 @@ def count(bench: str, server: str, rounds: int, work: str) -> int:
     finally:
         p.stdin.close()
         p.wait(timeout=300)
-    if p.returncode != 0:
-        raise RuntimeError(f"{server}: exit {p.returncode}: {p.stderr.read().decode()[-2000:]}")
-    m = re.search(r"^summary:\s+(\d+)", open(out).read(), re.M)
-    if not m:
-        raise RuntimeError(f"{server}: no summary in {out}")
-    return int(m.group(1))
+    return total(server, p.returncode, p.stderr.read(), out)
 
 
 def count_fast(bench: str, name: str, batches: int, work: str) -> int:
     out = f"{work}/cg.fast.{name}.{batches}"
-    p = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
-                        f"--cachegrind-out-file={out}", bench, "--fast-path", name, str(batches)],
+    p = subprocess.run(cachegrind(out, [bench, "--fast-path", name, str(batches)]),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
-    if p.returncode != 0:
-        raise RuntimeError(f"{name}: exit {p.returncode}: {p.stderr.decode()[-2000:]}")
-    m = re.search(r"^summary:\s+(\d+)", open(out).read(), re.M)
-    if not m:
-        raise RuntimeError(f"{name}: no summary in {out}")
-    return int(m.group(1))
+    return total(name, p.returncode, p.stderr, out)
 
 
 def main() -> int:
