@@ -73,10 +73,11 @@ bool enter(Socket h, SockRef& r, R& result, Gate&& gate) {
 // Unless MSG_DONTWAIT, a cancelled token applying to the call ends it first (`entry`'s
 // checkpoint), with `how` set to the outcome that stands for, before the first attempt.
 //
-// `park_first`: skip the first attempt (it would most likely find nothing: see Sock::drained).
+// An attempt may say would_block without trying its syscall, when it knows it would find
+// nothing (a recv on a socket known drained: see Sock::drained); the call then parks.
 template <class Fn>
 std::error_code run_blocking(const detail::CallEntry& entry, Socket h, int events, int flags,
-                             Fn& attempt, CallState& how, bool park_first = false) {
+                             Fn& attempt, CallState& how) {
   how = CallState::idle;
   if (!(flags & MSG_DONTWAIT)) {
     if (auto ec = entry.checkpoint()) {
@@ -84,7 +85,7 @@ std::error_code run_blocking(const detail::CallEntry& entry, Socket h, int event
       return ec;
     }
   }
-  if (!park_first && attempt() == Attempt::done) return {};
+  if (attempt() == Attempt::done) return {};
   if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
   return detail::park_until_done(h, events, attempt, how);
 }
@@ -210,9 +211,18 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
   detail::CallEntry entry(token);
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
   Result<std::size_t> result = wsa::einval;
+  // Only a fiber that may block skips the first try on a socket known drained: elsewhere (a
+  // posted function, a hook) a recv that finds data must still succeed. The socket is looked
+  // up once, by the attempt.
+  detail::Fiber* f = entry.fiber();
+  bool may_skip_try = flags == 0 && f && f->pseudo_depth == 0;
   auto attempt = [&]() -> Attempt {
     SockRef r;
     if (!enter(h, r, result, stream_recv_gate)) return Attempt::done;
+    if (may_skip_try) {
+      may_skip_try = false;  // the first attempt only: later ones follow a readiness
+      if (r.s->drained && r.s->state == SockState::connected) return Attempt::would_block;
+    }
     ssize_t n = detail::retry_eintr([&] { return ::recv(r.s->fd, buf, len, flags); });
     if (n == 0 && r.s->reset_by_peer && len > 0) {
       result = wsa::econnreset;  // Linux says 0 after it has reported a reset once
@@ -234,16 +244,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
     return Attempt::done;
   };
   CallState how;
-  // Only a fiber that may block skips the try: elsewhere (a posted function, a hook) a recv
-  // that finds data must still succeed.
-  bool park_first = false;
-  if (flags == 0) {
-    SockRef r;
-    detail::Fiber* f = entry.fiber();
-    park_first = f && f->pseudo_depth == 0 && !detail::sock_lookup(h, r) && r.s->drained &&
-                 r.s->state == SockState::connected;
-  }
-  if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how, park_first)) {
+  if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how)) {
     // Precise mode: no byte was consumed for this call; nothing to undo.
     // (The mode is asked first: in precise mode a cancelled recv looks nothing up.)
     SockRef r;
