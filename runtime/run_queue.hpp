@@ -43,6 +43,17 @@ class RunQueue {
   // Room was reserved (see above).
   void push_back(Fiber* f) noexcept { ring_[tail_++ & mask_] = f; }
   Fiber* pop_front() noexcept { return empty() ? nullptr : ring_[head_++ & mask_]; }
+  // Takes f out wherever it is, keeping the order of the rest (O(n): only for a fiber that
+  // ends while queued, which a fiber made ready while it runs can). False if f is not there.
+  bool erase(Fiber* f) noexcept {
+    for (std::size_t i = head_; i != tail_; ++i) {
+      if (ring_[i & mask_] != f) continue;
+      for (std::size_t j = i; j + 1 != tail_; ++j) ring_[j & mask_] = ring_[(j + 1) & mask_];
+      --tail_;
+      return true;
+    }
+    return false;
+  }
   // The fiber `i` places behind the front (0: the front), or null past the back.
   Fiber* peek(std::size_t i) const noexcept {
     return i < size() ? ring_[(head_ + i) & mask_] : nullptr;

@@ -194,6 +194,9 @@ void RuntimeImpl::finish(Fiber* f) noexcept {
     w.hook.unlink();
     complete(w.fiber);
   });
+  // Made ready while it ran (its call's outcome fixed from its own hook, say) and ended
+  // without parking again: its place in the queue goes with it.
+  if (f->queued) ready_.erase(f);
   f->all_hook.unlink();
   fiber_table_release(f->id);
   sanitizer_fiber_destroy(f->ctx);

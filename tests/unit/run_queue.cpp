@@ -1,12 +1,16 @@
-// The scheduler's run queue (runtime/run_queue.hpp): FIFO order, peeking ahead, and growth
-// while the ring has wrapped, checked against a reference model; and, through a runtime,
-// that fibers readied by one cancel run once each, oldest registration first.
+// The scheduler's run queue (runtime/run_queue.hpp): FIFO order, peeking ahead, growth while
+// the ring has wrapped and erasure, checked against a reference model; and, through a
+// runtime, that fibers readied by one cancel run once each, oldest registration first, and
+// that a fiber queued while it runs and then ending leaves the queue.
 #include "run_queue.hpp"
+
+#include "../support/peer.hpp"
 
 #include <weft/weft.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <random>
@@ -59,6 +63,33 @@ TEST(RunQueue, GrowingAWrappedRingKeepsTheOrder) {
   }
   ASSERT_EQ(q.size(), model.size());
   for (std::size_t i = 0; i < model.size(); ++i) ASSERT_EQ(q.peek(i), model[i]);
+  while (!model.empty()) {
+    ASSERT_EQ(q.pop_front(), model.front());
+    model.pop_front();
+  }
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(RunQueue, EraseTakesOneOutAndKeepsTheOrderOfTheRest) {
+  RunQueue q;
+  ASSERT_TRUE(q.reserve(64));
+  // Wrapped: the front near the array's end, the back past its start.
+  for (std::size_t i = 0; i < 60; ++i) q.push_back(fake(i));
+  for (std::size_t i = 0; i < 60; ++i) ASSERT_EQ(q.pop_front(), fake(i));
+  std::deque<Fiber*> model;
+  for (std::size_t i = 100; i < 110; ++i) {
+    q.push_back(fake(i));
+    model.push_back(fake(i));
+  }
+  EXPECT_FALSE(q.erase(fake(7)));  // not queued
+  for (std::size_t victim : {105u, 100u, 109u}) {
+    EXPECT_TRUE(q.erase(fake(victim)));
+    model.erase(std::find(model.begin(), model.end(), fake(victim)));
+    ASSERT_EQ(q.size(), model.size());
+    for (std::size_t i = 0; i < model.size(); ++i) ASSERT_EQ(q.peek(i), model[i]);
+  }
+  q.push_back(fake(200));
+  model.push_back(fake(200));
   while (!model.empty()) {
     ASSERT_EQ(q.pop_front(), model.front());
     model.pop_front();
@@ -119,6 +150,43 @@ TEST(RunQueue, AFanOutRunsEveryFiberOnceInRegistrationOrder) {
   ASSERT_TRUE(rt.run().ok());
   ASSERT_EQ(order.size(), 2u * kFibers);
   for (int i = 0; i < 2 * kFibers; ++i) EXPECT_EQ(order[i], i) << "at " << i;
+}
+
+}  // namespace
+
+namespace {
+
+// A fiber can be made ready while it runs: here its blocking hook stops the runtime and then
+// shuts down a socket another fiber waits on, which wakes that waiter, and waking anything
+// after a stop first fixes every outstanding call — the hook's own fiber's call among them
+// (WSAENETDOWN), which queues that fiber while it is still running. It then ends without
+// having parked again: its place in the run queue must go with it (a fiber that ended while
+// queued would otherwise be switched to after its record was freed).
+TEST(RunQueue, AFiberQueuedWhileRunningThatEndsIsTakenOutOfTheQueue) {
+  weft::Runtime rt;
+  weft::wsa hook_call = weft::wsa::einval, waiter_call = weft::wsa::einval;
+  bool hook_ran = false;
+  (void)rt.spawn([&] {
+    auto c = weft::test::connect_to_posix_peer();
+    weft::Socket s = c.s;
+    (void)weft::spawn([&, s] {
+      waiter_call = static_cast<weft::wsa>(weft::recv(s, nullptr, 0).error().value());
+    });
+    weft::this_fiber::yield();  // the waiter is parked in recv
+    (void)weft::set_blocking_hook([&, s] {
+      if (hook_ran) return false;
+      hook_ran = true;
+      weft::Runtime::current()->stop();
+      EXPECT_TRUE(weft::shutdown(s, weft::Shutdown::receive).ok());
+      return false;
+    });
+    hook_call = static_cast<weft::wsa>(weft::this_fiber::sleep_for(1h).error().value());
+    (void)weft::set_blocking_hook({});
+  });
+  ASSERT_TRUE(rt.run().ok());
+  EXPECT_TRUE(hook_ran);
+  EXPECT_EQ(hook_call, weft::wsa::enetdown);
+  EXPECT_EQ(waiter_call, weft::wsa::enetdown);
 }
 
 }  // namespace
