@@ -218,10 +218,16 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
   bool may_skip_try = flags == 0 && f && f->pseudo_depth == 0;
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (!enter(h, r, result, stream_recv_gate)) return Attempt::done;
-    if (may_skip_try) {
+    std::error_code ec = detail::sock_lookup(h, r);
+    if (!ec && may_skip_try) {
       may_skip_try = false;  // the first attempt only: later ones follow a readiness
+      // Parks at once, before the checks: the attempt after the readiness makes them.
       if (r.s->drained && r.s->state == SockState::connected) return Attempt::would_block;
+    }
+    if (!ec) ec = stream_recv_gate(r.s);
+    if (ec) {
+      result = ec;
+      return Attempt::done;
     }
     ssize_t n = detail::retry_eintr([&] { return ::recv(r.s->fd, buf, len, flags); });
     if (n == 0 && r.s->reset_by_peer && len > 0) {
