@@ -25,6 +25,17 @@ using namespace std::chrono_literals;
 // Distinct fake pointers: the queue never dereferences what it holds.
 Fiber* fake(std::size_t i) { return reinterpret_cast<Fiber*>(0x1000 + 64 * i); }
 
+// Checks q holds model's entries in order (peeking), then drains both, comparing.
+void expect_same_then_drain(RunQueue& q, std::deque<Fiber*>& model) {
+  ASSERT_EQ(q.size(), model.size());
+  for (std::size_t i = 0; i < model.size(); ++i) ASSERT_EQ(q.peek(i), model[i]);
+  while (!model.empty()) {
+    ASSERT_EQ(q.pop_front(), model.front());
+    model.pop_front();
+  }
+  EXPECT_TRUE(q.empty());
+}
+
 TEST(RunQueue, PopsInPushOrderAndPeeksAhead) {
   RunQueue q;
   EXPECT_TRUE(q.empty());
@@ -61,13 +72,7 @@ TEST(RunQueue, GrowingAWrappedRingKeepsTheOrder) {
     q.push_back(fake(next));
     model.push_back(fake(next++));
   }
-  ASSERT_EQ(q.size(), model.size());
-  for (std::size_t i = 0; i < model.size(); ++i) ASSERT_EQ(q.peek(i), model[i]);
-  while (!model.empty()) {
-    ASSERT_EQ(q.pop_front(), model.front());
-    model.pop_front();
-  }
-  EXPECT_TRUE(q.empty());
+  expect_same_then_drain(q, model);
 }
 
 TEST(RunQueue, EraseTakesOneOutAndKeepsTheOrderOfTheRest) {
@@ -90,11 +95,7 @@ TEST(RunQueue, EraseTakesOneOutAndKeepsTheOrderOfTheRest) {
   }
   q.push_back(fake(200));
   model.push_back(fake(200));
-  while (!model.empty()) {
-    ASSERT_EQ(q.pop_front(), model.front());
-    model.pop_front();
-  }
-  EXPECT_TRUE(q.empty());
+  expect_same_then_drain(q, model);
 }
 
 TEST(RunQueue, RandomPushesAndPopsWithinTheReservationMatchAModel) {
