@@ -233,6 +233,13 @@ std::vector<double> weft_fast(const Config& cfg, bool receive) {
     (void)connect(s, *Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), sizeof sa));
     int peer = ::accept(l, nullptr, nullptr);
     ::close(l);
+    // TCP_NODELAY on both ends, as posix_pair sets for the floor: with Nagle's algorithm on,
+    // most 64-byte sends would only queue behind the unacknowledged first one.
+    int one = 1;
+    if (!set_nodelay(s, true).ok() ||
+        ::setsockopt(peer, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+      std::abort();
+    }
     std::string peek(kFastBatch * kFastMsg, '\0');
     out = fast_path(
         cfg, receive, peer, peer,
