@@ -12,6 +12,7 @@ namespace weft {
 
 using detail::Attempt;
 using detail::CallState;
+using detail::Err;
 using detail::Sock;
 using detail::SockRef;
 using detail::SockState;
@@ -32,7 +33,7 @@ void reset_if_open(Socket h) {
   }
 }
 
-std::error_code stream_recv_gate(const Sock* s) {
+Err stream_recv_gate(const Sock* s) {
   if (auto ec = detail::sock_gate(s)) return ec;
   if (s->shut_rd) return wsa::eshutdown;
   if (s->type == SOCK_STREAM && s->state != SockState::connected) return wsa::enotconn;
@@ -40,7 +41,7 @@ std::error_code stream_recv_gate(const Sock* s) {
   return {};
 }
 
-std::error_code stream_send_gate(const Sock* s) {
+Err stream_send_gate(const Sock* s) {
   if (auto ec = detail::sock_gate(s)) return ec;
   if (s->shut_wr) return wsa::eshutdown;
   if (s->reset_by_peer) return wsa::econnreset;
@@ -49,7 +50,7 @@ std::error_code stream_send_gate(const Sock* s) {
 }
 
 // The arguments every data call checks first: flags outside `allowed`, a null buffer.
-std::error_code data_args(int flags, int allowed, const void* buf, std::size_t len) {
+Err data_args(int flags, int allowed, const void* buf, std::size_t len) {
   if (flags & ~allowed) return wsa::eopnotsupp;
   if (!buf && len > 0) return wsa::efault;
   return {};
@@ -60,7 +61,7 @@ std::error_code data_args(int flags, int allowed, const void* buf, std::size_t l
 // the error is stored in `result` and false returned (the attempt is then done).
 template <class R, class Gate>
 bool enter(Socket h, SockRef& r, R& result, Gate&& gate) {
-  std::error_code ec = detail::sock_lookup(h, r);
+  Err ec = detail::sock_lookup(h, r);
   if (!ec) ec = gate(r.s);
   if (ec) result = ec;
   return !ec;
@@ -76,8 +77,8 @@ bool enter(Socket h, SockRef& r, R& result, Gate&& gate) {
 // An attempt may say would_block without trying its syscall, when it knows it would find
 // nothing (a recv on a socket known drained: see Sock::drained); the call then parks.
 template <class Fn>
-std::error_code run_blocking(const detail::CallEntry& entry, Socket h, int events, int flags,
-                             Fn& attempt, CallState& how) {
+Err run_blocking(const detail::CallEntry& entry, Socket h, int events, int flags, Fn& attempt,
+                 CallState& how) {
   how = CallState::idle;
   if (!(flags & MSG_DONTWAIT)) {
     if (auto ec = entry.checkpoint()) {
@@ -210,7 +211,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
                          const CancelToken& token) {
   detail::CallEntry entry(token);
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
-  Result<std::size_t> result = wsa::einval;
+  Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   // Only a fiber that may block skips the first try on a socket known drained: elsewhere (a
   // posted function, a hook) a recv that finds data must still succeed. The socket is looked
   // up once, by the attempt.
@@ -218,7 +219,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
   bool may_skip_try = flags == 0 && f && f->pseudo_depth == 0;
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    std::error_code ec = detail::sock_lookup(h, r);
+    Err ec = detail::sock_lookup(h, r);
     if (!ec && may_skip_try) {
       may_skip_try = false;  // the first attempt only: later ones follow a readiness
       // Parks at once, before the checks: the attempt after the readiness makes them.
@@ -271,7 +272,7 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
   detail::CallEntry entry(token);
   if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
   std::size_t sent = 0;
-  Result<std::size_t> result = wsa::einval;
+  Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   auto attempt = [&]() -> Attempt {
     SockRef r;
     if (!enter(h, r, result, stream_send_gate)) return Attempt::done;
@@ -343,7 +344,7 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
                               const CancelToken& token) {
   detail::CallEntry entry(token);
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
-  Result<std::size_t> result = wsa::einval;
+  Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   auto attempt = [&]() -> Attempt {
     SockRef r;
     if (!enter(h, r, result, stream_recv_gate)) return Attempt::done;
@@ -380,7 +381,7 @@ Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Ad
                             int flags, const CancelToken& token) {
   detail::CallEntry entry(token);
   if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
-  Result<std::size_t> result = wsa::einval;
+  Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   auto attempt = [&]() -> Attempt {
     SockRef r;
     if (!enter(h, r, result, detail::sock_gate)) return Attempt::done;

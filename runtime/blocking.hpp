@@ -22,7 +22,7 @@ namespace weft::detail {
 // The current fiber, if it may start a blocking call now; otherwise the error to return:
 // WSAEINVAL outside a fiber, WSAEINPROGRESS inside a hook or message of a blocked fiber,
 // WSAENETDOWN while the runtime stops.
-inline std::error_code blocking_precheck(Fiber*& out) noexcept {
+inline Err blocking_precheck(Fiber*& out) noexcept {
   RuntimeImpl* rt = tls_runtime;
   Fiber* f = rt ? rt->current() : nullptr;
   if (!f) return wsa::einval;
@@ -59,7 +59,7 @@ class CallEntry {
   // call that could finish at once (a recv with data queued) sees a cancelled token: a loop
   // over a fast stream still stops. (Inside a hook or message the call is refused later,
   // with WSAEINPROGRESS, if it would block.)
-  std::error_code checkpoint() const noexcept {
+  Err checkpoint() const noexcept {
     if (!f_ || f_->pseudo_depth > 0 || !has_tokens(f_)) return {};
     return cancel_check(f_);
   }
@@ -73,12 +73,12 @@ class CallEntry {
 };
 
 // The outcome a checkpoint's error stands for.
-inline CallState checkpoint_state(std::error_code ec) noexcept {
-  return ec == wsa::etimedout ? CallState::timed_out : CallState::cancelled;
+inline CallState checkpoint_state(Err e) noexcept {
+  return e.is(wsa::etimedout) ? CallState::timed_out : CallState::cancelled;
 }
 
 // The error a fixed outcome means for the call (none for completion).
-inline std::error_code outcome_error(CallState s) noexcept {
+inline Err outcome_error(CallState s) noexcept {
   switch (s) {
     case CallState::cancelled: return wsa::eintr;
     case CallState::timed_out: return wsa::etimedout;

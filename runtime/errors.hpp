@@ -10,4 +10,32 @@ namespace weft::detail {
 std::error_code errno_to_error(int err) noexcept;
 std::error_code uv_to_error(int uv_status) noexcept;
 
+// An error or none: what the checks on every call's fast path return. Making "none" costs
+// nothing, where a default std::error_code is a call into the standard library
+// (std::system_category). Tests like std::error_code (true when there is an error) and
+// converts to std::error_code, and to any Result, where the public call returns it:
+// `if (auto e = sock_lookup(h, r)) return e;`.
+class Err {
+ public:
+  constexpr Err() noexcept = default;
+  constexpr Err(wsa e) noexcept : code_(static_cast<int>(e)) {}  // NOLINT
+  explicit Err(const std::error_code& ec) noexcept
+      : code_(ec.value()), other_(ec.category() == wsa_category() ? nullptr : &ec.category()) {}
+  explicit constexpr operator bool() const noexcept { return code_ != 0; }
+  std::error_code error() const noexcept {
+    if (code_ == 0) return {};
+    return {code_, other_ ? *other_ : wsa_category()};
+  }
+  constexpr bool is(wsa e) const noexcept { return !other_ && code_ == static_cast<int>(e); }
+
+ private:
+  int code_ = 0;                                // 0: no error
+  const std::error_category* other_ = nullptr;  // the category when it is not "wsa"
+};
+
+inline std::error_code make_error_code(Err e) noexcept { return e.error(); }
+
 }  // namespace weft::detail
+
+template <>
+struct std::is_error_code_enum<weft::detail::Err> : std::true_type {};

@@ -2,6 +2,7 @@
 // blocking call asks of them.
 #pragma once
 
+#include "errors.hpp"
 #include "fiber.hpp"
 #include "timer_heap.hpp"
 
@@ -45,9 +46,9 @@ std::error_code scope_check(Fiber* f) noexcept;
 
 // WSAEINTR / WSAETIMEDOUT if a token applying to the fiber's blocking call is already
 // cancelled: the call's own token first, then its scopes'. {} at once when there is none.
-inline std::error_code cancel_check(Fiber* f) noexcept {
-  if (f->call_token && f->call_token->cancel_requested()) return f->call_token->reason();
-  return scope_top(f) ? scope_check(f) : std::error_code{};
+inline Err cancel_check(Fiber* f) noexcept {
+  if (f->call_token && f->call_token->cancel_requested()) return Err(f->call_token->reason());
+  return scope_top(f) ? Err(scope_check(f)) : Err();
 }
 
 // True if some token may cancel the fiber's blocking calls (a call token or a scope).

@@ -21,7 +21,7 @@ struct SockRef {
 
 // The socket `h` names on this thread's runtime: WSAEINVAL with no runtime here,
 // WSAENOTSOCK for invalid, closed, stale or foreign handles.
-inline std::error_code sock_lookup(Socket h, SockRef& out) noexcept {
+inline Err sock_lookup(Socket h, SockRef& out) noexcept {
   RuntimeImpl* rt = tls_runtime;
   if (!rt) return wsa::einval;
   Sock* s = rt->sockets().get(h);
@@ -31,7 +31,7 @@ inline std::error_code sock_lookup(Socket h, SockRef& out) noexcept {
 }
 
 // Errors every data-moving call gives for a socket it cannot use.
-inline std::error_code sock_gate(const Sock* s) noexcept {
+inline Err sock_gate(const Sock* s) noexcept {
   if (s->state == SockState::aborted) return wsa::econnaborted;
   if (s->state == SockState::closing) return wsa::enotsock;
   return {};
@@ -50,7 +50,7 @@ enum class Attempt { done, would_block };
 // A socket closed by another fiber while this one waits ends the wait with WSAEINTR (close
 // cancels its waiters); one that was reset meanwhile is seen by the attempt.
 template <class Fn>
-std::error_code park_until_done(Socket h, int events, Fn&& attempt, CallState& how,
+Err park_until_done(Socket h, int events, Fn&& attempt, CallState& how,
                                 std::int64_t deadline_ns = 0) {
   how = CallState::idle;
   Fiber* f = nullptr;
@@ -66,7 +66,7 @@ std::error_code park_until_done(Socket h, int events, Fn&& attempt, CallState& h
       return wsa::eintr;
     }
     IoWaiter waiter(f, events);
-    if (auto ec = rt->sockets().wait_add(s, waiter)) return ec;
+    if (auto ec = rt->sockets().wait_add(s, waiter)) return Err(ec);
     CallState st = call.wait();
     if (st != CallState::completed) {
       how = st;

@@ -83,6 +83,9 @@ namespace detail {
 // A value or an error, for C++20 (no std::expected yet). Cheap to move; never throws on its
 // own. Reading value() of an error Result is a programming error: it aborts with the error's
 // message, as reading an empty std::optional with operator* would be undefined.
+//
+// The value and the error share their storage, so a success never makes a std::error_code
+// (whose default construction is a call into the standard library).
 template <class T>
 class [[nodiscard]] Result {
  public:
@@ -93,26 +96,33 @@ class [[nodiscard]] Result {
   }
   Result(std::error_code ec) noexcept : ok_(false), ec_(ec) {}  // NOLINT
   Result(wsa e) noexcept : ok_(false), ec_(make_error_code(e)) {}  // NOLINT
+  // Any other error code enum (std::io_errc, ...), as std::error_code takes it.
+  template <class E, std::enable_if_t<std::is_error_code_enum_v<E>, int> = 0>
+  Result(E e) noexcept : Result(std::error_code(e)) {}  // NOLINT
 
-  Result(const Result& o) : ok_(o.ok_), ec_(o.ec_) {
+  Result(const Result& o) noexcept(std::is_nothrow_copy_constructible_v<T>) : ok_(o.ok_) {
     if (ok_) ::new (static_cast<void*>(&value_)) T(o.value_);
+    else ::new (static_cast<void*>(&ec_)) std::error_code(o.ec_);
   }
-  Result(Result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_(o.ok_), ec_(o.ec_) {
+  Result(Result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_(o.ok_) {
     if (ok_) ::new (static_cast<void*>(&value_)) T(std::move(o.value_));
+    else ::new (static_cast<void*>(&ec_)) std::error_code(o.ec_);
   }
   Result& operator=(Result o) noexcept(std::is_nothrow_move_constructible_v<T>) {
-    reset();
+    if (ok_) value_.~T();
     ok_ = o.ok_;
-    ec_ = o.ec_;
     if (ok_) ::new (static_cast<void*>(&value_)) T(std::move(o.value_));
+    else ::new (static_cast<void*>(&ec_)) std::error_code(o.ec_);
     return *this;
   }
-  ~Result() { reset(); }
+  ~Result() {
+    if (ok_) value_.~T();
+  }
 
   bool ok() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
   // The error; a default (zero) error_code when ok().
-  std::error_code error() const noexcept { return ec_; }
+  std::error_code error() const noexcept { return ok_ ? std::error_code() : ec_; }
 
   T& value() & noexcept { check(); return value_; }
   const T& value() const& noexcept { check(); return value_; }
@@ -128,36 +138,41 @@ class [[nodiscard]] Result {
   void check() const noexcept {
     if (!ok_) detail::result_access_failed(ec_);
   }
-  void reset() noexcept {
-    if (ok_) value_.~T();
-    ok_ = false;
-  }
 
   bool ok_;
-  std::error_code ec_;
   union {
     T value_;
+    std::error_code ec_;
   };
 };
 
-// Success or an error.
+// Success or an error. Success holds no std::error_code (see Result<T>): an error's value
+// and category are kept apart, the category null on success.
 template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() noexcept = default;
-  Result(std::error_code ec) noexcept : ec_(ec) {}  // NOLINT
-  Result(wsa e) noexcept : ec_(make_error_code(e)) {}  // NOLINT
+  Result(std::error_code ec) noexcept  // NOLINT
+      : code_(ec.value()), cat_(ec.value() != 0 ? &ec.category() : nullptr) {}
+  Result(wsa e) noexcept  // NOLINT
+      : code_(static_cast<int>(e)), cat_(code_ != 0 ? &wsa_category() : nullptr) {}
+  template <class E, std::enable_if_t<std::is_error_code_enum_v<E>, int> = 0>
+  Result(E e) noexcept : Result(std::error_code(e)) {}  // NOLINT
 
-  bool ok() const noexcept { return !ec_; }
+  bool ok() const noexcept { return cat_ == nullptr; }
   explicit operator bool() const noexcept { return ok(); }
-  std::error_code error() const noexcept { return ec_; }
+  // The error; a default (zero) error_code when ok().
+  std::error_code error() const noexcept {
+    return cat_ ? std::error_code(code_, *cat_) : std::error_code();
+  }
   // Aborts with the error's message unless ok(); for code that treats failure as fatal.
   void value() const noexcept {
-    if (ec_) detail::result_access_failed(ec_);
+    if (cat_) detail::result_access_failed(error());
   }
 
  private:
-  std::error_code ec_;
+  int code_ = 0;
+  const std::error_category* cat_ = nullptr;
 };
 
 #if defined(__GNUC__) && !defined(__clang__)

@@ -1,6 +1,8 @@
 // The "wsa" error category and Result<T> (semantics.md §7).
 #include <weft/error.hpp>
 
+#include "errors.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -94,6 +96,87 @@ TEST(Result, StatusIsOkByDefault) {
   EXPECT_TRUE(s.ok());
   Status e = wsa::einval;
   EXPECT_EQ(e.error(), std::errc::invalid_argument);
+}
+
+// The value and the error share storage: each copy, move and assignment must carry the one
+// that is there, and destroy a value exactly once (ASan checks the latter).
+TEST(Result, CopiesMovesAndAssignsAcrossValueAndError) {
+  const std::string longer(100, 'x');  // heap-allocated, unlike a short string
+  Result<std::string> v = longer;
+  Result<std::string> e = wsa::econnreset;
+  Result<std::string> v2 = v;
+  Result<std::string> e2 = e;
+  EXPECT_EQ(*v2, longer);
+  EXPECT_EQ(e2.error(), wsa::econnreset);
+  v2 = e;  // value to error
+  EXPECT_FALSE(v2.ok());
+  EXPECT_EQ(v2.error(), wsa::econnreset);
+  e2 = v;  // error to value
+  ASSERT_TRUE(e2.ok());
+  EXPECT_EQ(*e2, longer);
+  EXPECT_FALSE(e2.error());
+  e2 = Result<std::string>(std::string("y"));  // value to value
+  EXPECT_EQ(*e2, "y");
+  Result<std::string> moved = std::move(v);
+  EXPECT_EQ(*moved, longer);
+  Result<std::string> moved_error = std::move(e);
+  EXPECT_EQ(moved_error.error(), wsa::econnreset);
+}
+
+TEST(Result, KeepsAnotherCategorysError) {
+  Result<int> r = std::make_error_code(std::errc::no_such_device_or_address);
+  EXPECT_EQ(r.error(), std::errc::no_such_device_or_address);
+  EXPECT_EQ(r.error().category(), std::generic_category());
+  Result<int> io = std::io_errc::stream;  // an error code enum, as std::error_code takes
+  EXPECT_EQ(io.error(), std::io_errc::stream);
+  Status s = std::make_error_code(std::errc::address_family_not_supported);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.error(), std::errc::address_family_not_supported);
+  EXPECT_EQ(s.error().category(), std::generic_category());
+}
+
+TEST(Result, StatusOfAZeroErrorCodeIsOk) {
+  EXPECT_TRUE(Status(std::error_code()).ok());
+  EXPECT_TRUE(Status(std::error_code(0, std::generic_category())).ok());
+  EXPECT_FALSE(Status(std::error_code()).error());
+  Status s = wsa::eintr;
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.error(), wsa::eintr);
+  s = Status();
+  EXPECT_TRUE(s.ok());
+}
+
+// The internal error of the calls' fast paths: "wsa" codes without their category, any
+// other kept with its own, and none.
+TEST(Err, ConvertsToTheSameErrorCode) {
+  using weft::detail::Err;
+  EXPECT_FALSE(Err());
+  EXPECT_EQ(std::error_code(Err()), std::error_code());
+
+  Err e = wsa::etimedout;
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e.is(wsa::etimedout));
+  EXPECT_FALSE(e.is(wsa::eintr));
+  std::error_code ec = e;
+  EXPECT_EQ(ec, wsa::etimedout);
+  EXPECT_EQ(&ec.category(), &weft::wsa_category());
+
+  Err from_wsa_code(std::error_code(wsa::eintr));
+  EXPECT_TRUE(from_wsa_code.is(wsa::eintr));
+
+  Err other(std::make_error_code(std::errc::timed_out));
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other.is(wsa::etimedout));
+  EXPECT_EQ(std::error_code(other), std::make_error_code(std::errc::timed_out));
+
+  EXPECT_FALSE(Err(std::error_code()));
+
+  Result<int> r = e;
+  EXPECT_EQ(r.error(), wsa::etimedout);
+  Status s = other;
+  EXPECT_EQ(s.error(), std::errc::timed_out);
+  Status none = Err();
+  EXPECT_TRUE(none.ok());
 }
 
 TEST(ResultDeathTest, ValueOfAnErrorAbortsWithItsMessage) {
