@@ -8,8 +8,9 @@
 // Readiness: one uv_poll_t per socket (libuv allows one watcher per descriptor), created on
 // the first wait. Its interest is the union of what the socket's waiters want; a callback
 // completes the waiters for the events that fired and unlinks them, and an interest nobody
-// waits for any more is dropped when its next callback finds no waiter (lazily: a waiter that
-// leaves after a cancel does not cost an epoll_ctl).
+// waits for any more is dropped when two callbacks in a row find no waiter for it (lazily: a
+// waiter that leaves after a cancel, or that has been woken and not yet run when the loop
+// polls again, does not cost an epoll_ctl).
 //
 // Lifetimes:
 //   1. A Sock is created by socket()/accept() and owned by the table.
@@ -67,6 +68,7 @@ struct PollBox {
   uv_poll_t poll;
   struct Sock* owner = nullptr;  // null once detached
   int interest = 0;
+  int idle = 0;  // the events of the last callback that found nobody waiting for them
 };
 
 struct ReapEntry;

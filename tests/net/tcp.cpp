@@ -217,3 +217,29 @@ INSTANTIATE_TEST_SUITE_P(Families, Tcp, ::testing::Values(AF_INET, AF_INET6),
                          });
 
 }  // namespace
+
+// Readiness nobody waits for: a socket left with unread bytes after its reader was woken
+// is reported readable by every poll (the poll is level-triggered) until its interest is
+// dropped. It must go after a callback or two, or the loop would keep polling through the
+// reader's sleep instead of waiting for its timer.
+TEST(TcpReadiness, AnUnreadSocketNobodyWaitsOnDoesNotKeepTheLoopPolling) {
+  Runtime rt;
+  std::uint64_t during = 0;
+  ASSERT_TRUE(rt.spawn([&] {
+    auto c = test::connect_to_posix_peer();
+    // The reader parks first, so that its readable interest is armed; another fiber sends.
+    auto sender = spawn([&] { test::posix_send_all(c.peer.get(), "abc"); });
+    ASSERT_TRUE(sender.ok());
+    char byte = 0;
+    ASSERT_EQ(recv(c.s, &byte, 1).value_or(0), 1u);  // two bytes stay unread
+    ASSERT_TRUE(join(*sender).ok());
+    std::uint64_t before = rt.stats().loop_iterations;
+    ASSERT_TRUE(this_fiber::sleep_for(100ms).ok());
+    during = rt.stats().loop_iterations - before;
+    EXPECT_TRUE(close(c.s).ok());
+  }).ok());
+  ASSERT_TRUE(rt.run().ok());
+  // The sleep's own wake-up, and a few callbacks of the unread socket; never dropping the
+  // interest would make this thousands.
+  EXPECT_LE(during, 8u);
+}
