@@ -7,6 +7,11 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#if defined(__GLIBC__) && __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#endif
 
 namespace weft {
 
@@ -18,6 +23,44 @@ using detail::SockRef;
 using detail::SockState;
 
 namespace {
+
+// recv(2) and send(2), made without glibc's wrappers where the build allows. Those are
+// pthread cancellation points: in a process with more than one thread each call turns
+// asynchronous cancellation on and off around the syscall, about 30 instructions and two
+// locked ones per call. weft's descriptors are non-blocking, so no call waits in the kernel
+// for a cancellation to act on, and a runtime thread must not be cancelled anyway (the
+// unwinding would cross fiber stacks). A process that has only ever had one thread skips that
+// work in glibc's wrapper too, which is then the shorter path. Sanitizer builds keep glibc's
+// functions, which their interceptors see (TSan orders memory through them).
+//
+// Out of line: inline, their two paths grew the attempts of recv and send past what GCC
+// inlines into the calls, which cost more than this call does.
+#if (WEFT_ASAN || WEFT_TSAN || !defined(__linux__) || !defined(__GLIBC__) || \
+     !__has_include(<sys/single_threaded.h>))
+#define WEFT_RAW_DATA_SYSCALLS 0
+#else
+#define WEFT_RAW_DATA_SYSCALLS 1
+#endif
+
+[[gnu::noinline]] ssize_t sys_recv(int fd, void* buf, std::size_t len, int flags) noexcept {
+#if WEFT_RAW_DATA_SYSCALLS
+  if (!__libc_single_threaded) {
+    return ::syscall(SYS_recvfrom, static_cast<long>(fd), buf, len, static_cast<long>(flags),
+                     nullptr, nullptr);
+  }
+#endif
+  return ::recv(fd, buf, len, flags);
+}
+
+[[gnu::noinline]] ssize_t sys_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
+#if WEFT_RAW_DATA_SYSCALLS
+  if (!__libc_single_threaded) {
+    return ::syscall(SYS_sendto, static_cast<long>(fd), buf, len, static_cast<long>(flags),
+                     nullptr, 0L);
+  }
+#endif
+  return ::send(fd, buf, len, flags);
+}
 
 // Portable mode resets stream sockets after a cancelled call; datagram calls are atomic, so
 // a datagram socket is unchanged in both modes.
@@ -230,7 +273,7 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
       result = ec;
       return Attempt::done;
     }
-    ssize_t n = detail::retry_eintr([&] { return ::recv(r.s->fd, buf, len, flags); });
+    ssize_t n = detail::retry_eintr([&] { return sys_recv(r.s->fd, buf, len, flags); });
     if (n == 0 && r.s->reset_by_peer && len > 0) {
       result = wsa::econnreset;  // Linux says 0 after it has reported a reset once
       return Attempt::done;
@@ -279,7 +322,7 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
     const char* p = static_cast<const char*>(buf);
     do {
       ssize_t n = detail::retry_eintr(
-          [&] { return ::send(r.s->fd, p + sent, len - sent, flags | MSG_NOSIGNAL); });
+          [&] { return sys_send(r.s->fd, p + sent, len - sent, flags | MSG_NOSIGNAL); });
       if (n < 0) {
         if (errno == EAGAIN) {
           if ((!all || (flags & MSG_DONTWAIT)) && sent > 0) break;
