@@ -51,7 +51,7 @@ enum class Attempt { done, would_block };
 // cancels its waiters); one that was reset meanwhile is seen by the attempt.
 template <class Fn>
 Err park_until_done(Socket h, int events, Fn&& attempt, CallState& how,
-                                std::int64_t deadline_ns = 0) {
+                    std::int64_t deadline_ns = 0) {
   how = CallState::idle;
   Fiber* f = nullptr;
   if (auto ec = blocking_precheck(f)) return ec;
