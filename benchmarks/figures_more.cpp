@@ -7,6 +7,7 @@
 
 #include <weft/weft.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -272,6 +273,14 @@ std::vector<double> weft_fast(const Config& cfg, bool receive) {
   return out;
 }
 
+// The recv_ready contenders, for the figure and for --fast-path.
+std::vector<Contender> fast_path_contenders() {
+  return {{"syscall_recv", [](const Config& c) { return raw_fast(c, true); }, "floor"},
+          {"weft_recv", [](const Config& c) { return weft_fast(c, true); }, ""},
+          {"syscall_send", [](const Config& c) { return raw_fast(c, false); }, "floor"},
+          {"weft_send", [](const Config& c) { return weft_fast(c, false); }, ""}};
+}
+
 // --- memory samples, each run alone in a fresh process -----------------------------------
 
 constexpr std::size_t kRecvFibers = 4000, kSleepFibers = 100'000, kScaleCap = 1'000'000;
@@ -424,16 +433,15 @@ int run_fast_path(const std::string& name, const std::string& batches_arg) {
   Config cfg;
   cfg.scale = static_cast<double>(batches) / 200.0;  // samples(200): one per batch
   g_counting = true;
-  std::vector<double> out;
-  if (name == "syscall_recv") out = raw_fast(cfg, true);
-  else if (name == "weft_recv") out = weft_fast(cfg, true);
-  else if (name == "syscall_send") out = raw_fast(cfg, false);
-  else if (name == "weft_send") out = weft_fast(cfg, false);
-  else {
+  auto contenders = fast_path_contenders();
+  auto it = std::find_if(contenders.begin(), contenders.end(),
+                         [&](const Contender& c) { return c.name == name; });
+  if (it == contenders.end()) {
     std::fprintf(stderr, "weft-bench: --fast-path takes syscall_recv, weft_recv, syscall_send or "
                          "weft_send\n");
     return 2;
   }
+  std::vector<double> out = it->round(cfg);
   if (out.size() != batches) {
     std::fprintf(stderr, "weft-bench: --fast-path ran %zu batches, not %lu\n", out.size(), batches);
     return 1;
@@ -480,11 +488,7 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
         "recv_ready", "ns/call",
         "recv of 64 B with data queued, and send of 64 B with room, per call (batches of 1000)",
         "same core",
-        {{"syscall_recv", [](const Config& c) { return raw_fast(c, true); }, "floor"},
-         {"weft_recv", [](const Config& c) { return weft_fast(c, true); }, ""},
-         {"syscall_send", [](const Config& c) { return raw_fast(c, false); }, "floor"},
-         {"weft_send", [](const Config& c) { return weft_fast(c, false); }, ""}},
-        cfg.costly());
+        fast_path_contenders(), cfg.costly());
     add_ratio(f, "weft_over_syscall", "weft_recv", "syscall_recv");
     add_ratio(f, "weft_send_over_syscall", "weft_send", "syscall_send");
     add_goal(f, "weft_over_syscall", 1.10);

@@ -166,10 +166,11 @@ void SocketTable::on_poll(uv_poll_t* h, int status, int events) {
   // socket (a request-response loop) costs no epoll_ctl. The first idle firing is let pass
   // because it usually comes while the fiber the last callback woke has not run yet: the
   // loop polls again while fibers are still queued (run_ready's budget), and their sockets,
-  // still unread, are reported again. Dropping then cost two epoll_ctls (stop, then start when the
-  // fiber parks again) for about a third of the turns of an echo on 100 connections. The
-  // poll is level-triggered, so nothing that happens meanwhile is missed either way, and an
-  // interest nobody comes back for costs one extra callback before it goes.
+  // still unread, are reported again. Dropping then cost two epoll_ctls (stop, then start
+  // when the fiber parks again) for about a third of the turns of an echo on 100
+  // connections. The poll is level-triggered, so nothing that happens meanwhile is missed
+  // either way, and an interest nobody comes back for costs one extra callback before it
+  // goes.
   int idle = 0;
   if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT))) {
     s->drained = false;
