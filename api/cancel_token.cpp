@@ -1,8 +1,11 @@
 #include <weft/cancel_token.hpp>
 
+#include "registrations.hpp"
 #include "spin_lock.hpp"
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <new>
@@ -44,18 +47,33 @@ class DeadlineService {
 //
 // refs, bit by bit: bits 32..63 count sources, bits 0..31 count tokens (registered callbacks
 // hold a token reference). The state is freed when both reach zero. `cancelled` is set once,
-// under the lock. The lock guards the callback list, `executing` and `executing_thread`; it
-// is held only to link, unlink or pick the next callback, never while one runs.
+// under the lock. The lock guards the registered callbacks, `executing` and
+// `executing_thread`; it is held to add, remove or pick the next callback, and while the
+// runtime's own registrations are cancelled (request()), never while a callback of any other
+// kind runs.
 struct CancelState {
   static constexpr std::uint64_t kSource = std::uint64_t{1} << 32;
   static constexpr std::uint64_t kToken = 1;
+  static constexpr std::uint32_t kRun = 64;  // request(): registrations cancelled per lock
+  static constexpr std::uint32_t kInlineSlots = 4;
 
   std::atomic<std::uint64_t> refs{kSource};
   std::atomic<bool> cancelled{false};
   std::atomic<bool> timed_out{false};  // the reason; written before `cancelled`
   SpinLock spin;
-  CancelCallback* head = nullptr;
-  CancelCallback* tail = nullptr;
+  // The registered callbacks in registration order, each knowing its place
+  // (CancelCallback::index_). A removed one leaves a null behind, so that adding or removing
+  // touches no other callback; the nulls are squeezed out when the array is full and at least
+  // half of it, or dropped when it is all nulls, and never once cancelled (request() walks
+  // the array by index, letting the lock go between callbacks). An array rather than a list,
+  // so that request() finds the callbacks far ahead of the one it runs: a fan-out over
+  // 100,000 fibers loads their records ahead instead of one after another. The first few
+  // places are in the state: a source made per call allocates nothing more.
+  CancelCallback** slots = inline_slots;
+  std::uint32_t used = 0;  // places used: callbacks and nulls
+  std::uint32_t capacity = kInlineSlots;
+  std::uint32_t holes = 0;
+  CancelCallback* inline_slots[kInlineSlots];
   CancelCallback* executing = nullptr;
   std::thread::id executing_thread;
   // Set by the executing callback's destructor when it runs inside that callback (on the
@@ -71,7 +89,13 @@ struct CancelState {
   DeadlineService::Heap::iterator deadline_entry;
   std::atomic<bool> has_deadline{false};
 
-  ~CancelState() { attachments.clear(); }
+  CancelState() = default;
+  CancelState(const CancelState&) = delete;
+  CancelState& operator=(const CancelState&) = delete;
+  ~CancelState() {
+    attachments.clear();
+    release_slots();
+  }
 
   void lock() noexcept { spin.lock(); }
   void unlock() noexcept { spin.unlock(); }
@@ -84,31 +108,55 @@ struct CancelState {
            attached.load(std::memory_order_acquire);
   }
 
-  // Appends: callbacks run in the order they were registered.
-  void push(CancelCallback* cb) noexcept {
-    cb->next_ = nullptr;
-    cb->prev_ = tail;
-    if (tail) {
-      tail->next_ = cb;
-    } else {
-      head = cb;
+  void release_slots() noexcept {
+    if (slots != inline_slots) delete[] slots;
+    slots = inline_slots;
+    capacity = kInlineSlots;
+    used = holes = 0;
+  }
+  // Appends: callbacks run in the order they were registered. False if there is no room and
+  // no memory for more (not cancelled: the array may be squeezed).
+  bool push(CancelCallback* cb) noexcept {
+    if (used == capacity) {
+      if (holes * 2 >= used) {
+        squeeze();
+      } else if (!grow()) {
+        return false;
+      }
     }
-    tail = cb;
+    cb->index_ = used;
+    slots[used++] = cb;
+    return true;
+  }
+  void squeeze() noexcept {
+    std::uint32_t live = 0;
+    for (std::uint32_t i = 0; i < used; ++i) {
+      if (CancelCallback* cb = slots[i]) {
+        cb->index_ = live;
+        slots[live++] = cb;
+      }
+    }
+    used = live;
+    holes = 0;
+  }
+  bool grow() noexcept {
+    if (capacity > UINT32_MAX / 2) return false;
+    auto* bigger = new (std::nothrow) CancelCallback*[std::size_t{capacity} * 2];
+    if (!bigger) return false;
+    std::copy(slots, slots + used, bigger);
+    if (slots != inline_slots) delete[] slots;
+    slots = bigger;
+    capacity *= 2;
+    return true;
   }
   void unlink(CancelCallback* cb) noexcept {
-    if (cb->prev_) {
-      cb->prev_->next_ = cb->next_;
-    } else {
-      head = cb->next_;
-    }
-    if (cb->next_) {
-      cb->next_->prev_ = cb->prev_;
-    } else {
-      tail = cb->prev_;
-    }
-    cb->prev_ = cb->next_ = nullptr;
+    slots[cb->index_] = nullptr;
+    cb->index_ = CancelCallback::kUnlinked;
+    if (++holes == used && !cancelled.load(std::memory_order_relaxed)) used = holes = 0;
   }
-  bool linked(const CancelCallback* cb) const noexcept { return cb->prev_ || head == cb; }
+  static bool linked(const CancelCallback* cb) noexcept {
+    return cb->index_ != CancelCallback::kUnlinked;
+  }
 
   bool request(bool by_deadline) noexcept {
     lock();
@@ -119,8 +167,28 @@ struct CancelState {
     timed_out.store(by_deadline, std::memory_order_relaxed);
     cancelled.store(true, std::memory_order_seq_cst);  // pairs with DeadlineService::set
     executing_thread = std::this_thread::get_id();
-    while (CancelCallback* cb = head) {
-      unlink(cb);
+    // From here on nothing is added (a registration runs inline instead) and the array is
+    // not squeezed: `used` stays, and a removal only leaves a null.
+    const std::uint32_t here = ScopeRegistrations::thread_affinity();
+    for (std::uint32_t i = 0; i < used;) {
+      CancelCallback* cb = slots[i];
+      if (!cb) {
+        ++i;
+        continue;
+      }
+      if (here != 0 && cb->affinity_ == here) {
+        // A run of the runtime's registrations for fibers of this thread (a fan-out's): no
+        // other thread removes them, and cancelling one runs no code of the fiber's, so they
+        // are cancelled under the lock — instead of letting it go, handing each over through
+        // `executing` and taking it again — and the records far ahead loaded meanwhile. The
+        // lock is let go between runs, for other threads.
+        i += ScopeRegistrations::cancel_here(slots + i, used - i, kRun, here, by_deadline);
+        unlock();
+        lock();
+        continue;
+      }
+      slots[i++] = nullptr;
+      cb->index_ = CancelCallback::kUnlinked;
       executing = cb;
       executing_destroyed = false;
       unlock();
@@ -131,6 +199,7 @@ struct CancelState {
       }
       executing = nullptr;
     }
+    release_slots();  // every callback ran or was removed: none is registered again
     unlock();
     // A deadline still pending can do nothing more: drop it (and the state it holds).
     if (has_deadline.load(std::memory_order_seq_cst)) DeadlineService::get().clear(this);
@@ -301,8 +370,11 @@ void CancelCallback::attach(const CancelToken& token) {
     s->unlock();  // can never be cancelled: nothing to register
     return;
   }
+  if (!s->push(this)) {
+    s->unlock();
+    throw std::bad_alloc();
+  }
   if (!borrowed_) detail::cancel_state_add_token_ref(s);
-  s->push(this);
   state_ = s;
   s->unlock();
 }

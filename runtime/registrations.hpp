@@ -4,6 +4,7 @@
 #include <weft/cancel_token.hpp>
 #include <weft/fiber_id.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <vector>
@@ -42,6 +43,17 @@ class ScopeRegistrations {
     }
     clear_all();
   }
+
+  // For CancelState::request, under the token's lock: the affinity this thread's
+  // registrations carry (0 on a thread that runs no runtime), and the cancel of a run of
+  // them by this thread. They belong to fibers of this thread, which no other thread removes,
+  // and fixing a call's outcome runs no code of the fiber's. cancel_here cancels the
+  // registrations among the first `max` of `run` (`avail` long; nulls are removed ones) up to
+  // the first of another kind, takes them off the array, and returns how many places it went
+  // past; it loads the callbacks, records and outcome words of those ahead as it goes.
+  static std::uint32_t thread_affinity() noexcept;
+  static std::uint32_t cancel_here(CancelCallback** run, std::uint32_t avail, std::uint32_t max,
+                                   std::uint32_t affinity, bool timed_out) noexcept;
 
  private:
   void clear_all() noexcept;

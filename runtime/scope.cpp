@@ -32,13 +32,52 @@ void ScopeRegistrations::add(const CancelToken& t, Fiber* f) {
   };
   // Borrowed: t's state outlives the registration (the call's token parameter, or a scope
   // of this fiber, which ends only after the calls inside it).
+  const std::uint32_t affinity = f->rt->index() + 1;
   if (count_ < kInline) {
-    new (inline_[count_]) CancelCallback(CancelCallback::Borrowed{}, t, fn, f);
+    new (inline_[count_]) CancelCallback(CancelCallback::Borrowed{}, t, fn, f, affinity);
     ++count_;
   } else {
     more_.push_back(std::unique_ptr<CancelCallback>(
-        new CancelCallback(CancelCallback::Borrowed{}, t, fn, f)));
+        new CancelCallback(CancelCallback::Borrowed{}, t, fn, f, affinity)));
   }
+}
+
+std::uint32_t ScopeRegistrations::thread_affinity() noexcept {
+  RuntimeImpl* rt = tls_runtime;
+  return rt ? rt->index() + 1 : 0;
+}
+
+std::uint32_t ScopeRegistrations::cancel_here(CancelCallback** run, std::uint32_t avail,
+                                              std::uint32_t max, std::uint32_t affinity,
+                                              bool timed_out) noexcept {
+  const CallState how = timed_out ? CallState::timed_out : CallState::cancelled;
+  // Three stages ahead, each needing the line the one before loaded: the callback (in its
+  // fiber's record) 12 places ahead, the record's first line 8 ahead (found in the callback),
+  // the outcome word 4 ahead (found in the record). Only the runtime's own registrations of
+  // this thread are followed into a record: another callback's context is not a fiber. All
+  // are registered (the lock is held), so each pointer read is alive.
+  constexpr std::uint32_t kCallback = 12, kRecord = 8, kWord = 4;
+  auto ours = [affinity](const CancelCallback* cb) { return cb && cb->affinity_ == affinity; };
+  auto look_ahead = [&](std::uint32_t k) {
+    if (k + kCallback < avail) __builtin_prefetch(run[k + kCallback]);
+    if (k + kRecord < avail && ours(run[k + kRecord])) __builtin_prefetch(run[k + kRecord]->ctx_);
+    if (k + kWord < avail && ours(run[k + kWord])) {
+      __builtin_prefetch(&static_cast<Fiber*>(run[k + kWord]->ctx_)->slot->word, 1);
+    }
+  };
+  const std::uint32_t n = avail < max ? avail : max;
+  std::uint32_t k = 0;
+  for (; k < n; ++k) {
+    look_ahead(k);
+    CancelCallback* cb = run[k];
+    if (!cb) continue;
+    if (cb->affinity_ != affinity) break;
+    run[k] = nullptr;
+    cb->index_ = CancelCallback::kUnlinked;
+    (void)cancel_local(static_cast<Fiber*>(cb->ctx_), how);
+    cb->done_.store(true, std::memory_order_release);
+  }
+  return k;
 }
 
 void ScopeRegistrations::clear_all() noexcept {

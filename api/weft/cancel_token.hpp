@@ -177,8 +177,12 @@ class WEFT_API CancelCallback {
   // whoever registered (the call's token parameter, or a cancel scope, outlives the call),
   // so the registration takes no reference of its own — two locked instructions fewer per
   // call given a token.
-  CancelCallback(Borrowed, const CancelToken& token, PlainFn fn, void* ctx)
-      : plain_(fn), ctx_(ctx), borrowed_(true) {
+  // `affinity`, when not 0, says that the registration is ended only on the thread that
+  // cancel() finds with the same affinity (CancelState::request runs a run of them without
+  // its lock).
+  CancelCallback(Borrowed, const CancelToken& token, PlainFn fn, void* ctx,
+                 std::uint32_t affinity)
+      : plain_(fn), ctx_(ctx), borrowed_(true), affinity_(affinity) {
     attach(token);
   }
   void attach(const CancelToken& token);
@@ -189,13 +193,14 @@ class WEFT_API CancelCallback {
   PlainFn plain_ = nullptr;  // instead of fn_
   void* ctx_ = nullptr;
   detail::CancelState* state_ = nullptr;
-  // Intrusive links in the state's list, guarded by the state's lock.
-  CancelCallback* prev_ = nullptr;
-  CancelCallback* next_ = nullptr;
+  // Its place in the state's array of callbacks, guarded by the state's lock.
+  static constexpr std::uint32_t kUnlinked = UINT32_MAX;
+  std::uint32_t index_ = kUnlinked;
   // Set by cancel() once this callback has finished running (for a destructor on another
   // thread that waits for it).
   std::atomic<bool> done_{false};
   bool borrowed_ = false;  // holds no token reference (the Borrowed constructor)
+  std::uint32_t affinity_ = 0;  // see the Borrowed constructor; 0: none
 };
 
 }  // namespace weft

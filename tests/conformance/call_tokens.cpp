@@ -11,12 +11,15 @@
 
 #include <uv.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -133,6 +136,74 @@ TEST(CallToken, ATokenCancelledFromAnotherThreadEndsABlockedRecvAndLosesNoByte) 
     EXPECT_EQ(std::string(b, 4), "next");
     EXPECT_TRUE(close(c.s).ok());
   });
+}
+
+// A cancel from a fiber takes the registrations of its own runtime's fibers off the token in
+// runs, without the token's lock each; whatever else is registered — plain callbacks, the
+// calls of another runtime's fibers — breaks a run and is reached in its turn. Every call
+// ends with WSAEINTR, the callbacks run once, inline and in registration order, and the
+// runtime's fibers resume in the order their calls were registered (the run queue is
+// first-in, first-out).
+TEST(CallToken, AFanOutReachesEveryCallAndCallbackInRegistrationOrder) {
+  constexpr int kLocal = 100, kRemote = 5;
+  CancelSource source;
+  CancelToken token = source.token();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool remote_blocked = false;
+  std::atomic<int> remote_ended{0}, remote_eintr{0};
+  std::thread remote;
+  run_in_fiber([&] {
+    std::vector<int> resumed, ran;
+    std::vector<FiberId> ids;
+    std::vector<std::unique_ptr<CancelCallback>> callbacks;
+    int local_eintr = 0;
+    for (int i = 0; i < kLocal; ++i) {
+      ids.push_back(*spawn([&, i] {
+        if (this_fiber::sleep_for(24h, token).error() == wsa::eintr) ++local_eintr;
+        resumed.push_back(i);
+      }));
+      if (i % 10 != 9) continue;
+      this_fiber::yield();  // every fiber spawned so far is blocked, registered in turn
+      int k = static_cast<int>(callbacks.size());
+      callbacks.push_back(std::make_unique<CancelCallback>(token, [&ran, k] { ran.push_back(k); }));
+      if (i == 49) {
+        // Another runtime's fibers, registered here: a thread this one does not run on.
+        remote = std::thread([&] {
+          Runtime rt;
+          (void)rt.spawn([&] {
+            for (int j = 0; j < kRemote; ++j) {
+              (void)spawn([&] {
+                if (this_fiber::sleep_for(24h, token).error() == wsa::eintr) ++remote_eintr;
+                ++remote_ended;
+              });
+            }
+            this_fiber::yield();
+            std::lock_guard lock(mu);
+            remote_blocked = true;
+            cv.notify_all();
+          });
+          (void)rt.run();
+        });
+        std::unique_lock lock(mu);  // holds this thread: nothing of this runtime runs meanwhile
+        cv.wait(lock, [&] { return remote_blocked; });
+      }
+    }
+    EXPECT_TRUE(source.cancel());
+    // The callbacks ran inline, once each, in order; no fiber has run yet.
+    std::vector<int> expected_ran(callbacks.size());
+    for (std::size_t k = 0; k < expected_ran.size(); ++k) expected_ran[k] = static_cast<int>(k);
+    EXPECT_EQ(ran, expected_ran);
+    EXPECT_TRUE(resumed.empty());
+    for (FiberId id : ids) EXPECT_TRUE(join(id).ok());
+    EXPECT_EQ(local_eintr, kLocal);
+    std::vector<int> expected_resumed(kLocal);
+    for (int i = 0; i < kLocal; ++i) expected_resumed[i] = i;
+    EXPECT_EQ(resumed, expected_resumed);
+  });
+  remote.join();
+  EXPECT_EQ(remote_ended.load(), kRemote);
+  EXPECT_EQ(remote_eintr.load(), kRemote);
 }
 
 TEST(CallToken, ReachesTheCallsACompositeCallMakes) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstddef>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -151,6 +152,52 @@ TEST(CancelCallback, CallbacksRunInTheOrderTheyWereRegistered) {
   CancelCallback fourth(source.token(), [&] { order.push_back(4); });
   source.cancel();
   EXPECT_EQ(order, (std::vector<int>{1, 3, 4}));
+}
+
+// A token's callbacks live in an array that grows, and whose removed places are squeezed out
+// once it is full: through both, and through many registrations made and removed beside
+// long-lived ones (a server-wide token every call registers on), the order holds and only
+// the registered callbacks run.
+TEST(CancelCallback, OrderHoldsThroughGrowthAndRemovalsBetweenLongLivedCallbacks) {
+  CancelSource source;
+  std::vector<int> order, expected;
+  std::vector<std::unique_ptr<CancelCallback>> kept;
+  int removed_ran = 0;
+  for (int i = 0; i < 300; ++i) {
+    if (i % 3 == 0) {
+      kept.push_back(std::make_unique<CancelCallback>(source.token(), [&order, i] { order.push_back(i); }));
+      expected.push_back(i);
+    }
+    for (int j = 0; j < 1 + i % 7; ++j) {
+      CancelCallback churn(source.token(), [&] { ++removed_ran; });
+    }
+    if (i % 30 == 29) {  // one from the middle goes
+      const auto middle = static_cast<std::ptrdiff_t>(kept.size() / 2);
+      kept.erase(kept.begin() + middle);
+      expected.erase(expected.begin() + middle);
+    }
+  }
+  source.cancel();
+  EXPECT_EQ(removed_ran, 0);
+  EXPECT_EQ(order, expected);
+  EXPECT_EQ(expected.size(), 90u);
+}
+
+// A callback that removes one registered after it, while the cancel is under way: the removed
+// one never runs, the others do, in order.
+TEST(CancelCallback, OneRemovedByAnEarlierCallbackDuringTheCancelNeverRuns) {
+  CancelSource source;
+  std::vector<int> order;
+  std::optional<CancelCallback> third;
+  CancelCallback first(source.token(), [&] {
+    order.push_back(1);
+    third.reset();
+  });
+  CancelCallback second(source.token(), [&] { order.push_back(2); });
+  third.emplace(source.token(), [&] { order.push_back(3); });
+  CancelCallback fourth(source.token(), [&] { order.push_back(4); });
+  source.cancel();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 4}));
 }
 
 TEST(CancelCallback, ADestroyedCallbackNeverRuns) {
