@@ -177,9 +177,9 @@ class WEFT_API CancelCallback {
   // whoever registered (the call's token parameter, or a cancel scope, outlives the call),
   // so the registration takes no reference of its own — two locked instructions fewer per
   // call given a token.
-  // `affinity`, when not 0, says that the registration is ended only on the thread that
-  // cancel() finds with the same affinity (CancelState::request runs a run of them without
-  // its lock).
+  // `affinity`, when not 0, names the runtime whose thread alone ends the registration: a
+  // cancel() on that thread cancels a run of such registrations under the token's lock
+  // (CancelState::request).
   CancelCallback(Borrowed, const CancelToken& token, PlainFn fn, void* ctx,
                  std::uint32_t affinity)
       : plain_(fn), ctx_(ctx), borrowed_(true), affinity_(affinity) {
