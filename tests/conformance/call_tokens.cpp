@@ -206,6 +206,47 @@ TEST(CallToken, AFanOutReachesEveryCallAndCallbackInRegistrationOrder) {
   EXPECT_EQ(remote_eintr.load(), kRemote);
 }
 
+// The fan-out's runs are cancelled under the token's lock while another thread keeps
+// registering and removing callbacks on the same token: every call still ends with
+// WSAEINTR, each callback runs at most once, and its destructor returns only after it ran
+// (the sanitizer builds watch the token's array meanwhile).
+TEST(CallToken, AFanOutRacesRegistrationsFromAnotherThread) {
+  constexpr int kFibers = 200;
+  for (int rep = 0; rep < 10; ++rep) {
+    CancelSource source;
+    CancelToken token = source.token();
+    std::atomic<bool> stop{false};
+    std::atomic<int> ran_twice{0}, made{0};
+    std::thread churner([&] {
+      while (!stop.load()) {
+        int runs = 0;
+        {
+          CancelCallback cb(token, [&runs] { ++runs; });
+          ++made;
+        }
+        if (runs > 1) ++ran_twice;
+      }
+    });
+    run_in_fiber([&] {
+      int eintr = 0;
+      std::vector<FiberId> ids;
+      for (int i = 0; i < kFibers; ++i) {
+        ids.push_back(*spawn([&] {
+          if (this_fiber::sleep_for(24h, token).error() == wsa::eintr) ++eintr;
+        }));
+      }
+      this_fiber::yield();  // every one is blocked
+      while (made.load() < 100) std::this_thread::yield();  // the churner is under way
+      EXPECT_TRUE(source.cancel());
+      for (FiberId id : ids) EXPECT_TRUE(join(id).ok());
+      EXPECT_EQ(eintr, kFibers);
+    });
+    stop = true;
+    churner.join();
+    EXPECT_EQ(ran_twice.load(), 0);
+  }
+}
+
 TEST(CallToken, ReachesTheCallsACompositeCallMakes) {
   run_in_fiber([] {
     auto c = test::connect_to_posix_peer();
