@@ -165,7 +165,8 @@ TEST(CancelCallback, OrderHoldsThroughGrowthAndRemovalsBetweenLongLivedCallbacks
   int removed_ran = 0;
   for (int i = 0; i < 300; ++i) {
     if (i % 3 == 0) {
-      kept.push_back(std::make_unique<CancelCallback>(source.token(), [&order, i] { order.push_back(i); }));
+      kept.push_back(
+          std::make_unique<CancelCallback>(source.token(), [&order, i] { order.push_back(i); }));
       expected.push_back(i);
     }
     for (int j = 0; j < 1 + i % 7; ++j) {
