@@ -5,6 +5,17 @@
 #include <cstdint>
 
 namespace weft::detail {
+namespace {
+
+// What a token's cancel fixes a registered call's outcome to.
+CallState outcome_of(bool timed_out) noexcept {
+  return timed_out ? CallState::timed_out : CallState::cancelled;
+}
+
+// The affinity a runtime's registrations carry (CancelCallback::affinity_): 0 is none.
+std::uint32_t affinity_of(const RuntimeImpl* rt) noexcept { return rt ? rt->index() + 1 : 0; }
+
+}  // namespace
 
 std::error_code scope_check(Fiber* f) noexcept {
   std::error_code found;
@@ -23,7 +34,7 @@ void ScopeRegistrations::add(const CancelToken& t, Fiber* f) {
   // the fiber up by id.
   CancelCallback::PlainFn fn = [](void* ctx, bool timed_out) noexcept {
     auto* fiber = static_cast<Fiber*>(ctx);
-    CallState how = timed_out ? CallState::timed_out : CallState::cancelled;
+    const CallState how = outcome_of(timed_out);
     if (tls_runtime == fiber->rt) {
       (void)cancel_local(fiber, how);
     } else {
@@ -32,7 +43,7 @@ void ScopeRegistrations::add(const CancelToken& t, Fiber* f) {
   };
   // Borrowed: t's state outlives the registration (the call's token parameter, or a scope
   // of this fiber, which ends only after the calls inside it).
-  const std::uint32_t affinity = f->rt->index() + 1;
+  const std::uint32_t affinity = affinity_of(f->rt);
   if (count_ < kInline) {
     new (inline_[count_]) CancelCallback(CancelCallback::Borrowed{}, t, fn, f, affinity);
     ++count_;
@@ -42,15 +53,12 @@ void ScopeRegistrations::add(const CancelToken& t, Fiber* f) {
   }
 }
 
-std::uint32_t ScopeRegistrations::thread_affinity() noexcept {
-  RuntimeImpl* rt = tls_runtime;
-  return rt ? rt->index() + 1 : 0;
-}
+std::uint32_t ScopeRegistrations::thread_affinity() noexcept { return affinity_of(tls_runtime); }
 
 std::uint32_t ScopeRegistrations::cancel_here(CancelCallback** run, std::uint32_t avail,
                                               std::uint32_t max, std::uint32_t affinity,
                                               bool timed_out) noexcept {
-  const CallState how = timed_out ? CallState::timed_out : CallState::cancelled;
+  const CallState how = outcome_of(timed_out);
   // Three stages ahead, each needing the line the one before loaded: the callback (in its
   // fiber's record) 12 places ahead, the record's first line 8 ahead (found in the callback),
   // the outcome word 4 ahead (found in the record). Only the runtime's own registrations of
