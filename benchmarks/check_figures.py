@@ -5,9 +5,16 @@ refuses a name that is no figure. Speed is not checked:
 this is a smoke test of the suite, not a timed assertion."""
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
+
+# A quick run takes about a minute (docs/benchmarks.md); meson's limit for this test is 900 s.
+# A run still going after this long has stalled: its threads' stacks are printed before it is
+# killed, so that the failure says where.
+WATCHDOG_S = 480
 
 REQUIRED = {
     "fiber_switch": {"ratios": ["weft_yield_over_boost_context"]},
@@ -46,14 +53,63 @@ REQUIRED_WITH_GO = {
 }
 
 
+def descendants(pid):
+    """pid and every process below it (weft-bench runs some figures in child processes)."""
+    found = [pid]
+    for p in found:
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    found += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def print_stacks(pids):
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        print("(gdb is not installed: no stacks)")
+        return
+    for pid in pids:
+        print(f"--- process {pid}: every thread's stack")
+        try:
+            dump = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-ex", "set pagination off",
+                                   "-ex", "thread apply all bt"],
+                                  capture_output=True, text=True, timeout=120)
+            print(dump.stdout[-20000:])
+        except subprocess.TimeoutExpired:
+            print("(gdb took longer than 120 s)")
+
+
+def run_watched(argv):
+    """Runs argv to its end, or, past WATCHDOG_S, prints its stacks and kills it: returns
+    (returncode or None, stdout, stderr)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=WATCHDOG_S)
+        return proc.returncode, out, err
+    except subprocess.TimeoutExpired:
+        pids = descendants(proc.pid)
+        print(f"{' '.join(argv)} still running after {WATCHDOG_S} s")
+        print_stacks(pids)
+        for pid in reversed(pids):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        out, err = proc.communicate()
+        return None, out, err
+
+
 def main():
     bench = sys.argv[1]
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        run = subprocess.run([bench, "--quick", "--json", out.name], capture_output=True, text=True)
-        sys.stdout.write(run.stdout[-4000:])
-        if run.returncode != 0:
-            sys.stderr.write(run.stderr)
-            print(f"weft-bench exited with {run.returncode}")
+        code, stdout, stderr = run_watched([bench, "--quick", "--json", out.name])
+        sys.stdout.write(stdout[-4000:])
+        if code != 0:
+            sys.stdout.write(stderr)
+            print(f"weft-bench exited with {code}" if code is not None else "weft-bench stalled")
             return 1
         doc = json.load(open(out.name))
     problems = []
@@ -90,7 +146,8 @@ def main():
                 problems.append(f"{name}: value {r} missing or not a positive number ({v})")
     # --only refuses a name that is no figure, listing the figures: that list must be what a
     # whole run makes.
-    bad = subprocess.run([bench, "--only", "no_such_figure"], capture_output=True, text=True)
+    bad = subprocess.run([bench, "--only", "no_such_figure"], capture_output=True, text=True,
+                         timeout=60)
     listed = bad.stderr.rsplit("the figures: ", 1)[-1].strip().split(", ")
     if bad.returncode != 2 or "no_such_figure" not in bad.stderr:
         problems.append(f"--only no_such_figure: exit {bad.returncode}, {bad.stderr.strip()!r}")

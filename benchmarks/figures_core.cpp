@@ -211,9 +211,11 @@ std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod metho
       if (recv(pair.a, b, 1).error() == wsa::eintr) probe.mark();
     }
   });
+  std::atomic<bool> run_returned{false};
   std::thread runner([&] {
     pin_thread(woken_core(placement));
     (void)rt.run();
+    run_returned = true;
   });
   while (target.load() == FiberId::none) std::this_thread::yield();
   auto out = cross_thread_samples(cfg.samples(2000), probe, [&] {
@@ -224,7 +226,14 @@ std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod metho
     return t0;
   });
   quit = true;
-  while (cancel_blocking_call(target.load()).error() == wsa::einval) std::this_thread::yield();
+  // The fiber is blocked in recv again, or still between its last mark and its next look at
+  // `quit`: a cancel then finds no call (WSAEINVAL, not remembered), and once it has seen
+  // `quit` it ends and every later cancel is WSAEINVAL too. So cancel until the runtime has
+  // no fiber left, not until one cancel lands.
+  while (!run_returned.load()) {
+    (void)cancel_blocking_call(target.load());
+    std::this_thread::yield();
+  }
   runner.join();
   return out;
 }

@@ -578,6 +578,7 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
     out.push_back(std::move(f));
   }
   if (cfg.wants("scale")) {
+    announce("scale");
     // Sleeping fibers until a limit (or the cap), in a fresh process: {count, RSS GiB}.
     auto r = in_fresh_process("scale");
     Figure f;

@@ -57,6 +57,15 @@ std::vector<double> run_for_numbers(const std::vector<std::string>& argv) {
   return out;
 }
 
+namespace {
+const std::int64_t program_start_ns = now_ns();
+}
+
+void announce(const std::string& figure) {
+  std::fprintf(stderr, "weft-bench: %7.1f s  %s\n",
+               static_cast<double>(now_ns() - program_start_ns) / 1e9, figure.c_str());
+}
+
 double ticks_to_ns(std::uint64_t t) noexcept {
   static const double ns_per_tick = [] {
     auto c0 = now_ns();
@@ -92,6 +101,7 @@ Summary summarize(std::vector<double> s) {
 Figure run_interleaved(std::string name, std::string unit, std::string what,
                        std::string placement, std::vector<Contender> contenders,
                        const Config& config) {
+  announce(name);
   Figure f;
   f.name = std::move(name);
   f.unit = std::move(unit);

@@ -38,6 +38,10 @@ struct Summary {
 };
 Summary summarize(std::vector<double> samples);
 
+// Says on stderr that `figure` starts, with the seconds since the program started: a full
+// run takes minutes, and a run that stalls then shows where.
+void announce(const std::string& figure);
+
 struct RatioStat {
   double median = 0, min = 0, max = 0;
 };
