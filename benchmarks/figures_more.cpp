@@ -376,10 +376,15 @@ struct EchoSpec {
   std::size_t connections, size;
 };
 
+// One server of an echo figure against the client on this thread. With `placement`
+// same_core, this thread is pinned to core 0 while the server is made, so that the server's
+// threads (made by it, or forked) inherit that core, and while the client runs.
 Contender echo_contender(std::string name, std::function<std::unique_ptr<EchoServer>()> make,
-                         EchoSpec spec, std::map<std::string, std::vector<double>>* latencies) {
+                         EchoSpec spec, std::map<std::string, std::vector<double>>* latencies,
+                         Placement placement = Placement::os) {
   return {name,
           [=](const Config& cfg) {
+            WakerPlacement pin(placement);
             auto server = make();
             double per_second = 0;
             std::size_t rounds = cfg.samples(spec.connections == 1 ? 20'000 : 400);
@@ -507,6 +512,18 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
     if (go_available()) {
       contenders.push_back(echo_contender("go", [] { return go_echo_server(1); }, spec, &lat));
     }
+    if (spec.connections == 1) {
+      // One connection is a ping-pong of cross-thread wake-ups, whose cost on these machines
+      // is set by where the two threads land (docs/benchmarks.md, "Placement, measured"):
+      // the same servers again with server and client pinned to one core.
+      contenders.push_back(echo_contender("weft_same_core", weft_echo_server, spec, &lat,
+                                          Placement::same_core));
+      contenders.push_back(echo_contender("libuv_same_core", libuv_echo_server, spec, &lat,
+                                          Placement::same_core));
+      contenders.push_back(echo_contender("asio_spawn_same_core",
+                                          [] { return asio_echo_server(true); }, spec, &lat,
+                                          Placement::same_core));
+    }
     Figure f = run_interleaved(
         spec.figure, "round trips/s",
         "ping-pong of " + std::to_string(spec.size) + " B messages on " +
@@ -518,6 +535,11 @@ void figures_more(const Config& cfg, std::vector<Figure>& out) {
     add_ratio(f, "weft_over_asio_spawn", "weft", "asio_spawn");
     add_ratio(f, "weft_over_asio_callbacks", "weft", "asio_callbacks");
     if (go_available()) add_ratio(f, "weft_over_go", "weft", "go");
+    if (spec.connections == 1) {
+      add_ratio(f, "weft_same_core_over_libuv_same_core", "weft_same_core", "libuv_same_core");
+      add_ratio(f, "weft_same_core_over_asio_spawn_same_core", "weft_same_core",
+                "asio_spawn_same_core");
+    }
     add_goal(f, "weft_over_libuv", 0.95, false);
     add_goal(f, "weft_over_asio_spawn", 1.0, false);
     out.push_back(std::move(f));

@@ -3,11 +3,14 @@
 recv/send fast path, counted by cachegrind.
 
 Each server runs alone in its process (`weft-bench --serve-echo NAME`) under
-`valgrind --tool=cachegrind --cache-sim=no`; a Python client outside valgrind drives 100
-connections of 64 B ping-pong (all in flight) for R1 and then, in a second run, R2 rounds.
-(Ir(R2) - Ir(R1)) / ((R2 - R1) * 100) is the server's instructions per round trip, with start-up,
-connection set-up and shutdown cancelled out. Instruction counts move much less than times
-do, but still with how many events one loop iteration batches (the client's timing).
+`valgrind --tool=cachegrind --cache-sim=no`; a Python client outside valgrind drives C
+connections of S-byte ping-pong (all in flight) for R1 and then, in a second run, R2 rounds.
+(Ir(R2) - Ir(R1)) / ((R2 - R1) * C) is the server's instructions per round trip, with start-up,
+connection set-up and shutdown cancelled out. That is done for each shape of the echo
+figures (1 and 100 connections, 64 B and 4 KiB); `--rounds` sets R1,R2 of the 100-connection
+shapes, and the one-connection shapes run 20 times as many rounds. Instruction counts move
+much less than times do, but still with how many events one loop iteration batches (the
+client's timing). The goal is judged on the first shape, the figure `echo`.
 
 The fast path (figure recv_ready): each contender runs alone in its process
 (`weft-bench --fast-path NAME BATCHES`) for B1 and then B2 batches of 1,000 calls, and
@@ -26,25 +29,27 @@ import sys
 import tempfile
 
 SERVERS = ["weft", "libuv", "asio_callbacks", "asio_spawn"]
-CONNECTIONS = 100
-SIZE = 64
+# The echo figures' shapes: (figure, connections, bytes per message).
+SHAPES = [("echo", 100, 64), ("echo_1conn_64B", 1, 64), ("echo_100conn_4KiB", 100, 4096),
+          ("echo_1conn_4KiB", 1, 4096)]
+ONE_CONNECTION_ROUNDS = 20  # times the 100-connection shapes' rounds
 GOAL = 1.3  # weft at most 1.3x libuv's instructions per round trip (docs/benchmarks.md)
 FAST = ["syscall_recv", "weft_recv", "syscall_send", "weft_send"]
 FAST_BATCHES = (50, 250)
 
 
-def drive(port: int, rounds: int) -> None:
-    conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+def drive(port: int, connections: int, size: int, rounds: int) -> None:
+    conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
     for c in conns:
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    msg = b"e" * SIZE
+    msg = b"e" * size
     for _ in range(rounds):
         for c in conns:
             c.sendall(msg)
         for c in conns:
             got = 0
-            while got < SIZE:
-                chunk = c.recv(SIZE - got)
+            while got < size:
+                chunk = c.recv(size - got)
                 if not chunk:
                     raise RuntimeError("server closed a connection")
                 got += len(chunk)
@@ -67,13 +72,13 @@ def total(who: str, returncode: int, stderr: bytes, out: str) -> int:
     return int(m.group(1))
 
 
-def count(bench: str, server: str, rounds: int, work: str) -> int:
-    out = f"{work}/cg.{server}.{rounds}"
+def count(bench: str, server: str, connections: int, size: int, rounds: int, work: str) -> int:
+    out = f"{work}/cg.{server}.{connections}.{size}.{rounds}"
     p = subprocess.Popen(cachegrind(out, [bench, "--serve-echo", server]),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         port = int(p.stdout.readline())
-        drive(port, rounds)
+        drive(port, connections, size, rounds)
     finally:
         p.stdin.close()
         p.wait(timeout=300)
@@ -107,20 +112,33 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("instructions.py: valgrind is not installed: skipped")
         return 0
-    per = {}
+    shapes = {}
     with tempfile.TemporaryDirectory() as work:
-        for server in SERVERS:
-            lo, hi = count(bench, server, r1, work), count(bench, server, r2, work)
-            per[server] = (hi - lo) / ((r2 - r1) * CONNECTIONS)
+        for figure, connections, size in SHAPES:
+            lo_rounds, hi_rounds = (r1, r2) if connections > 1 else \
+                (r1 * ONE_CONNECTION_ROUNDS, r2 * ONE_CONNECTION_ROUNDS)
+            per_shape = {}
+            for server in SERVERS:
+                lo = count(bench, server, connections, size, lo_rounds, work)
+                hi = count(bench, server, connections, size, hi_rounds, work)
+                per_shape[server] = (hi - lo) / ((hi_rounds - lo_rounds) * connections)
+            shapes[figure] = {"connections": connections, "size": size,
+                              "rounds": [lo_rounds, hi_rounds],
+                              "instructions_per_round_trip": per_shape}
         fast = {}
         b1, b2 = FAST_BATCHES
         for name in FAST:
             lo, hi = count_fast(bench, name, b1, work), count_fast(bench, name, b2, work)
             fast[name] = (hi - lo) / ((b2 - b1) * 1000)
-    print(f"instructions per round trip (cachegrind Ir, server process only; "
-          f"{CONNECTIONS} connections x {SIZE} B, rounds {r1} and {r2})")
-    for server in SERVERS:
-        print(f"  {server:16s} {per[server]:10.0f}   {per[server] / per['libuv']:.2f}x libuv")
+    print("instructions per round trip (cachegrind Ir, server process only)")
+    for figure, shape in shapes.items():
+        got = shape["instructions_per_round_trip"]
+        print(f"  {figure} ({shape['connections']} connection(s) x {shape['size']} B, rounds "
+              f"{shape['rounds'][0]} and {shape['rounds'][1]})")
+        for server in SERVERS:
+            print(f"    {server:16s} {got[server]:10.0f}   {got[server] / got['libuv']:.2f}x libuv"
+                  f"   {got[server] / got['asio_spawn']:.2f}x asio_spawn")
+    per = shapes["echo"]["instructions_per_round_trip"]
     ratio = per["weft"] / per["libuv"]
     print(f"  goal: weft <= {GOAL}x libuv: {'met' if ratio <= GOAL else 'not met'} ({ratio:.2f})")
     print(f"\ninstructions per call of the fast path (cachegrind Ir, user space only: the "
@@ -134,7 +152,9 @@ def main() -> int:
         with open(json_path, "w") as f:
             json.dump({"instructions_per_round_trip": per, "weft_over_libuv": ratio,
                        "goal": GOAL, "met": ratio <= GOAL,
-                       "connections": CONNECTIONS, "size": SIZE, "rounds": [r1, r2],
+                       "connections": shapes["echo"]["connections"],
+                       "size": shapes["echo"]["size"], "rounds": [r1, r2],
+                       "shapes": shapes,
                        "fast_path_instructions_per_call": fast,
                        "fast_path_weft_added_per_call": added,
                        "fast_path_batches": [b1, b2]}, f, indent=1)
