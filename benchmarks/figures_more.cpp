@@ -387,7 +387,7 @@ Contender echo_contender(std::string name, std::function<std::unique_ptr<EchoSer
             WakerPlacement pin(placement);
             auto server = make();
             double per_second = 0;
-            std::size_t rounds = cfg.samples(spec.connections == 1 ? 20'000 : 400);
+            std::size_t rounds = cfg.samples(spec.connections == 1 ? 10'000 : 400);
             auto lat = echo_client(server->port(), spec.connections, spec.size, rounds, &per_second);
             auto& pool = (*latencies)[name];
             pool.insert(pool.end(), lat.begin(), lat.end());
