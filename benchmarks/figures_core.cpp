@@ -211,11 +211,9 @@ std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod metho
       if (recv(pair.a, b, 1).error() == wsa::eintr) probe.mark();
     }
   });
-  std::atomic<bool> run_returned{false};
   std::thread runner([&] {
     pin_thread(woken_core(placement));
     (void)rt.run();
-    run_returned = true;
   });
   while (target.load() == FiberId::none) std::this_thread::yield();
   auto out = cross_thread_samples(cfg.samples(2000), probe, [&] {
@@ -225,15 +223,11 @@ std::vector<double> weft_cancel_cross_thread(const Config& cfg, WakeMethod metho
     } while (cancel_blocking_call(target.load()).error() == wsa::einval);  // not yet re-blocked
     return t0;
   });
-  quit = true;
   // The fiber is blocked in recv again, or still between its last mark and its next look at
-  // `quit`: a cancel then finds no call (WSAEINVAL, not remembered), and once it has seen
-  // `quit` it ends and every later cancel is WSAEINVAL too. So cancel until the runtime has
-  // no fiber left, not until one cancel lands.
-  while (!run_returned.load()) {
-    (void)cancel_blocking_call(target.load());
-    std::this_thread::yield();
-  }
+  // `quit`, where a cancel would find no call. stop() reaches it either way: its recv, now
+  // or next, returns WSAENETDOWN, and it ends on seeing `quit`.
+  quit = true;
+  rt.stop();
   runner.join();
   return out;
 }
