@@ -19,28 +19,24 @@ Result<FiberId> spawn_here(TaskPtr task, SpawnOptions options) {
 }  // namespace detail
 
 Status join(FiberId id, const CancelToken& token) {
-  detail::CallEntry entry(token);
-  detail::RuntimeImpl* rt = detail::tls_runtime;
-  if (!rt || !rt->current()) return wsa::einval;
+  detail::BlockingEntry entry(token);
+  if (auto ec = entry.need_fiber()) return ec;
   detail::FiberSlot* s = detail::fiber_table_slot(id);
   if (!s) return wsa::einval;
-  std::uint64_t word_gen = detail::gen_of_word(s->word.load(std::memory_order_acquire));
+  detail::Fiber* self = entry.fiber();
   std::uint64_t id_gen = detail::gen_of_id(id);
-  if (word_gen != id_gen) {
-    // Generations only grow: an older one names a fiber that has ended. Joining it never
-    // blocks, so it succeeds even where blocking calls are refused (stop, scopes, hooks).
-    return id_gen < word_gen ? Status{} : Status{wsa::einval};
+  std::uint64_t word_gen = detail::gen_of_word(s->word.load(std::memory_order_acquire));
+  // Generations only grow: a newer one than the id's names a fiber that has ended; an older
+  // one, an id never issued.
+  if (word_gen < id_gen || id == self->id) return wsa::einval;
+  if (auto ec = entry.admit()) return ec;
+  if (word_gen != id_gen) return {};  // ended already
+  if (s->runtime_index.load(std::memory_order_relaxed) != self->rt->index()) {
+    return detail::join_remote(entry, s, id);
   }
-  if (auto ec = entry.checkpoint()) return ec;
-  detail::Fiber* self = nullptr;
-  if (auto ec = detail::blocking_precheck(self)) return ec;
-  if (s->runtime_index.load(std::memory_order_relaxed) != self->rt->index()) return wsa::einval;
-  detail::Fiber* target = s->fiber;
-  if (target == self) return wsa::einval;
-
-  detail::BlockingCall call(self);
+  detail::BlockingCall call(entry);
   detail::JoinWaiter waiter(self);
-  target->joiners.push_back(waiter.hook);
+  s->fiber->joiners.push_back(waiter.hook);
   return detail::outcome_error(call.wait());
 }
 
@@ -61,34 +57,22 @@ void yield() noexcept {
   if (rt && rt->current()) rt->yield();
 }
 
-namespace {
-
-// A sleep that is already due never suspends, so no cancel reaches it and stop does not
-// refuse it; it only has to be made from a fiber. It is still a checkpoint for tokens.
-Status due_now(const detail::CallEntry& entry) {
-  detail::RuntimeImpl* rt = detail::tls_runtime;
-  if (!rt || !rt->current()) return wsa::einval;
-  return entry.checkpoint();
-}
-
-}  // namespace
-
 Status sleep_until(std::chrono::steady_clock::time_point deadline, const CancelToken& token) {
-  detail::CallEntry entry(token);
+  detail::BlockingEntry entry(token);
+  if (auto ec = entry.need_fiber()) return ec;
+  if (auto ec = entry.admit()) return ec;
   std::int64_t due =
       std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
-  if (due <= detail::RuntimeImpl::now_ns()) return due_now(entry);
-  detail::Fiber* f = nullptr;
-  if (auto ec = detail::blocking_precheck(f)) return ec;
+  if (due <= detail::RuntimeImpl::now_ns()) return {};  // already due: never suspends
 
-  detail::BlockingCall call(f);
-  detail::CallDeadline wake(f, detail::CallState::completed);
+  detail::BlockingCall call(entry);
+  detail::CallDeadline wake(entry.fiber(), detail::CallState::completed);
   wake.arm(due);
   return detail::outcome_error(call.wait());
 }
 
 Status sleep_for(std::chrono::nanoseconds duration, const CancelToken& token) {
-  if (duration.count() <= 0) return due_now(detail::CallEntry(token));
+  if (duration.count() <= 0) return sleep_until(std::chrono::steady_clock::time_point::min(), token);
   return sleep_until(std::chrono::steady_clock::now() + duration, token);
 }
 

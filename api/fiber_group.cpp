@@ -41,9 +41,9 @@ Status FiberGroup::join_all() {
 FiberGroup::~FiberGroup() {
   CancelScope shield(CancelScope::shield);
   for (FiberId id : members_) {
-    for (;;) {
+    while (!has_ended(id)) {
       Status s = join(id);
-      if (s.ok() || s.error() == wsa::einval) break;  // ended (or not a fiber of ours)
+      if (s.ok() || s.error() == wsa::einval) break;
       // WSAENETDOWN: the runtime stops and join cannot block; let the member unwind.
       this_fiber::yield();
     }

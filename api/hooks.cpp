@@ -60,11 +60,13 @@ Status cancel_blocking_call() noexcept {
 }
 
 Result<bool> blocking_callback() {
-  detail::Fiber* f = nullptr;
-  if (auto ec = detail::blocking_precheck(f)) return ec;
+  detail::BlockingEntry entry({});
+  if (auto ec = entry.need_fiber()) return ec;
+  if (auto ec = entry.admit()) return ec;
+  detail::Fiber* f = entry.fiber();
   detail::CallState st;
   {
-    detail::BlockingCall call(f);
+    detail::BlockingCall call(entry);
     f->rt->make_ready(f);  // one turn of the loop with the wait outstanding
     f->rt->suspend();
     detail::run_fiber_messages(f, true);

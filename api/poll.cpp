@@ -2,7 +2,7 @@
 // socket's readiness at once, with one outcome for the whole call.
 #include <weft/net.hpp>
 
-#include "socket_io.hpp"
+#include "park.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -61,22 +61,27 @@ Result<int> poll_now(detail::RuntimeImpl* rt, std::span<PollEntry> entries,
 
 Result<int> poll(std::span<PollEntry> entries, std::optional<std::chrono::milliseconds> timeout,
                  const CancelToken& token) {
-  detail::CallEntry entry(token);
+  detail::BlockingEntry entry(token);
+  // A zero timeout never blocks: a non-blocking form, which needs only this thread's runtime.
+  const bool blocking = !(timeout && timeout->count() == 0);
+  if (blocking) {
+    if (auto ec = entry.need_fiber()) return ec;
+  }
   detail::RuntimeImpl* rt = detail::tls_runtime;
   if (!rt) return wsa::einval;
   if (entries.empty()) return wsa::einval;
   if (timeout && timeout->count() < 0) return wsa::einval;
-  // A zero timeout never blocks: not a checkpoint.
-  if (!(timeout && timeout->count() == 0)) {
-    if (auto ec = entry.checkpoint()) return ec;
-  }
+  // The first pass checks every handle (step 2) and has no effect, so it may come before
+  // the admission (steps 3 to 5), which then decides even if something is ready.
   std::vector<pollfd> fds;
   auto ready = poll_now(rt, entries, fds);
-  if (!ready.ok() || *ready > 0 || (timeout && timeout->count() == 0)) return ready;
+  if (!ready.ok() || !blocking) return ready;
+  if (auto ec = entry.admit()) return ec;
+  if (*ready > 0) return ready;
 
-  detail::Fiber* f = nullptr;
-  if (auto ec = detail::blocking_precheck(f)) return ec;
-  detail::BlockingCall call(f);
+  // The table of what a cancel leaves behind says "unchanged" for poll: nothing to undo.
+  detail::Fiber* f = entry.fiber();
+  detail::BlockingCall call(entry);
   // poll's own timeout is a completion ("nothing ready"), not WSAETIMEDOUT: that outcome is
   // a token's deadline (a CancelSource's or a scope's), which fails the call.
   detail::CallDeadline deadline(f, CallState::completed);

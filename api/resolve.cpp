@@ -32,35 +32,20 @@ void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
   r->fiber->rt->complete(r->fiber);
 }
 
-std::error_code resolver_error(int status) {
-  switch (status) {
-    case UV_EAI_NONAME:
-    case UV_EAI_NODATA:
-    case UV_EAI_ADDRFAMILY: return std::make_error_code(std::errc::no_such_device_or_address);
-    case UV_EAI_AGAIN: return std::make_error_code(std::errc::resource_unavailable_try_again);
-    case UV_EAI_MEMORY: return wsa::enobufs;
-    case UV_EAI_BADFLAGS:
-    case UV_EAI_SERVICE:
-    case UV_EAI_SOCKTYPE:
-    case UV_EAI_FAMILY: return wsa::einval;
-    default: return detail::uv_to_error(status);
-  }
-}
-
 }  // namespace
 
 Result<std::vector<Address>> resolve(std::string_view host, std::string_view service,
                                      int family, int type, const CancelToken& token) {
-  detail::CallEntry entry(token);
+  detail::BlockingEntry entry(token);
+  if (auto ec = entry.need_fiber()) return ec;
   if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) return wsa::eafnosupport;
   if (type != SOCK_STREAM && type != SOCK_DGRAM) return wsa::einval;
   if (host.empty() && service.empty()) return wsa::einval;
   if (host.find('\0') != std::string_view::npos || service.find('\0') != std::string_view::npos) {
     return wsa::einval;
   }
-  if (auto ec = entry.checkpoint()) return ec;
-  detail::Fiber* f = nullptr;
-  if (auto ec = detail::blocking_precheck(f)) return ec;
+  if (auto ec = entry.admit()) return ec;
+  detail::Fiber* f = entry.fiber();
 
   std::string h(host), s(service);
   addrinfo hints{};
@@ -75,11 +60,11 @@ Result<std::vector<Address>> resolve(std::string_view host, std::string_view ser
                           s.empty() ? nullptr : s.c_str(), &hints);
   if (rc != 0) {
     delete r;
-    return resolver_error(rc);
+    return detail::uv_to_error(rc);
   }
   detail::CallState st;
   {
-    detail::BlockingCall call(f);
+    detail::BlockingCall call(entry);
     st = call.wait();
   }
   if (st != detail::CallState::completed) {
@@ -92,7 +77,7 @@ Result<std::vector<Address>> resolve(std::string_view host, std::string_view ser
   std::vector<Address> out;
   std::error_code err;
   if (r->status != 0) {
-    err = resolver_error(r->status);
+    err = detail::uv_to_error(r->status);
   } else {
     for (addrinfo* ai = r->result; ai; ai = ai->ai_next) {
       auto a = Address::from_sockaddr(ai->ai_addr, ai->ai_addrlen);

@@ -8,11 +8,11 @@
 namespace weft {
 
 Status signal_wait(int signum, const CancelToken& token) {
-  detail::CallEntry entry(token);
+  detail::BlockingEntry entry(token);
+  if (auto ec = entry.need_fiber()) return ec;
   if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP) return wsa::einval;
-  if (auto ec = entry.checkpoint()) return ec;
-  detail::Fiber* f = nullptr;
-  if (auto ec = detail::blocking_precheck(f)) return ec;
+  if (auto ec = entry.admit()) return ec;
+  detail::Fiber* f = entry.fiber();
   auto* handle = new (std::nothrow) uv_signal_t;
   if (!handle) return wsa::enobufs;
   if (int rc = uv_signal_init(f->rt->loop(), handle); rc != 0) {
@@ -22,7 +22,7 @@ Status signal_wait(int signum, const CancelToken& token) {
   handle->data = f;
   detail::CallState st;
   {
-    detail::BlockingCall call(f);
+    detail::BlockingCall call(entry);
     int rc = uv_signal_start_oneshot(
         handle,
         [](uv_signal_t* h, int) {

@@ -2,7 +2,7 @@
 #include <weft/fiber.hpp>
 #include <weft/net.hpp>
 
-#include "socket_io.hpp"
+#include "park.hpp"
 
 #include <chrono>
 
@@ -187,18 +187,35 @@ int unacked(int fd) noexcept {
 
 Status close(Socket h, const CancelToken& token) {
   // The token reaches only the linger wait (close itself always closes): see below.
-  detail::CallEntry entry(token);
+  detail::BlockingEntry entry(token);
   SockRef r;
   if (auto ec = detail::sock_lookup(h, r)) return ec;
   if (r.s->state == SockState::closing) return wsa::enotsock;  // another fiber is closing it
   auto& table = r.rt->sockets();
-  // Calls other fibers have outstanding on this socket end with WSAEINTR.
-  table.wake_all(r.s, detail::CallState::cancelled);
+  // Calls other fibers have outstanding on this socket end with WSAEINTR, and the table says
+  // what they leave behind: a send that had moved part of its data leaves a cut-off stream,
+  // which the peer must see reset, not ended by a clean FIN it could take for the whole.
+  if (table.cancel_waiters_for_close(r.s) == detail::Leaves::reset) {
+    table.reset(r.s);
+    table.release(r.s);
+    return {};
+  }
 
   bool lingering = r.s->linger_on && r.s->linger_seconds > 0 && r.s->fd >= 0 &&
                    r.s->type == SOCK_STREAM && r.s->state == SockState::connected;
-  detail::Fiber* f = nullptr;
-  if (lingering && !detail::blocking_precheck(f)) {
+  if (lingering) {
+    // A lingering close is a blocking call. Where it may not wait (off a fiber, in a hook,
+    // at stop) it closes gracefully in the background instead; under a cancelled token it
+    // is cancelled before it starts: linger expiry, as below.
+    detail::Err refused = entry.need_fiber();
+    if (!refused) refused = entry.admit();
+    if (refused.is(wsa::eintr) || refused.is(wsa::etimedout)) {
+      table.leave_after_cancel(r.s, detail::Op::close_linger, 0);
+      return refused;
+    }
+    lingering = !refused;
+  }
+  if (lingering) {
     // Graceful within t seconds: FIN after the queued data, wait for the peer's
     // acknowledgement of all of it; abortive (RST) if t expires first.
     r.s->state = SockState::closing;
@@ -219,17 +236,10 @@ Status close(Socket h, const CancelToken& token) {
       }
       auto step = std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(5));
       Status slept = this_fiber::sleep_for(step);
-      detail::Sock* s = table.get(h);  // closing: no other call can end it meanwhile
-      if (slept.error() == wsa::enetdown) {
-        clear_linger(fd);  // the runtime stops: finish gracefully in the background
-        table.release(s);
-        return wsa::enetdown;
-      }
       if (!slept.ok()) {
-        // Cancelled (WSAEINTR) or a token's deadline (WSAETIMEDOUT): treated as linger
-        // expiry. Reset now; the handle stays valid until a close that returns 0.
-        s->state = SockState::closing;
-        table.reset(s);
+        // Cancelled, a deadline, or stop: the table says linger expiry. Reset now; the
+        // handle stays valid until a close that returns 0.
+        table.leave_after_cancel(table.get(h), detail::Op::close_linger, 0);
         return slept.error();
       }
     }

@@ -1,9 +1,11 @@
 // The blocking socket calls: accept, connect, recv, send and their datagram forms. Each
-// tries its syscall first and parks only when the kernel would block; each applies its
-// cancellation rule (semantics.md §3) when the wait ends in a cancel, a deadline or a stop.
+// enters as every blocking call does (blocking.hpp: the order of checks of semantics.md §7a),
+// tries its syscall first and parks only when the kernel would block; when the wait ends in a
+// cancel, a deadline or a stop, the one table (cancel_rule.hpp) says what the socket is left
+// in.
 #include <weft/net.hpp>
 
-#include "socket_io.hpp"
+#include "park.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -16,8 +18,11 @@
 namespace weft {
 
 using detail::Attempt;
+using detail::BlockingEntry;
 using detail::CallState;
 using detail::Err;
+using detail::Op;
+using detail::Parked;
 using detail::Sock;
 using detail::SockRef;
 using detail::SockState;
@@ -62,20 +67,6 @@ namespace {
   return ::send(fd, buf, len, flags);
 }
 
-// Portable mode resets stream sockets after a cancelled call; datagram calls are atomic, so
-// a datagram socket is unchanged in both modes.
-bool portable(const SockRef& r) {
-  return r.rt->options().portable_mode && r.s->type == SOCK_STREAM;
-}
-
-// Resets h's connection if it still exists (a cancel compromised its stream).
-void reset_if_open(Socket h) {
-  detail::RuntimeImpl* rt = detail::tls_runtime;
-  if (Sock* s = rt->sockets().get(h)) {
-    if (s->state != SockState::aborted) rt->sockets().reset(s);
-  }
-}
-
 Err stream_recv_gate(const Sock* s) {
   if (auto ec = detail::sock_gate(s)) return ec;
   if (s->shut_rd) return wsa::eshutdown;
@@ -99,39 +90,54 @@ Err data_args(int flags, int allowed, const void* buf, std::size_t len) {
   return {};
 }
 
-// MSG_DONTWAIT makes a call non-blocking: where it would park it returns WSAEWOULDBLOCK.
-// The start of every attempt: the socket `h` names now, passed through `gate`. On failure
-// the error is stored in `result` and false returned (the attempt is then done).
+// A blocking form's admission (semantics.md §7a steps 3 to 5), made once, by the first
+// attempt, after the socket and its state have been checked (steps 1 and 2) and before any
+// syscall. A non-blocking form (MSG_DONTWAIT) has none: it is not a blocking call.
+class Admission {
+ public:
+  Admission(const BlockingEntry& entry, int flags) noexcept
+      : pending_((flags & MSG_DONTWAIT) ? nullptr : &entry) {}
+  Err check() noexcept {
+    if (!pending_) return {};
+    const BlockingEntry* e = pending_;
+    pending_ = nullptr;
+    return e->admit();
+  }
+
+ private:
+  const BlockingEntry* pending_;
+};
+
+// Step 1 for a socket call: a blocking form needs a fiber; a non-blocking one only this
+// thread's runtime, which the socket's lookup asks for.
+Err need_fiber(const BlockingEntry& entry, int flags) noexcept {
+  return (flags & MSG_DONTWAIT) ? Err() : entry.need_fiber();
+}
+
+// The start of every attempt: the socket `h` names now, passed through `gate`, then (the
+// first time) the admission. On failure the error is stored in `result` and false returned
+// (the attempt is then done).
 template <class R, class Gate>
-bool enter(Socket h, SockRef& r, R& result, Gate&& gate) {
+bool enter(Socket h, SockRef& r, R& result, Gate&& gate, Admission& admission) {
   Err ec = detail::sock_lookup(h, r);
   if (!ec) ec = gate(r.s);
+  if (!ec) ec = admission.check();
   if (ec) result = ec;
   return !ec;
 }
 
-// Runs `attempt` now and, unless MSG_DONTWAIT, parks on `events` until it is done. {} when
-// it finished (its result is in the attempt's own variable); otherwise the error, with `how`
-// the outcome that ended the wait (idle when the call never waited).
-//
-// Unless MSG_DONTWAIT, a cancelled token applying to the call ends it first (`entry`'s
-// checkpoint), with `how` set to the outcome that stands for, before the first attempt.
+// Runs `attempt` now and, unless MSG_DONTWAIT, parks on `events` until it is done (see
+// park_until_done for `op` and `moved`). Where it would park, a non-blocking form returns
+// WSAEWOULDBLOCK instead.
 //
 // An attempt may say would_block without trying its syscall, when it knows it would find
 // nothing (a recv on a socket known drained: see Sock::drained); the call then parks.
 template <class Fn>
-Err run_blocking(const detail::CallEntry& entry, Socket h, int events, int flags, Fn& attempt,
-                 CallState& how) {
-  how = CallState::idle;
-  if (!(flags & MSG_DONTWAIT)) {
-    if (auto ec = entry.checkpoint()) {
-      how = detail::checkpoint_state(ec);
-      return ec;
-    }
-  }
-  if (attempt() == Attempt::done) return {};
-  if (flags & MSG_DONTWAIT) return wsa::ewouldblock;
-  return detail::park_until_done(h, events, attempt, how);
+Parked run_blocking(const BlockingEntry& entry, Socket h, int events, Op op,
+                    const std::size_t* moved, int flags, Fn& attempt) {
+  if (attempt() == Attempt::done) return {CallState::completed, {}};
+  if (flags & MSG_DONTWAIT) return {CallState::idle, wsa::ewouldblock};
+  return detail::park_until_done(entry, h, events, op, moved, attempt);
 }
 
 constexpr int kRecvFlags = MSG_PEEK | MSG_OOB | MSG_DONTWAIT;
@@ -140,15 +146,17 @@ constexpr int kSendFlags = MSG_OOB | MSG_DONTROUTE | MSG_DONTWAIT;
 }  // namespace
 
 Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
-  detail::CallEntry entry(token);
+  BlockingEntry entry(token);
+  if (auto ec = entry.need_fiber()) return ec;
+  Admission admission(entry, 0);
   Result<Socket> result = wsa::einval;
+  auto listening = [](const Sock* s) -> Err {
+    if (auto ec = detail::sock_gate(s)) return ec;
+    return s->state == SockState::listening ? Err() : Err(wsa::einval);
+  };
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (!enter(h, r, result, detail::sock_gate)) return Attempt::done;
-    if (r.s->state != SockState::listening) {
-      result = wsa::einval;
-      return Attempt::done;
-    }
+    if (!enter(h, r, result, listening, admission)) return Attempt::done;
     for (;;) {
       sockaddr_storage ss{};
       socklen_t len = sizeof ss;
@@ -171,15 +179,18 @@ Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
       return Attempt::done;
     }
   };
-  CallState how;
-  // Cancellation leaves the listener and its queue as they were: nothing to undo.
-  if (auto ec = run_blocking(entry, h, UV_READABLE, 0, attempt, how)) return ec;
+  Parked p = run_blocking(entry, h, UV_READABLE, Op::accept, nullptr, 0, attempt);
+  if (!p.done()) {
+    if (p.unfinished()) detail::leave_after_cancel(Op::accept, h, 0);
+    return p.error;
+  }
   return result;
 }
 
 Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
                const CancelToken& token) {
-  detail::CallEntry entry(token);
+  BlockingEntry entry(token);
+  if (auto ec = entry.need_fiber()) return ec;
   SockRef r;
   if (auto ec = detail::sock_lookup(h, r)) return ec;
   if (auto ec = detail::sock_gate(r.s)) return ec;
@@ -193,8 +204,8 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
     case SockState::listening: return wsa::einval;
     default: break;
   }
-  // A cancelled token: nothing has started, so the socket is unchanged.
-  if (auto ec = entry.checkpoint()) return ec;
+  // Refused here, nothing has started: the socket is unchanged.
+  if (auto ec = entry.admit()) return ec;
   int rc = detail::retry_eintr([&] { return ::connect(r.s->fd, peer.data(), peer.size()); });
   if (rc == 0) {
     r.s->state = SockState::connected;
@@ -238,40 +249,36 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
           ? detail::RuntimeImpl::now_ns() +
                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
           : 0;
-  CallState how;
-  if (auto ec = detail::park_until_done(h, UV_WRITABLE, attempt, how, deadline)) {
-    // Cancelled, timed out, stopped, or refused to block: the attempt is abandoned. The
-    // socket is aborted and the reaper holds the kernel socket until the attempt ends.
-    if (Sock* s = r.rt->sockets().get(h)) {
-      if (s->state == SockState::connecting) r.rt->sockets().reap_connect(s);
-    }
-    return ec;
+  Parked p = detail::park_until_done(entry, h, UV_WRITABLE, Op::connect, nullptr, attempt, deadline);
+  if (!p.done()) {
+    // Cancelled, timed out or stopped (or no way to wait): the attempt is abandoned. The
+    // table says "aborted": the reaper holds the kernel socket until the attempt ends.
+    detail::leave_after_cancel(Op::connect, h, 0);
+    return p.error;
   }
   return result;
 }
 
-Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
-                         const CancelToken& token) {
-  detail::CallEntry entry(token);
+namespace {
+
+// recv, and each of recv_exact's recvs: `taken` is what the public call has already taken
+// from the stream, for the table when this one ends unfinished.
+Result<std::size_t> recv_part(Socket h, void* buf, std::size_t len, int flags,
+                              const CancelToken& token, std::size_t taken) {
+  BlockingEntry entry(token);
+  if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
+  Admission admission(entry, flags);
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
-  // Only a fiber that may block skips the first try on a socket known drained: elsewhere (a
-  // posted function, a hook) a recv that finds data must still succeed. The socket is looked
-  // up once, by the attempt.
-  detail::Fiber* f = entry.fiber();
-  bool may_skip_try = flags == 0 && f && f->pseudo_depth == 0;
+  // A blocking recv on a socket known drained parks without trying first; later attempts
+  // follow a readiness and always try. The socket is looked up once, by the attempt.
+  bool may_skip_try = flags == 0;
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    Err ec = detail::sock_lookup(h, r);
-    if (!ec && may_skip_try) {
-      may_skip_try = false;  // the first attempt only: later ones follow a readiness
-      // Parks at once, before the checks: the attempt after the readiness makes them.
-      if (r.s->drained && r.s->state == SockState::connected) return Attempt::would_block;
-    }
-    if (!ec) ec = stream_recv_gate(r.s);
-    if (ec) {
-      result = ec;
-      return Attempt::done;
+    if (!enter(h, r, result, stream_recv_gate, admission)) return Attempt::done;
+    if (may_skip_try) {
+      may_skip_try = false;
+      if (r.s->drained) return Attempt::would_block;
     }
     ssize_t n = detail::retry_eintr([&] { return sys_recv(r.s->fd, buf, len, flags); });
     if (n == 0 && r.s->reset_by_peer && len > 0) {
@@ -293,18 +300,19 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
     result = detail::errno_to_error(errno);
     return Attempt::done;
   };
-  CallState how;
-  if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how)) {
-    // Precise mode: no byte was consumed for this call; nothing to undo.
-    // (The mode is asked first: in precise mode a cancelled recv looks nothing up.)
-    SockRef r;
-    if (how == CallState::cancelled && detail::tls_runtime->options().portable_mode &&
-        !detail::sock_lookup(h, r) && portable(r)) {
-      reset_if_open(h);
-    }
-    return ec;
+  Parked p = run_blocking(entry, h, UV_READABLE, Op::recv, &taken, flags, attempt);
+  if (!p.done()) {
+    if (p.unfinished()) detail::leave_after_cancel(Op::recv, h, taken);
+    return p.error;
   }
   return result;
+}
+
+}  // namespace
+
+Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
+                         const CancelToken& token) {
+  return recv_part(h, buf, len, flags, token, 0);
 }
 
 namespace {
@@ -312,13 +320,15 @@ namespace {
 // Sends from buf until `all` bytes are gone (or, for send_some, at least one).
 Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int flags, bool all,
                               const CancelToken& token) {
-  detail::CallEntry entry(token);
+  BlockingEntry entry(token);
+  if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
+  Admission admission(entry, flags);
   std::size_t sent = 0;
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (!enter(h, r, result, stream_send_gate)) return Attempt::done;
+    if (!enter(h, r, result, stream_send_gate, admission)) return Attempt::done;
     const char* p = static_cast<const char*>(buf);
     do {
       ssize_t n = detail::retry_eintr(
@@ -337,16 +347,10 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
     result = sent;
     return Attempt::done;
   };
-  CallState how;
-  if (auto ec = run_blocking(entry, h, UV_WRITABLE, flags, attempt, how)) {
-    // Bytes already in the kernel cannot be taken back: the stream's integrity is
-    // compromised, so the connection is reset and later calls say so (WSAECONNABORTED).
-    SockRef r;
-    bool found = !detail::sock_lookup(h, r);
-    if (how != CallState::idle && found && (sent > 0 || (how == CallState::cancelled && portable(r)))) {
-      reset_if_open(h);
-    }
-    return ec;
+  Parked p = run_blocking(entry, h, UV_WRITABLE, Op::send, &sent, flags, attempt);
+  if (!p.done()) {
+    if (p.unfinished()) detail::leave_after_cancel(Op::send, h, sent);
+    return p.error;
   }
   return result;
 }
@@ -368,15 +372,8 @@ Status recv_exact(Socket h, void* buf, std::size_t len, const CancelToken& token
   std::size_t got = 0;
   auto* p = static_cast<char*>(buf);
   while (got < len) {
-    auto n = recv(h, p + got, len - got, 0, token);
-    if (!n.ok()) {
-      // Bytes already taken from the stream cannot be handed back.
-      if (got > 0 && (n.error() == wsa::eintr || n.error() == wsa::etimedout ||
-                      n.error() == wsa::enetdown)) {
-        reset_if_open(h);
-      }
-      return n.error();
-    }
+    auto n = recv_part(h, p + got, len - got, 0, token, got);
+    if (!n.ok()) return n.error();
     if (*n == 0) return wsa::econnreset;  // the stream ended before len bytes
     got += *n;
   }
@@ -385,12 +382,14 @@ Status recv_exact(Socket h, void* buf, std::size_t len, const CancelToken& token
 
 Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* from, int flags,
                               const CancelToken& token) {
-  detail::CallEntry entry(token);
+  BlockingEntry entry(token);
+  if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
+  Admission admission(entry, flags);
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (!enter(h, r, result, stream_recv_gate)) return Attempt::done;
+    if (!enter(h, r, result, stream_recv_gate, admission)) return Attempt::done;
     sockaddr_storage ss{};
     iovec iov{buf, len};
     msghdr msg{};
@@ -415,27 +414,30 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
     }
     return Attempt::done;
   };
-  CallState how;  // a datagram is atomic: a cancelled call leaves nothing to undo
-  if (auto ec = run_blocking(entry, h, UV_READABLE, flags, attempt, how)) return ec;
+  Parked p = run_blocking(entry, h, UV_READABLE, Op::recv, nullptr, flags, attempt);
+  if (!p.done()) {
+    if (p.unfinished()) detail::leave_after_cancel(Op::recv, h, 0);
+    return p.error;
+  }
   return result;
 }
 
 Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Address& to,
                             int flags, const CancelToken& token) {
-  detail::CallEntry entry(token);
+  BlockingEntry entry(token);
+  if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
+  Admission admission(entry, flags);
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
+  auto datagram_gate = [&to](const Sock* s) -> Err {
+    if (auto ec = detail::sock_gate(s)) return ec;
+    if (s->shut_wr) return wsa::eshutdown;
+    if (to.family() != s->family) return wsa::eafnosupport;
+    return {};
+  };
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (!enter(h, r, result, detail::sock_gate)) return Attempt::done;
-    if (r.s->shut_wr) {
-      result = wsa::eshutdown;
-      return Attempt::done;
-    }
-    if (to.family() != r.s->family) {
-      result = wsa::eafnosupport;
-      return Attempt::done;
-    }
+    if (!enter(h, r, result, datagram_gate, admission)) return Attempt::done;
     ssize_t n = detail::retry_eintr(
         [&] { return ::sendto(r.s->fd, buf, len, flags | MSG_NOSIGNAL, to.data(), to.size()); });
     if (n < 0) {
@@ -447,8 +449,13 @@ Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Ad
     result = static_cast<std::size_t>(n);
     return Attempt::done;
   };
-  CallState how;  // a datagram is atomic: a cancelled call leaves nothing to undo
-  if (auto ec = run_blocking(entry, h, UV_WRITABLE, flags, attempt, how)) return ec;
+  // A datagram that was not sent was not sent at all: the table leaves the socket unchanged
+  // (stream sockets go through it like send, having moved nothing).
+  Parked p = run_blocking(entry, h, UV_WRITABLE, Op::send, nullptr, flags, attempt);
+  if (!p.done()) {
+    if (p.unfinished()) detail::leave_after_cancel(Op::send, h, 0);
+    return p.error;
+  }
   return result;
 }
 

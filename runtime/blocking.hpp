@@ -1,11 +1,29 @@
-// weft::detail — the life of one blocking call on the calling fiber.
+// weft::detail — THE blocking call: the one way every public call that can suspend starts,
+// waits and ends (semantics.md §7a, §2, §3).
 //
-//   Fiber* f; if (auto ec = blocking_precheck(f)) return ec;   // may this fiber block now?
-//   ... try the operation; if it can complete at once, return without blocking ...
-//   BlockingCall call(f);          // outstanding from here: cancellable
-//   ... register interest (timer node, waiter on a socket) ...
-//   CallState s = call.wait();     // suspended until the outcome is fixed
-//   ... unregister interest (RAII, declared after `call`) and apply the per-operation rule ...
+// The recipe. Every blocking call, today's and every later one, is written this way:
+//
+//   Result<T> some_call(Handle h, Args a, const CancelToken& token) {
+//     detail::BlockingEntry entry(token);            // the call's token applies from here on
+//     if (auto ec = entry.need_fiber()) return ec;    // §7a 1: WSAEINVAL off a fiber
+//     ... look the handle up, check the arguments ... // §7a 1-2: WSAENOTSOCK, WSAEFAULT, ...
+//     if (auto ec = entry.admit()) return ec;         // §7a 3-5: WSAEINPROGRESS in a hook,
+//                                                     // WSAENETDOWN at stop, a cancelled
+//                                                     // token's WSAEINTR / WSAETIMEDOUT
+//     ... try: if it completes at once, return its result ...          // §7a 6
+//     detail::BlockingCall call(entry);               // outstanding from here: cancellable
+//     ... register interest: a waiter on a socket or a queue, a timer (RAII, after `call`) ...
+//     CallState how = call.wait();                    // parked until the outcome is fixed
+//     if (how != CallState::completed) {
+//       leave_after_cancel(...);                      // the one table (cancel_rule.hpp)
+//       return outcome_error(how);
+//     }
+//     ... the result the completion delivered ...
+//   }
+//
+// A socket call that retries its syscall on readiness runs `BlockingCall ... wait` in a loop:
+// park_until_done (park.hpp). A non-blocking form (MSG_DONTWAIT, a zero timeout, a try_
+// form) is not a blocking call: it may run outside a fiber, skips admit() and never parks.
 //
 // The outcome lives in the fiber's slot word (fiber_table.hpp) and is fixed once, by
 // compare-and-swap, by whichever comes first: completion, cancel, deadline, or runtime stop.
@@ -19,63 +37,56 @@
 
 namespace weft::detail {
 
-// The current fiber, if it may start a blocking call now; otherwise the error to return:
-// WSAEINVAL outside a fiber, WSAEINPROGRESS inside a hook or message of a blocked fiber,
-// WSAENETDOWN while the runtime stops.
-inline Err blocking_precheck(Fiber*& out) noexcept {
-  RuntimeImpl* rt = tls_runtime;
-  Fiber* f = rt ? rt->current() : nullptr;
-  if (!f) return wsa::einval;
-  if (f->pseudo_depth > 0) return wsa::einprogress;
-  if (rt->stopping()) return wsa::enetdown;
-  if (has_tokens(f)) {
-    if (auto ec = cancel_check(f)) return ec;  // a cancelled token: sticky
-  }
-  out = f;
-  return {};
-}
-
-// The start of every public blocking call: makes the call's token (its trailing parameter)
-// apply to the calling fiber for the call's duration, and is the call's checkpoint.
-class CallEntry {
+// The start of every public blocking call. Makes the call's token (its trailing parameter)
+// apply to the calling fiber for the call's duration — calls it makes internally (recv_exact's
+// recvs, a lingering close's waits) observe it too — and answers the checks of semantics.md
+// §7a in their order: need_fiber() is step 1, admit() steps 3 to 5; the call checks its own
+// handle and arguments (steps 1 and 2) between the two.
+class BlockingEntry {
  public:
-  explicit CallEntry(const CancelToken& token) noexcept {
-    RuntimeImpl* rt = tls_runtime;
-    f_ = rt ? rt->current() : nullptr;
+  explicit BlockingEntry(const CancelToken& token) noexcept {
+    rt_ = tls_runtime;
+    f_ = rt_ ? rt_->current() : nullptr;
     if (f_ && token.state()) {
       prev_ = f_->call_token;
       f_->call_token = &token;
       set_ = true;
     }
   }
-  ~CallEntry() {
+  ~BlockingEntry() {
     if (set_) f_->call_token = prev_;
   }
-  CallEntry(const CallEntry&) = delete;
-  CallEntry& operator=(const CallEntry&) = delete;
+  BlockingEntry(const BlockingEntry&) = delete;
+  BlockingEntry& operator=(const BlockingEntry&) = delete;
 
-  // WSAEINTR / WSAETIMEDOUT if a token applying to the call (its own, its fiber's scopes') is
-  // already cancelled. Every blocking call asks this before it does anything, so that even a
-  // call that could finish at once (a recv with data queued) sees a cancelled token: a loop
-  // over a fast stream still stops. (Inside a hook or message the call is refused later,
-  // with WSAEINPROGRESS, if it would block.)
-  Err checkpoint() const noexcept {
-    if (!f_ || f_->pseudo_depth > 0 || !has_tokens(f_)) return {};
-    return cancel_check(f_);
+  // Step 1: WSAEINVAL unless the call is made on a fiber of a running runtime.
+  Err need_fiber() const noexcept { return f_ ? Err() : Err(wsa::einval); }
+
+  // Steps 3 to 5, for a fiber (need_fiber() passed): WSAEINPROGRESS inside a blocking hook
+  // or a message of a blocked fiber (one blocking call per fiber, semantics.md §5);
+  // WSAENETDOWN once the runtime stops; WSAEINTR / WSAETIMEDOUT if a token applying to the
+  // call (its own, its fiber's scopes') is already cancelled. Every blocking call asks this
+  // before it tries anything, so the answer never depends on whether the call would have had
+  // to wait: even a recv with data queued fails under a cancelled token, and a loop over a
+  // fast stream still stops.
+  Err admit() const noexcept {
+    if (f_->pseudo_depth > 0) return wsa::einprogress;
+    if (rt_->stopping()) return wsa::enetdown;
+    if (has_tokens(f_)) return cancel_check(f_);
+    return {};
   }
-  // The calling fiber, or nullptr outside a fiber.
+
+  // The calling fiber (nullptr outside a fiber) and the runtime of this thread (nullptr on
+  // a thread that runs none).
   Fiber* fiber() const noexcept { return f_; }
+  RuntimeImpl* runtime() const noexcept { return rt_; }
 
  private:
+  RuntimeImpl* rt_ = nullptr;
   Fiber* f_ = nullptr;
   const CancelToken* prev_ = nullptr;
   bool set_ = false;
 };
-
-// The outcome a checkpoint's error stands for.
-inline CallState checkpoint_state(Err e) noexcept {
-  return e.is(wsa::etimedout) ? CallState::timed_out : CallState::cancelled;
-}
 
 // The error a fixed outcome means for the call (none for completion).
 inline Err outcome_error(CallState s) noexcept {
@@ -87,8 +98,12 @@ inline Err outcome_error(CallState s) noexcept {
   }
 }
 
+// One outstanding blocking call of the calling fiber, from its constructor (the call may be
+// cancelled from here on) to its destructor (the fiber has no outstanding call again).
 class BlockingCall {
  public:
+  // For a call admitted by `entry` (BlockingEntry::admit() returned no error).
+  explicit BlockingCall(const BlockingEntry& entry) : BlockingCall(entry.fiber()) {}
   explicit BlockingCall(Fiber* f) : f_(f) {
     f_->slot->word.store(make_word(f_->gen(), CallState::pending), std::memory_order_release);
     // A call given a token, or inside cancel scopes, is cancelled by those tokens too (one
@@ -181,6 +196,10 @@ class CallDeadline {
 bool run_fiber_messages(Fiber* f, bool during_call) noexcept;
 // Runs the fiber's blocking hook until it returns false or the call's outcome is fixed.
 void run_blocking_hook(Fiber* f) noexcept;
+
+// join() of fiber `id` (slot `s`, still alive when asked) of another runtime, for a call that
+// `entry` admitted: waits for its end like a local join. (Returns wsa codes.)
+Status join_remote(const BlockingEntry& entry, FiberSlot* s, FiberId id);
 
 // Fixes fiber `id`'s outstanding call to `how` (cancelled or timed_out) from any thread:
 // semantics.md §2. Returns 0, WSAEINVAL or WSAENETDOWN.

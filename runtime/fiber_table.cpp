@@ -70,6 +70,10 @@ void fiber_table_release(FiberId id) noexcept {
   s->fiber = nullptr;
   // From here on the old id is stale: cancels and joins see a different generation.
   s->word.store(make_word(next, CallState::idle), std::memory_order_release);
+  // Pairs with the fence in join_remote: either it sees the new generation, or this sees
+  // its registration.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (s->remote_joiners.load(std::memory_order_relaxed) != 0) remote_joiners_notify(s, id);
   std::lock_guard lock(t.mu);
   t.free_slots.push_back(index);
 }

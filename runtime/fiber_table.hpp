@@ -54,12 +54,18 @@ struct FiberSlot {
   std::atomic<std::uint32_t> runtime_index{0};
   // The fiber object; written before the id is published, read on the owner's thread.
   Fiber* fiber = nullptr;
+  // Joins waiting on other runtimes for a fiber of this slot (remote_join.cpp): when not 0,
+  // the fiber's end looks for them.
+  std::atomic<std::uint32_t> remote_joiners{0};
 };
 
 // Allocates a slot for a new fiber; returns FiberId::none when the table is full.
 FiberId fiber_table_acquire(Fiber* fiber, std::uint32_t runtime_index) noexcept;
-// Ends the fiber's generation (its id goes stale at once) and recycles the slot.
+// Ends the fiber's generation (its id goes stale at once), completes the joins waiting for it
+// on other runtimes, and recycles the slot.
 void fiber_table_release(FiberId id) noexcept;
+// Completes the joins of fiber `id` waiting on other runtimes (remote_join.cpp).
+void remote_joiners_notify(FiberSlot* s, FiberId id) noexcept;
 
 // The table is 4096 chunks of 4096 slots: 2^24 slots, the id's slot field. Chunks are
 // allocated on first use and never freed, so a slot pointer stays valid for the life of the

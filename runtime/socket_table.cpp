@@ -199,6 +199,34 @@ void SocketTable::wake_all(Sock* s, CallState how) noexcept {
   while (IoWaiter* w = s->writers.pop_front()) rt_->complete(w->fiber, how);
 }
 
+Leaves SocketTable::cancel_waiters_for_close(Sock* s) noexcept {
+  const bool portable = rt_->options().portable_mode;
+  const bool stream = s->type == SOCK_STREAM;
+  Leaves leaves = Leaves::unchanged;
+  for (IntrusiveList<IoWaiter>* list : {&s->readers, &s->writers}) {
+    while (IoWaiter* w = list->pop_front()) {
+      if (after_cancel(w->op, portable, stream, w->moved ? *w->moved : 0) == Leaves::reset) {
+        leaves = Leaves::reset;
+      }
+      rt_->complete(w->fiber, CallState::cancelled);
+    }
+  }
+  return leaves;
+}
+
+void SocketTable::leave_after_cancel(Sock* s, Op op, std::size_t moved) noexcept {
+  if (s->state == SockState::aborted) return;
+  switch (after_cancel(op, rt_->options().portable_mode, s->type == SOCK_STREAM, moved)) {
+    case Leaves::unchanged: return;
+    case Leaves::reset: reset(s); return;
+    case Leaves::aborted:
+      // The attempt is abandoned: the socket is aborted and the reaper holds the kernel
+      // socket until the attempt ends.
+      if (s->state == SockState::connecting) reap_connect(s);
+      return;
+  }
+}
+
 void SocketTable::detach_poll(Sock* s) noexcept {
   PollBox* box = s->poll;
   if (!box) return;

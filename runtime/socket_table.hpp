@@ -26,6 +26,7 @@
 //   6. The table's destructor (the runtime's) closes whatever is still open, without linger.
 #pragma once
 
+#include "cancel_rule.hpp"
 #include "fiber.hpp"
 #include "intrusive_list.hpp"
 #include "timer_heap.hpp"
@@ -55,10 +56,16 @@ enum class SockState : std::uint8_t {
   closing,     // a lingering close is under way: only that close may finish it
 };
 
+// A fiber parked on a socket's readiness. `op` and `moved` say what its call is and how many
+// bytes it has moved so far (null: none), so that a close by another fiber can apply the
+// call's row of the table of what a cancel leaves behind (cancel_rule.hpp).
 struct IoWaiter {
-  IoWaiter(Fiber* f, int ev) noexcept : fiber(f), events(ev) {}
+  IoWaiter(Fiber* f, int ev, Op o = Op::poll, const std::size_t* m = nullptr) noexcept
+      : fiber(f), events(ev), op(o), moved(m) {}
   Fiber* fiber;
   int events;  // UV_READABLE or UV_WRITABLE
+  Op op;
+  const std::size_t* moved;
   ListHook<IoWaiter> hook{this};
 };
 
@@ -128,6 +135,14 @@ class SocketTable {
   std::error_code wait_add(Sock* s, IoWaiter& w) noexcept;
   // Fixes the outcome of every waiter's call to `how` and unlinks them all.
   void wake_all(Sock* s, CallState how) noexcept;
+  // A close by another fiber: cancels every waiter's call (WSAEINTR) and returns what the
+  // table (cancel_rule.hpp) says those calls leave behind: reset if any of them does (a send
+  // that had moved bytes; any stream call but accept and poll in portable mode), so that the
+  // close resets instead of ending a cut-off stream with a clean FIN.
+  Leaves cancel_waiters_for_close(Sock* s) noexcept;
+  // Applies the table to s after a call of kind `op` on it ended without completing, having
+  // moved `moved` bytes: resets it, or hands a connect's attempt to the reaper.
+  void leave_after_cancel(Sock* s, Op op, std::size_t moved) noexcept;
   // Ends the handle: closes the descriptor if still open (caller has chosen the linger), the
   // poll, and frees the slot. Waiters must have been woken.
   void release(Sock* s) noexcept;
