@@ -44,6 +44,12 @@ class WsaCategory final : public std::error_category {
       case wsa::eshutdown: return "WSAESHUTDOWN: the socket has been shut down";
       case wsa::etimedout: return "WSAETIMEDOUT: the deadline expired";
       case wsa::econnrefused: return "WSAECONNREFUSED: the connection was refused";
+      case wsa::host_not_found: return "WSAHOST_NOT_FOUND: no such host is known";
+      case wsa::try_again:
+        return "WSATRY_AGAIN: the name service did not answer; the lookup may succeed later";
+      case wsa::no_recovery: return "WSANO_RECOVERY: the name service failed";
+      case wsa::no_data:
+        return "WSANO_DATA: the name is known but has no address of the requested kind";
     }
     return "wsa error " + std::to_string(v);
   }
@@ -74,6 +80,14 @@ class WsaCategory final : public std::error_category {
       case wsa::eshutdown: break;  // no portable condition
       case wsa::etimedout: return std::errc::timed_out;
       case wsa::econnrefused: return std::errc::connection_refused;
+      // A failed name lookup has no errno, so no portable condition is exact, and the nearest
+      // ones already mean something a caller tests for: EAGAIN is EWOULDBLOCK on Linux (a
+      // WSATRY_AGAIN would compare equal to "would block"), EHOSTUNREACH is a routing failure
+      // for an address that was found, ENXIO names a device. Callers compare with the wsa codes.
+      case wsa::host_not_found:
+      case wsa::try_again:
+      case wsa::no_recovery:
+      case wsa::no_data: break;
     }
     return {v, *this};
   }
@@ -134,11 +148,31 @@ std::error_code errno_to_error(int err) noexcept {
 
 std::error_code uv_to_error(int uv_status) noexcept {
   if (uv_status >= 0) return {};
-  // libuv's codes on Unix are negated errno values, except for its own UV_EAI_* family.
-  if (uv_status == UV_ECANCELED) return wsa::eintr;
-  if (uv_status <= UV__EAI_ADDRFAMILY && uv_status >= UV__EAI_PROTOCOL) {
-    return {-uv_status, std::generic_category()};
+  // libuv's codes on Unix are negated errno values, except for its own UV_EAI_* family
+  // (getaddrinfo's codes; EAI_SYSTEM arrives as the negated errno). Those take the codes
+  // Winsock's getaddrinfo returns for them (ws2tcpip.h), where weft has that code; a bad
+  // service name or socket type (Winsock: WSATYPE_NOT_FOUND, WSAESOCKTNOSUPPORT) is a bad
+  // argument here.
+  switch (uv_status) {
+    case UV_ECANCELED:
+    case UV_EAI_CANCELED: return wsa::eintr;
+    case UV_EAI_NONAME: return wsa::host_not_found;
+    case UV_EAI_AGAIN: return wsa::try_again;
+    case UV_EAI_FAIL: return wsa::no_recovery;
+    case UV_EAI_NODATA:
+    case UV_EAI_ADDRFAMILY: return wsa::no_data;  // the host has no address of that family
+    case UV_EAI_MEMORY: return wsa::enobufs;
+    case UV_EAI_FAMILY: return wsa::eafnosupport;
+    case UV_EAI_BADFLAGS:
+    case UV_EAI_BADHINTS:
+    case UV_EAI_OVERFLOW:
+    case UV_EAI_PROTOCOL:
+    case UV_EAI_SERVICE:
+    case UV_EAI_SOCKTYPE: return wsa::einval;
+    default: break;
   }
+  // Any other code in the range libuv keeps for the family is a failed lookup all the same.
+  if (uv_status <= UV__EAI_ADDRFAMILY && uv_status >= UV__EAI_PROTOCOL) return wsa::no_recovery;
   return errno_to_error(-uv_status);
 }
 

@@ -8,6 +8,9 @@ namespace weft::detail {
 // Translates an errno value (from a syscall or a negated libuv code) to the "wsa" category.
 // Values with no Winsock counterpart keep their generic std::errc meaning.
 std::error_code errno_to_error(int err) noexcept;
+// Translates a libuv status: a negated errno as errno_to_error does, a UV_EAI_* resolver code
+// to the code Winsock's getaddrinfo gives (WSAHOST_NOT_FOUND, WSATRY_AGAIN, ...). The only
+// translation of resolver failures.
 std::error_code uv_to_error(int uv_status) noexcept;
 
 // An error or none: what the checks on every call's fast path return. Making "none" costs

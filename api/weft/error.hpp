@@ -21,7 +21,8 @@
 namespace weft {
 
 // The codes of semantics.md §7, with their Winsock values, plus the further Winsock codes the
-// socket calls need (message size, options, address families, reachability).
+// socket calls need (message size, options, address families, reachability), and Winsock's
+// four codes for a failed name lookup (getaddrinfo's EAI_* codes, as ws2tcpip.h maps them).
 enum class wsa : int {
   eintr = 10004,           // the call was cancelled
   efault = 10014,          // null or invalid buffer / out pointer
@@ -47,6 +48,10 @@ enum class wsa : int {
   etimedout = 10060,       // a deadline expired
   econnrefused = 10061,    //
   ehostunreach = 10065,    //
+  host_not_found = 11001,  // resolve: no such host is known (EAI_NONAME)
+  try_again = 11002,       // resolve: no answer from the name service, perhaps for now (EAI_AGAIN)
+  no_recovery = 11003,     // resolve: the name service failed for good (EAI_FAIL)
+  no_data = 11004,         // resolve: the name is known but has no address of the kind asked for
 };
 
 // The "wsa" category. Its name() is "wsa"; message() gives the Winsock text;

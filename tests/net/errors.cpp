@@ -2,11 +2,16 @@
 #include "../support/peer.hpp"
 #include "../support/run.hpp"
 
+#include "errors.hpp"
+
 #include <weft/weft.hpp>
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <thread>
+
+#include <uv.h>
 
 namespace {
 
@@ -216,6 +221,57 @@ TEST(SocketErrors, ANonBlockingRecvFromAPostedFunctionFindsQueuedDataEvenAfterAS
     EXPECT_EQ(*posted, 2u);
     EXPECT_TRUE(close(c.s).ok());
   });
+}
+
+// Resolver failures come as libuv's UV_EAI_* codes; each becomes the code Winsock's
+// getaddrinfo gives it, in the "wsa" category (semantics.md §7).
+TEST(ResolverErrors, UseWinsocksCodes) {
+  struct Row {
+    int uv;
+    wsa code;
+  };
+  const Row rows[] = {
+      {UV_EAI_NONAME, wsa::host_not_found}, {UV_EAI_AGAIN, wsa::try_again},
+      {UV_EAI_FAIL, wsa::no_recovery},      {UV_EAI_NODATA, wsa::no_data},
+      {UV_EAI_ADDRFAMILY, wsa::no_data},    {UV_EAI_MEMORY, wsa::enobufs},
+      {UV_EAI_FAMILY, wsa::eafnosupport},   {UV_EAI_CANCELED, wsa::eintr},
+      {UV_EAI_BADFLAGS, wsa::einval},       {UV_EAI_BADHINTS, wsa::einval},
+      {UV_EAI_OVERFLOW, wsa::einval},       {UV_EAI_PROTOCOL, wsa::einval},
+      {UV_EAI_SERVICE, wsa::einval},        {UV_EAI_SOCKTYPE, wsa::einval},
+  };
+  for (const Row& row : rows) {
+    std::error_code ec = detail::uv_to_error(row.uv);
+    EXPECT_EQ(ec, row.code) << uv_err_name(row.uv) << " gave " << ec.category().name() << " "
+                            << ec.value() << ": " << ec.message();
+  }
+  // Every code libuv keeps for the family, known or not, is a "wsa" code with a message.
+  for (int uv = -3000; uv >= -3014; --uv) {
+    std::error_code ec = detail::uv_to_error(uv);
+    EXPECT_EQ(&ec.category(), &wsa_category()) << uv << ": " << ec.message();
+    EXPECT_EQ(ec.message().find("Unknown error"), std::string::npos) << uv << ": " << ec.message();
+  }
+}
+
+TEST(ResolverErrors, HaveWinsocksNumbersAndMessagesButNoErrnoCondition) {
+  struct Row {
+    wsa code;
+    int value;
+    const char* name;
+  };
+  const Row rows[] = {{wsa::host_not_found, 11001, "WSAHOST_NOT_FOUND"},
+                      {wsa::try_again, 11002, "WSATRY_AGAIN"},
+                      {wsa::no_recovery, 11003, "WSANO_RECOVERY"},
+                      {wsa::no_data, 11004, "WSANO_DATA"}};
+  for (const Row& row : rows) {
+    std::error_code ec = row.code;
+    EXPECT_EQ(ec.value(), row.value);
+    EXPECT_EQ(ec.message().rfind(row.name, 0), 0u) << ec.message();
+    // A name lookup has no errno: no std::errc condition, so "would block" (EAGAIN) in
+    // particular does not match WSATRY_AGAIN.
+    EXPECT_EQ(&ec.default_error_condition().category(), &wsa_category()) << row.name;
+  }
+  EXPECT_NE(std::error_code(wsa::try_again), std::errc::resource_unavailable_try_again);
+  EXPECT_NE(std::error_code(wsa::host_not_found), std::errc::host_unreachable);
 }
 
 TEST(Addresses, ParseAndPrint) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 
 namespace {
 
@@ -29,6 +30,21 @@ TEST(Resolve, Localhost) {
       return a.host() == "127.0.0.1" || a.host() == "::1";
     });
     EXPECT_TRUE(loopback);
+  });
+}
+
+TEST(Resolve, ANameThatCannotExistFailsWithAWinsockResolverCode) {
+  run_in_fiber([] {
+    // .invalid never resolves (RFC 2606). Where no name server can be reached the lookup
+    // fails for that reason instead: either way with Winsock's code in the "wsa" category,
+    // never a number without a message.
+    auto r = resolve("no-such-host.invalid", "80");
+    ASSERT_FALSE(r.ok());
+    std::error_code ec = r.error();
+    EXPECT_STREQ(ec.category().name(), "wsa") << ec.value() << ": " << ec.message();
+    EXPECT_TRUE(ec == wsa::host_not_found || ec == wsa::try_again || ec == wsa::no_data)
+        << ec.value() << ": " << ec.message();
+    EXPECT_EQ(ec.message().find("Unknown error"), std::string::npos) << ec.message();
   });
 }
 
