@@ -2,10 +2,13 @@
 
 #include "log.hpp"
 
+#include <weft/runtime.hpp>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <string>
 
@@ -37,8 +40,12 @@ std::size_t count_maps() {
   return n;
 }
 
+// n rounded up to whole pages; 0 for a size no mapping could have (a request of nearly
+// SIZE_MAX would otherwise wrap around to a tiny stack, and its guard page added on top
+// would wrap again).
 std::size_t round_to_pages(std::size_t n) {
   std::size_t page = StackPool::page_size();
+  if (n > std::numeric_limits<std::size_t>::max() / 2) return 0;
   return (n + page - 1) / page * page;
 }
 
@@ -60,7 +67,7 @@ std::size_t StackPool::derived_guarded_limit() noexcept {
 }
 
 StackPool::StackPool(std::size_t default_size, std::size_t guarded_limit, std::size_t pool_cap)
-    : default_size_(round_to_pages(default_size ? default_size : 64 * 1024)),
+    : default_size_(round_to_pages(default_size ? default_size : RuntimeOptions{}.stack_size)),
       guarded_limit_(guarded_limit),
       pool_cap_(pool_cap) {}
 
@@ -71,6 +78,7 @@ StackPool::~StackPool() {
 
 Stack StackPool::allocate(std::size_t size) {
   size = size ? round_to_pages(size) : default_size_;
+  if (size == 0) return {};  // past any address space
   if (size == default_size_) {
     if (!pool_.empty()) {
       Stack s = pool_.back();
@@ -131,10 +139,19 @@ Stack StackPool::map_guarded(std::size_t size) {
 }
 
 Stack StackPool::carve_unguarded() {
+  if (default_size_ > std::numeric_limits<std::size_t>::max() / kStacksPerSlab) return {};
   std::size_t bytes = default_size_ * kStacksPerSlab;
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (p == MAP_FAILED) return {};
+  // A slab spans 2 MiB-aligned ranges. Where transparent huge pages are "always" on,
+  // the first touch of one such range (a fiber starting on the stack at its top) would fault
+  // in a whole huge page for the eight or more stacks in it, making each fiber cost a share
+  // of 2 MiB instead of its few touched pages. Recent kernels keep MAP_STACK mappings out of
+  // huge pages already (Linux commit c4608d1bf7c6); this says so to older ones. (A guarded
+  // stack is a mapping of its own, smaller than a huge page, so none fits in it.) Failure
+  // only loses the hint.
+  (void)::madvise(p, bytes, MADV_NOHUGEPAGE);
   slabs_.emplace_back(static_cast<char*>(p), bytes);
   char* base = static_cast<char*>(p);
   for (std::size_t i = 1; i < kStacksPerSlab; ++i) {

@@ -35,7 +35,7 @@ class StackPool {
   StackPool& operator=(const StackPool&) = delete;
 
   // A stack of at least `size` usable bytes (0: the default), or an empty Stack when memory
-  // or mappings are exhausted.
+  // or mappings are exhausted or no address space could hold the size.
   Stack allocate(std::size_t size);
   void release(Stack s) noexcept;
 

@@ -44,8 +44,12 @@ enum class WakeMethod {
 };
 
 struct RuntimeOptions {
-  // Usable stack per fiber; rounded up to whole pages. Only touched pages cost memory.
-  std::size_t stack_size = 64 * 1024;
+  // Usable stack per fiber; rounded up to whole pages, at least 16 KiB (0: this default).
+  // Only touched pages cost memory: the stack is reserved address space, and a fiber blocked
+  // in recv touches about one page of it. The default holds a 64 KiB buffer on the stack
+  // (C code written for Winsock keeps its receive buffer there) and the calls around it,
+  // with room to spare.
+  std::size_t stack_size = 256 * 1024;
   // Stacks with a guard page cost two kernel memory mappings each, and vm.max_map_count caps
   // mappings per process (65530 by default). Past this many guarded stacks (0: derived from
   // vm.max_map_count, leaving room for the rest of the process), new stacks come from shared
