@@ -5,7 +5,6 @@
 #include <weft/weft.hpp>
 
 #include <climits>
-#include <netinet/in.h>
 #include <cstring>
 
 namespace {
@@ -34,6 +33,17 @@ int put_address(const weft::Address& a, struct sockaddr* out, int* len, int* err
   if (!out || !len || *len < 0 || static_cast<socklen_t>(*len) < a.size()) return fail(err, WSAEFAULT);
   std::memcpy(out, a.data(), a.size());
   *len = static_cast<int>(a.size());
+  return 0;
+}
+
+// 0 if a caller's (sockaddr, length) pair can take an address of s's family, else
+// SOCKET_ERROR with WSAEFAULT (or s's own error). Asked before a call takes a connection or a
+// datagram off its queue, so that neither is ever consumed and then lost to a short buffer:
+// an IPv6 address does not fit where an IPv4 one would.
+int check_address_room(Socket s, int* len, int* err) {
+  auto local = weft::local_address(s);
+  if (!local.ok()) return fail(err, local.error());
+  if (!len || *len < static_cast<int>(local->size())) return fail(err, WSAEFAULT);
   return 0;
 }
 
@@ -114,19 +124,7 @@ WEFT_SOCKET WSPAccept(WEFT_SOCKET s, struct sockaddr* addr, int* addrlen, int* e
     *err = WSAEINVAL;
     return WEFT_INVALID_SOCKET;
   }
-  if (addr) {
-    // Checked before accepting, from the listener's family, so that a connection is never
-    // taken off the queue and then lost to a short buffer.
-    auto local = weft::local_address(to_socket(s));
-    if (!local.ok()) {
-      fail(err, local.error());
-      return WEFT_INVALID_SOCKET;
-    }
-    if (!addrlen || *addrlen < static_cast<int>(local->size())) {
-      *err = WSAEFAULT;
-      return WEFT_INVALID_SOCKET;
-    }
-  }
+  if (addr && check_address_room(to_socket(s), addrlen, err) != 0) return WEFT_INVALID_SOCKET;
   weft::Address peer;
   auto c = weft::accept(to_socket(s), &peer);
   if (!c.ok()) {
@@ -167,9 +165,7 @@ int WSPRecvFrom(WEFT_SOCKET s, char* buf, int len, int flags, struct sockaddr* f
   if (!err) return SOCKET_ERROR;
   if (!in_fiber()) return fail(err, WSAEINVAL);
   if (len < 0 || (!buf && len > 0)) return fail(err, WSAEFAULT);
-  if (from && (!fromlen || *fromlen < static_cast<int>(sizeof(struct sockaddr_in)))) {
-    return fail(err, WSAEFAULT);
-  }
+  if (from && check_address_room(to_socket(s), fromlen, err) != 0) return SOCKET_ERROR;
   weft::Address peer;
   auto n = weft::recv_from(to_socket(s), buf, static_cast<std::size_t>(len), &peer, flags);
   if (!n.ok() && n.error() != wsa::emsgsize) return fail(err, n.error());
@@ -296,12 +292,27 @@ int WPUQueryBlockingCallback(WEFT_BLOCKINGCALLBACK* callback, uintptr_t* context
   return 0;
 }
 
-int weft_run(int (*main_fn)(void*), void* arg) {
-  if (!main_fn) return SOCKET_ERROR;
-  weft::Runtime rt;
+int weft_run(int (*main_fn)(void*), void* arg) { return weft_run_ex(main_fn, arg, nullptr); }
+
+int weft_run_ex(int (*main_fn)(void*), void* arg, const struct weft_run_options* opts) {
+  if (!main_fn || weft::Runtime::current()) return SOCKET_ERROR;
+  weft::RuntimeOptions options;
+  if (opts) {
+    if (opts->stack_size) options.stack_size = opts->stack_size;
+    options.portable_mode = opts->portable_mode != 0;
+  }
+  weft::Runtime rt(options);
   int result = 0;
-  if (!rt.spawn([&] { result = main_fn(arg); }).ok()) return SOCKET_ERROR;
-  if (!rt.run().ok()) return SOCKET_ERROR;
+  bool started = false;
+  if (!rt.spawn([&] {
+        started = true;
+        result = main_fn(arg);
+      }).ok()) {
+    return SOCKET_ERROR;
+  }
+  // A fiber spawned before run() gets its stack when run() starts; if no stack of the size
+  // asked for can be mapped, the fiber never runs and run() returns at once.
+  if (!rt.run().ok() || !started) return SOCKET_ERROR;
   return result;
 }
 

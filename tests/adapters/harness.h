@@ -1,5 +1,6 @@
 /* The C adapter's tests: a small harness (checks, POSIX peers, fibers used by the scenarios)
- * shared by wsp_calls.c (every function) and wsp_cancel.c (a scenario per cancel row). */
+ * shared by wsp_calls.c (every function), wsp_cancel.c (a scenario per cancel row) and
+ * wsp_run.c (weft_run and weft_run_ex themselves). */
 #ifndef WEFT_WSP_TEST_HARNESS_H
 #define WEFT_WSP_TEST_HARNESS_H
 #ifndef _GNU_SOURCE
@@ -139,15 +140,23 @@ static inline void select_fiber(void* arg) {
   r->ret = WSPSelect(0, &set, NULL, NULL, NULL, &r->err);
 }
 
+/* A test returns 0, or WSP_TEST_SKIP when the machine cannot run it (it says why on stderr);
+ * a failed CHECK fails it either way. */
+#define WSP_TEST_SKIP 77
+
 struct test {
   const char* name;
   int (*fn)(void*);
 };
 
-/* Each file's table of tests. */
+/* Each file's table of tests. Those of wsp_calls.c and wsp_cancel.c run as a weft_run's main
+ * fiber; those of wsp_run.c call weft_run or weft_run_ex themselves, each in a child process
+ * of its own, since what they test fails by crashing (a stack overflow aborts). */
 extern const struct test wsp_call_tests[];
 extern const unsigned wsp_call_test_count;
 extern const struct test wsp_cancel_tests[];
 extern const unsigned wsp_cancel_test_count;
+extern const struct test wsp_run_tests[];
+extern const unsigned wsp_run_test_count;
 
 #endif

@@ -139,6 +139,47 @@ static int test_udp(void* arg) {
   return 0;
 }
 
+/* The address buffer is checked against the socket's family before a datagram is taken: a
+ * sockaddr_in cannot hold an IPv6 sender, and the datagram stays queued for a call that can. */
+static int test_udp_v6_short_address_buffer(void* arg) {
+  (void)arg;
+  int err = 0;
+  WEFT_SOCKET s = WSPSocket(AF_INET6, SOCK_DGRAM, 0, &err);
+  CHECK(s != WEFT_INVALID_SOCKET);
+  struct sockaddr_in6 addr = {0};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  if (WSPBind(s, (struct sockaddr*)&addr, sizeof addr, &err) != 0) {
+    fprintf(stderr, "udp_v6_short_address_buffer: no IPv6 loopback here (%d)\n", err);
+    WSPCloseSocket(s, &err);
+    return WSP_TEST_SKIP;
+  }
+  int len = sizeof addr;
+  CHECK_EQ(WSPGetSockName(s, (struct sockaddr*)&addr, &len, &err), 0);
+  int sender = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  CHECK_EQ(sendto(sender, "datagram", 8, 0, (struct sockaddr*)&addr, sizeof addr), 8);
+  char buf[16] = {0};
+  struct sockaddr_in6 from;
+  int fromlen = sizeof(struct sockaddr_in);
+  CHECK_EQ(WSPRecvFrom(s, buf, sizeof buf, 0, (struct sockaddr*)&from, &fromlen, &err), SOCKET_ERROR);
+  CHECK_EQ(err, WSAEFAULT);
+  CHECK_EQ(fromlen, sizeof(struct sockaddr_in)); /* untouched */
+  /* Still queued: a receive that does not wait finds it. */
+  fromlen = sizeof from;
+  CHECK_EQ(WSPRecvFrom(s, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen, &err), 8);
+  CHECK(memcmp(buf, "datagram", 8) == 0);
+  CHECK_EQ(fromlen, sizeof(struct sockaddr_in6));
+  struct sockaddr_in6 sent_from;
+  socklen_t sent_len = sizeof sent_from;
+  getsockname(sender, (struct sockaddr*)&sent_from, &sent_len);
+  CHECK_EQ(from.sin6_family, AF_INET6);
+  CHECK_EQ(from.sin6_port, sent_from.sin6_port);
+  CHECK(memcmp(&from.sin6_addr, &in6addr_loopback, sizeof from.sin6_addr) == 0);
+  close(sender);
+  CHECK_EQ(WSPCloseSocket(s, &err), 0);
+  return 0;
+}
+
 static int test_select(void* arg) {
   (void)arg;
   int err = 0;
@@ -167,6 +208,7 @@ const struct test wsp_call_tests[] = {
     {"bad_input", test_bad_input},
     {"tcp", test_tcp},
     {"udp", test_udp},
+    {"udp_v6_short_address_buffer", test_udp_v6_short_address_buffer},
     {"select", test_select},
 };
 const unsigned wsp_call_test_count = sizeof wsp_call_tests / sizeof wsp_call_tests[0];

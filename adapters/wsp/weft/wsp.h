@@ -11,6 +11,7 @@
 #ifndef WEFT_WSP_H
 #define WEFT_WSP_H
 
+#include <stddef.h> /* size_t */
 #include <stdint.h>
 #include <sys/socket.h> /* struct sockaddr, SOL_SOCKET, SO_LINGER, struct linger */
 #include <sys/time.h>   /* struct timeval */
@@ -53,6 +54,11 @@ typedef uintptr_t WEFT_SOCKET; /* opaque, generation-tagged; never a raw fd */
 #define WSAETIMEDOUT 10060
 #define WSAECONNREFUSED 10061
 #define WSAEHOSTUNREACH 10065
+/* A failed name lookup (getaddrinfo's EAI_NONAME, EAI_AGAIN, EAI_FAIL, EAI_NODATA). */
+#define WSAHOST_NOT_FOUND 11001
+#define WSATRY_AGAIN 11002
+#define WSANO_RECOVERY 11003
+#define WSANO_DATA 11004
 
 #define WEFT_FD_SETSIZE 64
 typedef struct weft_fd_set {
@@ -101,6 +107,14 @@ WEFT_WSP_API int WPUQueryBlockingCallback(WEFT_BLOCKINGCALLBACK* lplpfnCallback,
 typedef uint64_t weft_fiber_t; /* unique for the life of the process; 0 is never a fiber */
 WEFT_WSP_API int weft_run(int (*main_fn)(void* arg), void* arg); /* runtime on this thread; main_fn in a
                                                           fiber; returns when every fiber has ended */
+/* weft_run with options; a zero field, or a null opts, takes the default: stacks of 256 KiB
+   (room for a 64 KiB buffer on the stack), precise mode. stack_size applies to every fiber of
+   the runtime, rounded up to whole pages and to at least 16 KiB; only touched pages cost
+   memory. portable_mode nonzero: portable mode (weft_set_portable_mode). SOCKET_ERROR if the
+   runtime cannot start: a null main_fn, a stack_size no mapping can have, or a call from a
+   fiber. */
+struct weft_run_options { size_t stack_size; int portable_mode; };   /* 0 fields: defaults */
+WEFT_WSP_API int weft_run_ex(int (*main_fn)(void* arg), void* arg, const struct weft_run_options* opts);
 WEFT_WSP_API weft_fiber_t weft_spawn(void (*fn)(void* arg), void* arg); /* from a fiber; 0 on failure */
 WEFT_WSP_API weft_fiber_t weft_self(void);                              /* 0 outside a fiber */
 WEFT_WSP_API int weft_join(weft_fiber_t f, int* lpErrno);               /* blocking, cancellable */
