@@ -1,5 +1,4 @@
 // Socket creation, addresses, options, shutdown and close (semantics.md §4).
-#include <weft/fiber.hpp>
 #include <weft/net.hpp>
 
 #include "park.hpp"
@@ -216,32 +215,39 @@ Status close(Socket h, const CancelToken& token) {
     lingering = !refused;
   }
   if (lingering) {
-    // Graceful within t seconds: FIN after the queued data, wait for the peer's
-    // acknowledgement of all of it; abortive (RST) if t expires first.
+    // Graceful within t seconds: FIN after the queued data, then one blocking call that
+    // looks every 5 ms for the peer's acknowledgement of all of it; abortive (RST) if t
+    // expires first. One call, not a sleep per look: a cancel that arrives while a look
+    // runs is kept by the call (rearm) instead of falling between two sleeps.
     r.s->state = SockState::closing;
     int fd = r.s->fd;
     ::shutdown(fd, SHUT_WR);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(r.s->linger_seconds);
-    for (;;) {
-      if (unacked(fd) == 0) {
-        clear_linger(fd);
-        break;
+    const std::int64_t deadline =
+        detail::RuntimeImpl::now_ns() + std::int64_t{r.s->linger_seconds} * 1'000'000'000;
+    detail::BlockingCall call(entry);
+    for (bool first = true;; first = false) {
+      detail::CallState how = first ? detail::CallState::pending : call.rearm();
+      if (how == detail::CallState::pending) {
+        if (unacked(fd) == 0) {
+          clear_linger(fd);
+          break;
+        }
+        const std::int64_t now = detail::RuntimeImpl::now_ns();
+        if (now >= deadline) {
+          // SO_LINGER {1, t} is still set; make it {1, 0} so that close resets.
+          linger rst{1, 0};
+          ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+          break;
+        }
+        detail::CallDeadline look(entry.fiber(), detail::CallState::completed);
+        look.arm(std::min<std::int64_t>(deadline, now + 5'000'000));
+        how = call.wait();
+        if (how == detail::CallState::completed) continue;
       }
-      auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) {
-        // SO_LINGER {1, t} is still set; make it {1, 0} so that close resets.
-        linger rst{1, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
-        break;
-      }
-      auto step = std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(5));
-      Status slept = this_fiber::sleep_for(step);
-      if (!slept.ok()) {
-        // Cancelled, a deadline, or stop: the table says linger expiry. Reset now; the
-        // handle stays valid until a close that returns 0.
-        table.leave_after_cancel(table.get(h), detail::Op::close_linger, 0);
-        return slept.error();
-      }
+      // Cancelled, a deadline, or stop: the table says linger expiry. Reset now; the handle
+      // stays valid until a close that returns 0.
+      table.leave_after_cancel(table.get(h), detail::Op::close_linger, 0);
+      return detail::outcome_error(how);
     }
     table.release(table.get(h));
     return {};

@@ -1,0 +1,452 @@
+// The conformance matrix (semantics.md §2, §3, §6, §7, §7a): every blocking call that can be
+// held blocked, against every source of cancellation, each in a runtime of its own, on real
+// loopback peers. Each cell checks the code the call returns and what it leaves behind, as
+// the one table says (runtime/cancel_rule.hpp), in precise and in portable mode.
+//
+// A cell cancels only once its call is known to be outstanding: before the call, the fiber
+// posts itself a message, which runs when the call blocks and records is_blocking() — so a
+// call that completed at once fails the cell instead of passing it without a cancel.
+//
+// resolve is not here: nothing holds getaddrinfo blocked on purpose (net/resolve tests it).
+#include "../support/peer.hpp"
+#include "../support/run.hpp"
+
+#include <weft/weft.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace weft {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Fd;
+
+enum class Source {
+  fiber,           // cancel_blocking_call(f) from another fiber of the runtime
+  thread,          // cancel_blocking_call(f) from a plain OS thread
+  token,           // the call's own token, cancelled by another fiber
+  scope,           // an enclosing CancelScope on an outside token
+  token_deadline,  // the call's token, from a CancelSource with a deadline
+  scope_deadline,  // an enclosing CancelScope with a deadline
+  stop,            // Runtime::stop()
+  close,           // another fiber closes the socket the call waits on
+  hook,            // the fiber's own blocking hook calls cancel_blocking_call()
+  message,         // a message posted to the fiber calls cancel_blocking_call()
+};
+
+const char* name_of(Source s) {
+  switch (s) {
+    case Source::fiber: return "Fiber";
+    case Source::thread: return "Thread";
+    case Source::token: return "Token";
+    case Source::scope: return "Scope";
+    case Source::token_deadline: return "TokenDeadline";
+    case Source::scope_deadline: return "ScopeDeadline";
+    case Source::stop: return "Stop";
+    case Source::close: return "Close";
+    case Source::hook: return "Hook";
+    case Source::message: return "Message";
+  }
+  return "?";
+}
+
+std::error_code expected_code(Source s) {
+  switch (s) {
+    case Source::token_deadline:
+    case Source::scope_deadline: return wsa::etimedout;
+    case Source::stop: return wsa::enetdown;
+    default: return wsa::eintr;
+  }
+}
+
+// What one cell's call works on; each kind fills what it needs.
+struct Cell {
+  bool portable = false;
+  Source source = Source::fiber;
+  test::PeerConnection conn;  // a weft stream socket and its POSIX peer
+  Fd posix;                   // another POSIX end (a UDP sender, a full listener and its filler)
+  Fd filler;
+  Address addr;
+  Socket s = Socket::invalid;  // the socket the call waits on, for the close source
+  std::size_t queued = 0;      // bytes queued to the peer before the call
+  std::string big;             // a send's buffer, alive for the call
+  char buf[64] = {};
+  FiberId other = FiberId::none;       // join: the fiber waited for
+  std::unique_ptr<Runtime> remote;     // join across runtimes: the other runtime,
+  std::unique_ptr<std::thread> runner;  // its thread,
+  CancelSource remote_end;              // and what ends its fiber
+};
+
+// The peer reads everything and sees the stream end in an RST.
+void expect_peer_sees_reset(const Cell& c) {
+  test::PeerView v = test::posix_read_to_end(c.conn.peer.get());
+  EXPECT_EQ(v.error, ECONNRESET) << "eof=" << v.eof << " timed_out=" << v.timed_out;
+}
+
+// The peer reads `n` bytes of what was queued, then sees an orderly end of stream.
+void expect_peer_sees_everything_then_eof(const Cell& c, std::size_t n) {
+  test::PeerView v = test::posix_read_to_end(c.conn.peer.get());
+  EXPECT_EQ(v.data.size(), n);
+  EXPECT_TRUE(v.eof) << "error=" << v.error << " timed_out=" << v.timed_out;
+}
+
+// A stream socket the table left unchanged still carries data both ways, in order.
+void expect_stream_intact(Cell& c) {
+  test::posix_send_all(c.conn.peer.get(), "z");
+  auto n = recv(c.s, c.buf, sizeof c.buf);
+  ASSERT_TRUE(n.ok()) << n.error().message();
+  EXPECT_EQ(std::string(c.buf, *n), "z");
+}
+
+// A stream socket the table reset: every call but close fails WSAECONNABORTED.
+void expect_reset(Cell& c) {
+  EXPECT_EQ(recv(c.s, c.buf, sizeof c.buf).error(), wsa::econnaborted);
+  EXPECT_EQ(send(c.s, "x", 1).error(), wsa::econnaborted);
+  expect_peer_sees_reset(c);
+}
+
+struct Kind {
+  const char* name;
+  bool on_socket;  // the close source applies
+  std::function<void(Cell&)> prepare;
+  std::function<std::error_code(Cell&, const CancelToken&)> call;
+  // What the call left, checked unless the runtime was stopped (every later call would only
+  // say WSAENETDOWN).
+  std::function<void(Cell&)> after;
+  std::function<void(Cell&)> cleanup = [](Cell&) {};
+};
+
+void connect_pair(Cell& c) {
+  c.conn = test::connect_to_posix_peer();
+  c.s = c.conn.s;
+}
+
+// A pair whose buffers are small from the start (set before the connection, so that the
+// window the peer advertises is small too): filling them takes tens of kilobytes, not
+// megabytes, and the peer reads them back at once.
+void connect_small_pair(Cell& c) {
+  Address addr;
+  c.conn.listener = test::posix_listener(addr);
+  test::set_small_buffers(c.conn.listener.get());
+  c.s = c.conn.s = *socket(AF_INET, SOCK_STREAM);
+  int small = 4096;
+  ASSERT_TRUE(set_option(c.s, SOL_SOCKET, SO_SNDBUF, &small, sizeof small).ok());
+  ASSERT_TRUE(set_option(c.s, SOL_SOCKET, SO_RCVBUF, &small, sizeof small).ok());
+  ASSERT_TRUE(connect(c.s, addr).ok());
+  c.conn.peer = test::posix_accept(c.conn.listener.get());
+  ASSERT_GE(c.conn.peer.get(), 0);
+}
+
+// After a close by another fiber: the handle is dead, and the peer saw what the table says.
+void expect_closed(Cell& c) { EXPECT_EQ(recv(c.s, c.buf, 1, MSG_DONTWAIT).error(), wsa::enotsock); }
+
+std::vector<Kind> kinds() {
+  std::vector<Kind> k;
+  k.push_back({"Accept", true,
+               [](Cell& c) {
+                 c.s = *socket(AF_INET, SOCK_STREAM);
+                 ASSERT_TRUE(bind(c.s, Address::loopback_v4(0)).ok());
+                 ASSERT_TRUE(listen(c.s, 8).ok());
+                 c.addr = *local_address(c.s);
+               },
+               [](Cell& c, const CancelToken& t) { return accept(c.s, nullptr, t).error(); },
+               [](Cell& c) {
+                 if (c.source == Source::close) return expect_closed(c);
+                 // Unchanged in both modes: still listening.
+                 Fd client = test::posix_connect(c.addr);
+                 auto a = accept(c.s);
+                 ASSERT_TRUE(a.ok()) << a.error().message();
+                 EXPECT_TRUE(close(*a).ok());
+                 EXPECT_TRUE(close(c.s).ok());
+               }});
+  k.push_back({"Connect", true,
+               [](Cell& c) {
+                 // A listener whose accept queue is full drops further SYNs, so a connect to it
+                 // stays under way. (Backlog 0 admits one queued connection: the filler.)
+                 c.posix = test::posix_listener(c.addr, AF_INET, 0);
+                 c.filler = test::posix_connect(c.addr);
+                 c.s = *socket(AF_INET, SOCK_STREAM);
+               },
+               [](Cell& c, const CancelToken& t) { return connect(c.s, c.addr, 0ms, t).error(); },
+               [](Cell& c) {
+                 if (c.source == Source::close) return expect_closed(c);
+                 // Aborted in both modes; the reaper holds the kernel socket.
+                 EXPECT_EQ(send(c.s, "x", 1).error(), wsa::econnaborted);
+                 EXPECT_EQ(connect(c.s, c.addr).error(), wsa::econnaborted);
+                 EXPECT_TRUE(close(c.s).ok());
+               }});
+  k.push_back({"Recv", true, connect_pair,
+               [](Cell& c, const CancelToken& t) { return recv(c.s, c.buf, sizeof c.buf, 0, t).error(); },
+               [](Cell& c) {
+                 if (c.source == Source::close) {
+                   expect_closed(c);
+                   // Nothing had moved: precise mode ends the stream gracefully.
+                   if (c.portable) return expect_peer_sees_reset(c);
+                   return expect_peer_sees_everything_then_eof(c, 0);
+                 }
+                 if (c.portable) return expect_reset(c);
+                 expect_stream_intact(c);
+               }});
+  k.push_back({"RecvFrom", true,
+               [](Cell& c) {
+                 c.s = *socket(AF_INET, SOCK_DGRAM);
+                 ASSERT_TRUE(bind(c.s, Address::loopback_v4(0)).ok());
+                 c.addr = *local_address(c.s);
+                 c.posix = Fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+               },
+               [](Cell& c, const CancelToken& t) {
+                 return recv_from(c.s, c.buf, sizeof c.buf, nullptr, 0, t).error();
+               },
+               [](Cell& c) {
+                 if (c.source == Source::close) return expect_closed(c);
+                 // A datagram socket is unchanged in both modes.
+                 ASSERT_EQ(::sendto(c.posix.get(), "d", 1, 0, c.addr.data(), c.addr.size()), 1);
+                 auto n = recv_from(c.s, c.buf, sizeof c.buf, nullptr);
+                 ASSERT_TRUE(n.ok()) << n.error().message();
+                 EXPECT_EQ(*n, 1u);
+                 EXPECT_TRUE(close(c.s).ok());
+               }});
+  k.push_back({"SendNothingMoved", true,
+               [](Cell& c) {
+                 connect_small_pair(c);
+                 c.queued = test::fill_send_buffer(c.s);
+               },
+               [](Cell& c, const CancelToken& t) { return send(c.s, "y", 1, 0, t).error(); },
+               [](Cell& c) {
+                 if (c.source == Source::close) {
+                   expect_closed(c);
+                   if (c.portable) return expect_peer_sees_reset(c);
+                   return expect_peer_sees_everything_then_eof(c, c.queued);
+                 }
+                 if (c.portable) return expect_reset(c);
+                 // Unchanged: the peer reads what was queued, then what is sent after.
+                 EXPECT_EQ(test::posix_read_n(c.conn.peer.get(), c.queued).size(), c.queued);
+                 ASSERT_TRUE(send(c.s, "y", 1).ok());
+                 EXPECT_EQ(test::posix_read_n(c.conn.peer.get(), 1), "y");
+               }});
+  k.push_back({"SendSomeMoved", true,
+               [](Cell& c) {
+                 connect_small_pair(c);
+                 c.big.assign(1 << 20, 'b');  // more than the kernel takes at once
+               },
+               [](Cell& c, const CancelToken& t) { return send(c.s, c.big.data(), c.big.size(), 0, t).error(); },
+               [](Cell& c) {
+                 // Reset in both modes, whoever ended the send: the peer must not take the
+                 // cut-off stream for a whole one.
+                 if (c.source == Source::close) {
+                   expect_closed(c);
+                   return expect_peer_sees_reset(c);
+                 }
+                 expect_reset(c);
+               }});
+  k.push_back({"RecvExactAfterSomeBytes", true,
+               [](Cell& c) {
+                 connect_pair(c);
+                 test::posix_send_all(c.conn.peer.get(), "abc");
+               },
+               [](Cell& c, const CancelToken& t) { return recv_exact(c.s, c.buf, 10, t).error(); },
+               [](Cell& c) {
+                 if (c.source == Source::close) {
+                   expect_closed(c);
+                   return expect_peer_sees_reset(c);
+                 }
+                 expect_reset(c);  // the bytes taken cannot be handed back
+               }});
+  k.push_back({"Poll", true, connect_pair,
+               [](Cell& c, const CancelToken& t) {
+                 PollEntry e{c.s, kPollIn};
+                 return poll({&e, 1}, std::nullopt, t).error();
+               },
+               [](Cell& c) {
+                 if (c.source == Source::close) return expect_closed(c);
+                 expect_stream_intact(c);  // unchanged in both modes
+               }});
+  k.push_back({"Select", true, connect_pair,
+               [](Cell& c, const CancelToken& t) {
+                 SocketSet read;
+                 read.add(c.s);
+                 return select(&read, nullptr, nullptr, std::nullopt, t).error();
+               },
+               [](Cell& c) {
+                 if (c.source == Source::close) return expect_closed(c);
+                 expect_stream_intact(c);
+               }});
+  k.push_back({"CloseLingering", false,
+               [](Cell& c) {
+                 connect_small_pair(c);
+                 c.queued = test::fill_send_buffer(c.s);
+                 ASSERT_TRUE(set_linger(c.s, 30s).ok());
+               },
+               [](Cell& c, const CancelToken& t) { return close(c.s, t).error(); },
+               [](Cell& c) {
+                 // Linger expiry in both modes: reset; the handle stays valid until closed.
+                 EXPECT_EQ(recv(c.s, c.buf, 1).error(), wsa::econnaborted);
+                 EXPECT_TRUE(close(c.s).ok());
+                 expect_peer_sees_reset(c);
+               }});
+  k.push_back({"Sleep", false, [](Cell&) {},
+               [](Cell&, const CancelToken& t) { return this_fiber::sleep_for(1h, t).error(); },
+               [](Cell&) {}});
+  k.push_back({"SignalWait", false, [](Cell&) {},
+               [](Cell&, const CancelToken& t) { return signal_wait(SIGUSR2, t).error(); },
+               [](Cell&) {}});
+  k.push_back({"Join", false,
+               [](Cell& c) { c.other = *spawn([] { (void)this_fiber::sleep_for(1h); }); },
+               [](Cell& c, const CancelToken& t) { return join(c.other, t).error(); },
+               [](Cell& c) {
+                 // The joined fiber runs on; join may be called again.
+                 ASSERT_TRUE(cancel_blocking_call(c.other).ok());
+                 EXPECT_TRUE(join(c.other).ok());
+               }});
+  k.push_back({"JoinAcrossRuntimes", false,
+               [](Cell& c) {
+                 c.remote = std::make_unique<Runtime>();
+                 CancelToken end = c.remote_end.token();
+                 c.other = *c.remote->spawn([end] { (void)this_fiber::sleep_for(1h, end); });
+                 Runtime* other = c.remote.get();
+                 c.runner = std::make_unique<std::thread>([other] { (void)other->run(); });
+               },
+               [](Cell& c, const CancelToken& t) { return join(c.other, t).error(); },
+               [](Cell& c) {
+                 // The fiber of the other runtime runs on; a join then sees its end.
+                 c.remote_end.cancel();
+                 EXPECT_TRUE(join(c.other).ok());
+               },
+               [](Cell& c) {
+                 c.remote_end.cancel();
+                 c.runner->join();
+               }});
+  return k;
+}
+
+const std::vector<Kind>& all_kinds() {
+  static const std::vector<Kind> k = kinds();
+  return k;
+}
+
+constexpr Source kSources[] = {Source::fiber, Source::thread,         Source::token,
+                               Source::scope, Source::token_deadline, Source::scope_deadline,
+                               Source::stop,  Source::close,          Source::hook,
+                               Source::message};
+
+struct Param {
+  std::size_t kind;
+  Source source;
+  bool portable;
+};
+
+std::string param_name(const testing::TestParamInfo<Param>& info) {
+  return std::string(all_kinds()[info.param.kind].name) + "_" + name_of(info.param.source) +
+         (info.param.portable ? "_Portable" : "_Precise");
+}
+
+std::vector<Param> all_params() {
+  std::vector<Param> out;
+  for (std::size_t k = 0; k < all_kinds().size(); ++k) {
+    for (Source s : kSources) {
+      if (s == Source::close && !all_kinds()[k].on_socket) continue;
+      for (bool portable : {false, true}) out.push_back({k, s, portable});
+    }
+  }
+  return out;
+}
+
+class Matrix : public testing::TestWithParam<Param> {};
+
+// Yields until `done` or a bound on the time passes (a hang guard, not a timing assertion).
+template <class Pred>
+bool yield_until(Pred&& done) {
+  auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    this_fiber::yield();
+  }
+  return true;
+}
+
+TEST_P(Matrix, EachSourceEndsTheCallWithItsCodeAndLeavesWhatTheTableSays) {
+  const Kind& kind = all_kinds()[GetParam().kind];
+  const Source source = GetParam().source;
+  RuntimeOptions options;
+  options.portable_mode = GetParam().portable;
+  options.blocking_hook_interval = 1ms;
+  options.connect_reap_timeout = 200ms;
+  Runtime rt(options);
+  bool checked = false;
+  ASSERT_TRUE(rt.spawn([&] {
+    Cell c;
+    c.portable = GetParam().portable;
+    c.source = source;
+    kind.prepare(c);
+    if (testing::Test::HasFatalFailure()) return;
+
+    CancelSource call_source = source == Source::token_deadline ? CancelSource(20ms) : CancelSource();
+    CancelSource scope_source;
+    std::atomic<bool> blocked{false};
+    std::atomic<bool> go{false};
+    std::optional<std::error_code> result;
+    auto target = spawn([&] {
+      if (source == Source::hook) {
+        (void)set_blocking_hook([&] {
+          if (go.load()) (void)cancel_blocking_call();
+          return false;
+        });
+      }
+      // Runs when the call below blocks: proof that it is outstanding.
+      (void)post(this_fiber::id(), [&] { blocked = is_blocking(); });
+      std::optional<CancelScope> scope;
+      if (source == Source::scope) scope.emplace(scope_source.token());
+      if (source == Source::scope_deadline) scope.emplace(std::chrono::nanoseconds(20ms));
+      const bool own = source == Source::token || source == Source::token_deadline;
+      result = kind.call(c, own ? call_source.token() : CancelToken{});
+    });
+    ASSERT_TRUE(target.ok());
+    ASSERT_TRUE(yield_until([&] { return blocked.load() || result.has_value(); }));
+    ASSERT_TRUE(blocked.load()) << "the call did not block; it returned "
+                                << result->message();
+
+    switch (source) {
+      case Source::fiber: EXPECT_TRUE(cancel_blocking_call(*target).ok()); break;
+      case Source::thread: {
+        Status reply;
+        std::thread([&] { reply = cancel_blocking_call(*target); }).join();
+        EXPECT_TRUE(reply.ok()) << reply.error().message();
+        break;
+      }
+      case Source::token: EXPECT_TRUE(call_source.cancel()); break;
+      case Source::scope: EXPECT_TRUE(scope_source.cancel()); break;
+      case Source::token_deadline:
+      case Source::scope_deadline: break;
+      case Source::stop: Runtime::current()->stop(); break;
+      case Source::close: EXPECT_TRUE(close(c.s).ok()); break;
+      case Source::hook: go = true; break;
+      case Source::message:
+        EXPECT_TRUE(post(*target, [] { (void)cancel_blocking_call(); }).ok());
+        break;
+    }
+    ASSERT_TRUE(yield_until([&] { return result.has_value(); })) << "the call never returned";
+    EXPECT_EQ(*result, expected_code(source)) << result->message();
+    if (source != Source::stop) kind.after(c);
+    kind.cleanup(c);
+    checked = true;
+  }).ok());
+  Status ran = rt.run();  // a stop during run() still ends it normally, once every fiber has
+  EXPECT_TRUE(ran.ok()) << ran.error().message();
+  EXPECT_TRUE(checked);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryCallEverySource, Matrix, testing::ValuesIn(all_params()),
+                         param_name);
+
+}  // namespace
+}  // namespace weft
