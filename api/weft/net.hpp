@@ -202,7 +202,7 @@ WEFT_API Result<int> poll(std::span<PollEntry> entries,
 // returned (a socket ready for reading and writing counts twice, as in Winsock). Except set:
 // out-of-band data, or a connect that failed. Null sets are allowed; all null is WSAEINVAL.
 // Timeout as in poll(). Cancellation: returns WSAEINTR; the sets and sockets are unchanged.
-struct SocketSet {
+struct WEFT_API SocketSet {
   std::vector<Socket> sockets;
   void add(Socket s) { sockets.push_back(s); }
   bool contains(Socket s) const noexcept;

@@ -3,13 +3,12 @@
 // or timed out while the call is suspended ends it with the §3 rule for its operation. One
 // test per kind of blocking call, each observed by plain POSIX peers.
 #include "../support/peer.hpp"
+#include "../support/pool_blocker.hpp"
 #include "../support/run.hpp"
 
 #include <weft/weft.hpp>
 
 #include <gtest/gtest.h>
-
-#include <uv.h>
 
 #include <atomic>
 #include <chrono>
@@ -405,50 +404,8 @@ TEST(SourceDeadline, EndsSleepJoinAndSignalWait) {
   });
 }
 
-// libuv's thread pool is one per process: occupying every thread of it holds a resolve in
-// its queue until released, so the deadline surely comes first.
-struct PoolBlocker {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool released = false;
-  int started = 0;
-  uv_loop_t loop{};
-  std::vector<uv_work_t> works;
-  std::thread driver;
-
-  explicit PoolBlocker(int threads) : works(static_cast<std::size_t>(threads)) {
-    uv_loop_init(&loop);
-    for (auto& w : works) {
-      w.data = this;
-      uv_queue_work(
-          &loop, &w,
-          [](uv_work_t* req) {
-            auto* self = static_cast<PoolBlocker*>(req->data);
-            std::unique_lock lock(self->mu);
-            ++self->started;
-            self->cv.notify_all();
-            self->cv.wait(lock, [&] { return self->released; });
-          },
-          nullptr);
-    }
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return started == static_cast<int>(works.size()); });
-  }
-  ~PoolBlocker() {
-    {
-      std::lock_guard lock(mu);
-      released = true;
-    }
-    cv.notify_all();
-    uv_run(&loop, UV_RUN_DEFAULT);  // collects the finished work
-    uv_loop_close(&loop);
-  }
-};
-
 TEST(SourceDeadline, EndsAResolveWaitingForThePool) {
-  const char* size = std::getenv("UV_THREADPOOL_SIZE");
-  int threads = size ? std::atoi(size) : 4;
-  PoolBlocker blocker(threads);
+  test::PoolBlocker blocker;
   run_in_fiber([] {
     CancelSource keep;
     EXPECT_EQ(resolve("localhost", "80", AF_UNSPEC, SOCK_STREAM, soon(keep)).error(),

@@ -6,9 +6,8 @@
 // A cell cancels only once its call is known to be outstanding: before the call, the fiber
 // posts itself a message, which runs when the call blocks and records is_blocking() — so a
 // call that completed at once fails the cell instead of passing it without a cancel.
-//
-// resolve is not here: nothing holds getaddrinfo blocked on purpose (net/resolve tests it).
 #include "../support/peer.hpp"
+#include "../support/pool_blocker.hpp"
 #include "../support/run.hpp"
 
 #include <weft/weft.hpp>
@@ -85,6 +84,7 @@ struct Cell {
   std::unique_ptr<Runtime> remote;     // join across runtimes: the other runtime,
   std::unique_ptr<std::thread> runner;  // its thread,
   CancelSource remote_end;              // and what ends its fiber
+  std::unique_ptr<test::PoolBlocker> pool;  // resolve: holds the request in the pool's queue
 };
 
 // The peer reads everything and sees the stream end in an RST.
@@ -326,6 +326,19 @@ std::vector<Kind> kinds() {
                  c.remote_end.cancel();
                  c.runner->join();
                }});
+  k.push_back({"Resolve", false,
+               [](Cell& c) { c.pool = std::make_unique<test::PoolBlocker>(); },
+               [](Cell&, const CancelToken& t) {
+                 return resolve("localhost", "80", AF_UNSPEC, SOCK_STREAM, t).error();
+               },
+               [](Cell& c) {
+                 // The queued request was cancelled; the resolver works on.
+                 c.pool.reset();
+                 auto r = resolve("localhost", "80", AF_UNSPEC, SOCK_STREAM);
+                 ASSERT_TRUE(r.ok()) << r.error().message();
+                 EXPECT_FALSE(r->empty());
+               },
+               [](Cell& c) { c.pool.reset(); }});
   return k;
 }
 
