@@ -338,6 +338,10 @@ CancelToken CancelSource::token() const noexcept {
 bool CancelSource::cancel() noexcept { return state_ && state_->request(false); }
 
 CancelSource CancelSource::linked(std::initializer_list<CancelToken> parents) {
+  return linked(std::span<const CancelToken>(parents.begin(), parents.size()));
+}
+
+CancelSource CancelSource::linked(std::span<const CancelToken> parents) {
   CancelSource child;
   CancelState* raw = child.state_;
   for (const CancelToken& parent : parents) {

@@ -2,8 +2,10 @@
 #include <weft/fiber.hpp>
 
 #include "blocking.hpp"
+#include "scope.hpp"
 
 #include <algorithm>
+#include <vector>
 
 namespace weft {
 
@@ -50,6 +52,21 @@ FiberId id() noexcept {
   detail::RuntimeImpl* rt = detail::tls_runtime;
   detail::Fiber* f = rt ? rt->current() : nullptr;
   return f ? f->id : FiberId::none;
+}
+
+CancelToken cancel_token() {
+  detail::RuntimeImpl* rt = detail::tls_runtime;
+  detail::Fiber* f = rt ? rt->current() : nullptr;
+  if (!f) return {};
+  std::vector<CancelToken> all;
+  detail::for_each_scope_token(f, [&](const CancelToken& t) {
+    if (t.can_be_cancelled()) all.push_back(t);
+  });
+  if (all.empty()) return {};
+  if (all.size() == 1) return all.front();
+  // Several: a child of all of them, cancelled by the first with its reason. The child's
+  // links keep it cancellable after its source goes.
+  return CancelSource::linked(all).token();
 }
 
 void yield() noexcept {

@@ -11,6 +11,9 @@ bool has_ended(FiberId id) noexcept { return detail::fiber_table_live_slot(id) =
 
 }  // namespace
 
+FiberGroup::FiberGroup(Options options)
+    : options_(options), source_(CancelSource::linked({this_fiber::cancel_token()})) {}
+
 Result<FiberId> FiberGroup::spawn_member(detail::TaskPtr task) {
   if (source_.cancel_requested()) return wsa::eintr;
   // Forget members that have ended, whenever the list has doubled since the last time: a
@@ -30,9 +33,9 @@ void FiberGroup::member_failed(std::error_code ec) noexcept {
   if (options_.cancel_on_error) source_.cancel();
 }
 
-Status FiberGroup::join_all() {
+Status FiberGroup::join_all(const CancelToken& token) {
   for (FiberId id : members_) {
-    Status s = join(id);
+    Status s = join(id, token);
     if (!s.ok()) return s;
   }
   return {};

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <utility>
 
 namespace weft {
@@ -110,6 +111,7 @@ class WEFT_API CancelSource {
   // own cancel(). Cancelling the child never cancels a parent. The child holds its parents'
   // state while it lives; parents hold nothing of the child: either may outlive the other.
   static CancelSource linked(std::initializer_list<CancelToken> parents);
+  static CancelSource linked(std::span<const CancelToken> parents);
   CancelSource(const CancelSource& o) noexcept;
   CancelSource(CancelSource&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
   CancelSource& operator=(CancelSource o) noexcept {

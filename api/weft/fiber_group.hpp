@@ -11,6 +11,11 @@
 // their blocking calls however deep. With Options::cancel_on_error, a member returning an
 // error Status cancels its siblings. Members belong to the runtime of the fiber that spawns
 // them; the group must be created and destroyed on that runtime's fibers.
+//
+// Groups nest (structured concurrency): a group created where a token applies — by a member
+// of another group, or inside a cancel scope — is linked to it (this_fiber::cancel_token()),
+// so cancelling the outer group or scope cancels the inner group's members too. Cancelling
+// the inner group never cancels the outer one.
 #pragma once
 
 #include <weft/cancel_scope.hpp>
@@ -32,7 +37,7 @@ class WEFT_API FiberGroup {
   };
 
   FiberGroup() : FiberGroup(Options{}) {}
-  explicit FiberGroup(Options options) : options_(options) {}
+  explicit FiberGroup(Options options);
   // Joins every member (inside a shielded scope: an enclosing cancellation does not cut the
   // wait short). During runtime stop it waits for them to unwind.
   ~FiberGroup();
@@ -57,8 +62,10 @@ class WEFT_API FiberGroup {
   // Cancels every member's blocking calls, now and later. Thread-safe.
   void cancel() noexcept { source_.cancel(); }
   CancelToken token() const noexcept { return source_.token(); }
-  // Waits until every member has ended. Cancellation: WSAEINTR; the members run on.
-  Status join_all();
+  // Waits until every member has ended: a blocking call like join, with its checks.
+  // Cancellation: WSAEINTR (WSAETIMEDOUT for a deadline); the members run on, and join_all
+  // may be called again.
+  Status join_all(const CancelToken& token = {});
   // The first error a member returned (Status-returning members only).
   std::error_code first_error() const noexcept { return first_error_; }
   // Members spawned and not yet known to have ended (ended ones are forgotten from time to

@@ -135,3 +135,112 @@ TEST(FiberGroup, RuntimeStopUnwindsTheGroup) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FiberGroup, CancellingTheOuterGroupCancelsANestedGroupsMembers) {
+  run_in_fiber([] {
+    std::error_code inner_result;
+    bool inner_spawned = false;
+    FiberGroup outer;
+    ASSERT_TRUE(outer.spawn([&] {
+      FiberGroup inner;  // created by a member: linked to the outer group
+      inner_spawned = inner.spawn([&] { inner_result = this_fiber::sleep_for(1h).error(); }).ok();
+    }).ok());
+    this_fiber::yield();  // the member creates its group; the inner member blocks
+    ASSERT_TRUE(inner_spawned);
+    outer.cancel();
+    ASSERT_TRUE(outer.join_all().ok());  // the member's group joined the inner member
+    EXPECT_EQ(inner_result, wsa::eintr);
+  });
+}
+
+TEST(FiberGroup, CancellingTheInnerGroupLeavesTheOuterOne) {
+  run_in_fiber([] {
+    std::error_code sibling_result;
+    FiberGroup outer;
+    ASSERT_TRUE(outer.spawn([&] {
+      FiberGroup inner;
+      (void)inner.spawn([] { (void)this_fiber::sleep_for(1h); });
+      this_fiber::yield();
+      inner.cancel();
+    }).ok());
+    ASSERT_TRUE(outer.spawn([&] { sibling_result = this_fiber::sleep_for(1ms).error(); }).ok());
+    ASSERT_TRUE(outer.join_all().ok());
+    EXPECT_FALSE(outer.token().cancel_requested());
+    EXPECT_FALSE(sibling_result);
+  });
+}
+
+TEST(FiberGroup, AGroupCreatedInsideACancelledScopeTakesNoMember) {
+  run_in_fiber([] {
+    CancelScope scope;
+    scope.cancel();
+    FiberGroup group;
+    EXPECT_TRUE(group.token().cancel_requested());
+    EXPECT_EQ(group.spawn([] {}).error(), wsa::eintr);
+  });
+}
+
+TEST(FiberGroup, AGroupCreatedInsideAScopeIsCancelledWithItsDeadline) {
+  run_in_fiber([] {
+    std::error_code member_result;
+    {
+      CancelScope scope(std::chrono::nanoseconds(10ms));
+      FiberGroup group;
+      ASSERT_TRUE(group.spawn([&] { member_result = this_fiber::sleep_for(1h).error(); }).ok());
+    }  // the group's destructor joins its member, which the deadline ended
+    EXPECT_EQ(member_result, wsa::etimedout);
+  });
+}
+
+TEST(FiberGroup, JoinAllTakesATokenLikeEveryBlockingCall) {
+  run_in_fiber([] {
+    FiberGroup group;
+    ASSERT_TRUE(group.spawn([] { (void)this_fiber::sleep_for(1h); }).ok());
+    this_fiber::yield();
+    CancelSource source;
+    auto canceller = spawn([&] { source.cancel(); });
+    EXPECT_EQ(group.join_all(source.token()).error(), wsa::eintr);
+    EXPECT_EQ(group.join_all(source.token()).error(), wsa::eintr);  // sticky
+    ASSERT_TRUE(join(*canceller).ok());
+    EXPECT_EQ(group.join_all(CancelSource(5ms).token()).error(), wsa::etimedout);
+    group.cancel();
+    EXPECT_TRUE(group.join_all().ok());
+  });
+}
+
+TEST(ThisFiber, CancelTokenMergesTheScopesThatApply) {
+  run_in_fiber([] {
+    EXPECT_FALSE(this_fiber::cancel_token().can_be_cancelled());  // none applies
+    CancelScope outer;
+    {
+      CancelScope inner;
+      CancelToken t = this_fiber::cancel_token();
+      EXPECT_TRUE(t.can_be_cancelled());
+      outer.cancel();  // the outer of the two scopes: the merged token follows it
+      EXPECT_TRUE(t.cancel_requested());
+      EXPECT_EQ(t.reason(), wsa::eintr);
+      CancelScope shielded(CancelScope::shield);
+      CancelToken s = this_fiber::cancel_token();
+      EXPECT_FALSE(s.cancel_requested());  // a shield stops the walk
+    }
+  });
+}
+
+TEST(ThisFiber, CancelTokenInAMemberFollowsItsGroup) {
+  run_in_fiber([] {
+    FiberGroup group;
+    CancelToken seen;
+    ASSERT_TRUE(group.spawn([&] { seen = this_fiber::cancel_token(); }).ok());
+    ASSERT_TRUE(group.join_all().ok());
+    EXPECT_TRUE(seen.can_be_cancelled());
+    EXPECT_FALSE(seen.cancel_requested());
+    group.cancel();
+    EXPECT_TRUE(seen.cancel_requested());
+    EXPECT_EQ(seen.reason(), wsa::eintr);
+  });
+  EXPECT_FALSE(this_fiber::cancel_token().can_be_cancelled());  // outside a fiber
+}
+
+}  // namespace
