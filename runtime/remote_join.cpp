@@ -1,4 +1,4 @@
-// join() across runtimes (semantics.md §8: join works whichever runtime the two fibers are
+// join() across runtimes (semantics.md §3, the join row: join works whichever runtime the two fibers are
 // on). A local join links a waiter into the target's record, which only the target's thread
 // touches; a join from another runtime registers in one process-wide list instead, which the
 // target's end looks through when its slot counts registrations.
