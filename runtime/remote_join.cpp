@@ -1,5 +1,5 @@
-// join() across runtimes (semantics.md §3, the join row: join works whichever runtime the two fibers are
-// on). A local join links a waiter into the target's record, which only the target's thread
+// join() across runtimes (semantics.md §3, the join row: join waits for a fiber of any
+// runtime). A local join links a waiter into the target's record, which only the target's thread
 // touches; a join from another runtime registers in one process-wide list instead, which the
 // target's end looks through when its slot counts registrations.
 //
