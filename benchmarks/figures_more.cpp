@@ -201,7 +201,7 @@ std::vector<double> fast_path(const Config& cfg, bool receive, int writer, int d
 
 // Set by --fast-path, whose instructions are counted: the waits above for a batch's bytes to
 // be queued then sleep between looks, so that how long the kernel takes to queue them does
-// not change the count. (The timed figure spins, as before: nothing sleeps next to it.)
+// not change the count. (The timed figure spins: nothing sleeps next to it.)
 bool g_counting = false;
 void pause_if_counting() {
   if (g_counting) ::usleep(5000);

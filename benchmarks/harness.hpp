@@ -88,8 +88,8 @@ bool goal_met(const Figure& f, const std::string& name, double x);
 // Steady-clock nanoseconds.
 std::int64_t now_ns() noexcept;
 
-// The time-stamp counter, for single events below a clock read's cost (about 20 ns here):
-// reading it costs a few ns. ticks_to_ns converts a difference (calibrated once against the
+// The time-stamp counter, for single events shorter than a read of the steady clock, which
+// costs several times what reading the counter does. ticks_to_ns converts a difference (calibrated once against the
 // steady clock).
 inline std::uint64_t ticks() noexcept { return __builtin_ia32_rdtsc(); }
 double ticks_to_ns(std::uint64_t ticks) noexcept;

@@ -262,8 +262,8 @@ void RuntimeImpl::prefetch_ahead() noexcept {
   // - the one kStackAhead places on, whose record was so loaded some switches ago: its saved
   //   registers and the frames it returns through first (the stack grows down: they lie just
   //   above the saved stack pointer), and its slot in the fiber table.
-  // Frames: six lines stay within the stack of any fiber parked in a blocking call (one in
-  // join uses 376 bytes, in sleep 424); six more only for deeper ones (recv: about 680).
+  // Frames: six lines cover the frames of a fiber parked in join or sleep; six more are loaded
+  // only when the stack holds that much above the saved pointer (a fiber parked in recv).
   // Not past the stack's top: beyond it lies another mapping (a guard page, another stack's
   // untouched bottom), whose lines would cost page walks for nothing. (Loops of constant
   // length, unrolled: this runs at every switch.)

@@ -78,7 +78,8 @@ class RuntimeImpl {
   // A fiber spawned on this thread: created and queued at once.
   Result<FiberId> spawn_local(TaskPtr task, SpawnOptions options);
 
-  // Counters kept by layers above (sockets).
+  // Written by the socket table (socket_table.cpp) on this runtime's thread; read by stats()
+  // from any thread.
   std::atomic<std::uint64_t> sockets_open{0};
   std::atomic<std::uint64_t> pending_connects{0};
 

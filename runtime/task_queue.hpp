@@ -1,7 +1,7 @@
 // weft::detail — a FIFO of tasks that allocates nothing until its first push. Every fiber
-// record holds one (the fiber's messages) and almost none is ever used: std::deque, which
-// allocates its map and a 512-byte block when constructed, cost each fiber about 600 bytes
-// of heap for nothing.
+// record holds one (the fiber's messages) and almost none is ever used, so it must cost a
+// fiber nothing but its own few words: std::deque allocates its map and a block when it is
+// constructed.
 #pragma once
 
 #include <weft/task.hpp>

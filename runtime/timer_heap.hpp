@@ -3,13 +3,13 @@
 // Nodes live in the blocked calls that own them (on fiber stacks), so arming a timer never
 // allocates beyond the heap's array. The array holds each timer's ordering key beside its
 // node, so that sifting compares entries of one contiguous array and never reads the nodes
-// on other fibers' stacks (at 100,000 timers those reads were a cache miss per comparison).
+// on other fibers' stacks, each of which would be a cache miss when many fibers wait.
 //
-// Removal is lazy: erase() only marks the node's entry removed, O(1) — a token cancelling
-// 100,000 sleeps removes 100,000 timers, and a sift for each would again touch the stacks of
-// the fibers whose entries move. Removed entries keep their keys, so the heap stays ordered;
-// they are dropped when they reach the top, and all at once (a rebuild in O(n)) when a push
-// finds them outnumbering the live ones.
+// Removal is lazy: erase() only marks the node's entry removed, O(1), because one cancel may
+// remove a timer for every fiber it wakes (a token that ends many sleeps), and a sift for each
+// would again touch the stacks of the fibers whose entries move. Removed entries keep their
+// keys, so the heap stays ordered; they are dropped when they reach the top, and all at once
+// (a rebuild in O(n)) when a push finds them outnumbering the live ones.
 #pragma once
 
 #include <cstddef>

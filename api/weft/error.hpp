@@ -20,9 +20,9 @@
 
 namespace weft {
 
-// The codes of semantics.md §7, with their Winsock values, plus the further Winsock codes the
-// socket calls need (message size, options, address families, reachability), and Winsock's
-// four codes for a failed name lookup (getaddrinfo's EAI_* codes, as ws2tcpip.h maps them).
+// The error codes of semantics.md §8, with their Winsock values: those of the socket calls
+// and the runtime, and Winsock's four codes for a failed name lookup (getaddrinfo's EAI_*
+// codes, as ws2tcpip.h maps them).
 enum class wsa : int {
   eintr = 10004,           // the call was cancelled
   efault = 10014,          // null or invalid buffer / out pointer

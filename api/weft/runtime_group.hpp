@@ -109,7 +109,9 @@ class WEFT_API RuntimeGroup {
   // it). Port 0 picks one free port for all the listeners. The listeners exist when serve()
   // returns (connections queue from then on) and are served once run() runs.
   // Returns the address listened on. Errors: those of socket(2), bind(2) and listen(2)
-  // (WSAEADDRINUSE, WSAEACCES, ...), WSAEAFNOSUPPORT, WSAENETDOWN once stopped or finished.
+  // (WSAEADDRINUSE, WSAEADDRNOTAVAIL, WSAEMFILE, ...; an errno with no Winsock code, such as
+  // EACCES for a privileged port, comes back in std::generic_category()), WSAEAFNOSUPPORT,
+  // WSAENETDOWN once stopped or finished.
   Result<Address> serve(const Address& local, std::function<void(UniqueSocket)> handler,
                         ServeOptions options = {});
 

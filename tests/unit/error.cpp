@@ -1,4 +1,4 @@
-// The "wsa" error category and Result<T> (semantics.md §7).
+// The "wsa" error category and Result<T> (semantics.md §8).
 #include <weft/error.hpp>
 
 #include "errors.hpp"

@@ -1,4 +1,4 @@
-/* weft — the Winsock-SPI-shaped C ABI (docs/wsp-adapter.md in the design).
+/* weft — the Winsock-SPI-shaped C ABI (docs/wsp.md).
  *
  * A thin shell over weft's C++ API: every call forwards and translates errors; the semantics
  * are those of docs/semantics.md. Calls return SOCKET_ERROR (or WEFT_INVALID_SOCKET) and store
