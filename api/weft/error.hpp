@@ -20,7 +20,7 @@
 
 namespace weft {
 
-// The error codes of semantics.md §8, with their Winsock values: those of the socket calls
+// The error codes of semantics.md §7, with their Winsock values: those of the socket calls
 // and the runtime, and Winsock's four codes for a failed name lookup (getaddrinfo's EAI_*
 // codes, as ws2tcpip.h maps them).
 enum class wsa : int {

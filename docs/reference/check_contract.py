@@ -5,10 +5,11 @@
     beside the citation — "`A.B`, `A.C` (unit/stop)", "`A.*` in stress/cancel_races", or in
     the heading of the table's column, "proof (net/close_linger)" — the test must be in
     tests/<that file>.cpp; a citation with no file named must be in some tests/**/*.cpp. A
-    file named applies to the citations before it in the same table cell or paragraph, back
-    to the previous file named or the previous ";". `Suite.*` asks only that the suite exist
-    (parameterised and typed suites included); "`...Test`" continues the suite of the
-    citation before it.
+    file named applies to the run of citations of one suite right before it, in the same
+    table cell or paragraph ("`X.a`, `Y.b`, `Y.c` (f)": Y.b and Y.c are in f); the others
+    before it take the file in the column's heading, if any. `Suite.*` asks only that the
+    suite exist (parameterised and typed suites included); "`...Test`" continues the suite
+    of the citation before it.
 (b) Every "semantics.md §N" or "semantics §N" (also "§N, §M", "§N-§M") in the sources, tests,
     docs/*.md and README.md names a heading "## N." of docs/semantics.md (N may carry a
     letter: 7a), and every bare "§N" inside docs/semantics.md names one of its own headings.
@@ -154,7 +155,15 @@ for line_no, text, default in units():
                 waiting.append((last_suite, m.group("more")))
                 cited += 1
         elif m.group("file"):
+            # The run of one suite right before the file takes it; the citations before that
+            # run take the column's file, or none.
+            run_start = len(waiting)
+            while run_start > 0 and waiting[run_start - 1][0] == waiting[-1][0]:
+                run_start -= 1
+            earlier, waiting[:] = waiting[:run_start], waiting[run_start:]
             settle(m.group("file"))
+            waiting[:] = earlier
+            settle(default)
         else:
             settle(default)
     settle(default)
@@ -175,7 +184,9 @@ SUBJECTS = [
     "precise", "reset", "abort", "reaper", "race", "check",
     "cancel_blocking_call",
 ]
-SUBJECT = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, SUBJECTS)) + r")", re.I)
+# A stem starts a word, or a part of an identifier after "_" (error_category).
+START = r"(?<![A-Za-z0-9-])"
+SUBJECT = re.compile(START + "(" + "|".join(map(re.escape, SUBJECTS)) + ")", re.I)
 COMMENT_MARK = re.compile(r"^\s*(?://+|/?\*+|#+)\s?")
 
 scanned = [root / "README.md"] + sorted((root / "docs").glob("*.md"))
@@ -204,7 +215,7 @@ for path in scanned:
         if not subjects:
             continue
         cited_text = "\n".join(sections[s][1] for s in ids)
-        if not any(re.search(r"(?<![\w-])" + re.escape(w), cited_text, re.I) for w in subjects):
+        if not any(re.search(START + re.escape(w), cited_text, re.I) for w in subjects):
             names = ", ".join(f"§{s} ({sections[s][0]})" for s in ids)
             problems.append(f"{where}: cites {names} about {', '.join(sorted(subjects))}, "
                             f"which it does not mention")
