@@ -216,7 +216,10 @@ WEFT_API Result<int> select(SocketSet* read, SocketSet* write, SocketSet* except
 
 // Resolves a host name and service (port number or name) through libuv's thread pool;
 // only the calling fiber waits. family: AF_UNSPEC, AF_INET or AF_INET6; type SOCK_STREAM or
-// SOCK_DGRAM. Errors: WSAEINVAL (bad arguments), and resolver failures as generic errors.
+// SOCK_DGRAM. Errors: WSAEINVAL (bad arguments); a failed lookup returns Winsock's codes:
+// WSAHOST_NOT_FOUND (11001, no such host), WSATRY_AGAIN (11002, no answer from the name
+// service, perhaps for now), WSANO_RECOVERY (11003, the name service failed) or WSANO_DATA
+// (11004, no address of the family asked for).
 // Cancellation: returns WSAEINTR; the pool request is cancelled if it has not started,
 // otherwise its result is discarded when it arrives.
 WEFT_API Result<std::vector<Address>> resolve(std::string_view host, std::string_view service,

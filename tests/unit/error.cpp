@@ -1,4 +1,4 @@
-// The "wsa" error category and Result<T> (semantics.md §8).
+// The "wsa" error category and Result<T> (semantics.md §7).
 #include <weft/error.hpp>
 
 #include "errors.hpp"
@@ -33,6 +33,10 @@ TEST(WsaCategory, KeepsWinsockNumbers) {
   EXPECT_EQ(static_cast<int>(wsa::eshutdown), 10058);
   EXPECT_EQ(static_cast<int>(wsa::etimedout), 10060);
   EXPECT_EQ(static_cast<int>(wsa::econnrefused), 10061);
+  EXPECT_EQ(static_cast<int>(wsa::host_not_found), 11001);
+  EXPECT_EQ(static_cast<int>(wsa::try_again), 11002);
+  EXPECT_EQ(static_cast<int>(wsa::no_recovery), 11003);
+  EXPECT_EQ(static_cast<int>(wsa::no_data), 11004);
   std::error_code ec = wsa::eintr;
   EXPECT_EQ(ec.value(), 10004);
   EXPECT_EQ(&ec.category(), &weft::wsa_category());
@@ -65,9 +69,28 @@ TEST(WsaCategory, MapsToPortableConditions) {
     EXPECT_TRUE(ec == r.cond) << ec.message();
     EXPECT_FALSE(ec.message().empty());
   }
-  std::error_code shutdown = wsa::eshutdown;
-  EXPECT_EQ(shutdown.default_error_condition().category(), weft::wsa_category());
-  EXPECT_NE(shutdown.message().find("WSAESHUTDOWN"), std::string::npos);
+  // Codes with no portable condition map to themselves in the "wsa" category, and their
+  // messages name them.
+  struct Own {
+    wsa code;
+    const char* name;
+  };
+  const Own own[] = {
+      {wsa::eshutdown, "WSAESHUTDOWN"},
+      {wsa::host_not_found, "WSAHOST_NOT_FOUND"},
+      {wsa::try_again, "WSATRY_AGAIN"},
+      {wsa::no_recovery, "WSANO_RECOVERY"},
+      {wsa::no_data, "WSANO_DATA"},
+  };
+  for (const Own& o : own) {
+    std::error_code ec = o.code;
+    EXPECT_EQ(ec.default_error_condition().category(), weft::wsa_category()) << o.name;
+    EXPECT_EQ(ec.default_error_condition().value(), static_cast<int>(o.code)) << o.name;
+    EXPECT_NE(ec.message().find(o.name), std::string::npos) << ec.message();
+  }
+  // WSATRY_AGAIN is not "would block", though EAGAIN is EWOULDBLOCK on Linux.
+  EXPECT_FALSE(std::error_code(wsa::try_again) == std::errc::operation_would_block);
+  EXPECT_FALSE(std::error_code(wsa::try_again) == std::errc::resource_unavailable_try_again);
 }
 
 TEST(Result, HoldsAValue) {
