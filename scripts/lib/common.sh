@@ -5,7 +5,7 @@
 WEFT_BUILD_PACKAGES=(
   g++ meson ninja-build pkgconf
   libuv1-dev libboost1.81-dev libboost-context1.81-dev libspdlog-dev
-  googletest libgtest-dev libbenchmark-dev
+  googletest libgtest-dev
 )
 # The test suite's extras: real HTTP clients for weft-http, and the API reference.
 WEFT_TEST_PACKAGES=(curl wrk doxygen)
