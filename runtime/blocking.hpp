@@ -105,7 +105,7 @@ class BlockingCall {
   // For a call admitted by `entry` (BlockingEntry::admit() returned no error).
   explicit BlockingCall(const BlockingEntry& entry) : BlockingCall(entry.fiber()) {}
   explicit BlockingCall(Fiber* f) : f_(f) {
-    f_->slot->word.store(make_word(f_->gen(), CallState::pending), std::memory_order_release);
+    f_->slot->word.begin(f_->gen());
     // A call given a token, or inside cancel scopes, is cancelled by those tokens too (one
     // registration per token for the call's duration; none at all without tokens).
     if (has_tokens(f_)) scope_register(f_, f_->call_registrations);
@@ -113,7 +113,7 @@ class BlockingCall {
   ~BlockingCall() {
     // Deregistered (waiting for one running elsewhere) before the call ends.
     f_->call_registrations.clear();
-    f_->slot->word.store(make_word(f_->gen(), CallState::idle), std::memory_order_release);
+    f_->slot->word.end(f_->gen());
   }
   BlockingCall(const BlockingCall&) = delete;
   BlockingCall& operator=(const BlockingCall&) = delete;
@@ -140,24 +140,7 @@ class BlockingCall {
   // After a completion that turned out spurious (readiness, then EAGAIN): makes the call
   // outstanding again. Returns the outcome instead if a cancel arrived meanwhile (it found
   // the call completed and asked for it anyway: no data moved, so the cancel takes effect).
-  CallState rearm() noexcept {
-    std::uint64_t w = f_->slot->word.load(std::memory_order_acquire);
-    for (;;) {
-      if (w & kCancelRequested) {
-        f_->slot->word.store(make_word(f_->gen(), CallState::cancelled), std::memory_order_release);
-        return CallState::cancelled;
-      }
-      if (f_->rt->stopping()) {
-        f_->slot->word.store(make_word(f_->gen(), CallState::netdown), std::memory_order_release);
-        return CallState::netdown;
-      }
-      if (f_->slot->word.compare_exchange_weak(w, make_word(f_->gen(), CallState::pending),
-                                               std::memory_order_acq_rel,
-                                               std::memory_order_acquire)) {
-        return CallState::pending;
-      }
-    }
-  }
+  CallState rearm() noexcept { return f_->slot->word.rearm(f_->gen(), f_->rt->stopping()); }
 
   Fiber* fiber() const noexcept { return f_; }
 

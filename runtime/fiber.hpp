@@ -79,7 +79,7 @@ struct alignas(64) Fiber {
 
   std::uint64_t gen() const noexcept { return gen_of_id(id); }
   CallState call_state() const noexcept {
-    return state_of(slot->word.load(std::memory_order_acquire));
+    return slot->word.state();
   }
   // The only writers of `messages` and `hook`, which keep maybe_pseudo true while either is
   // set (the fiber's own thread).

@@ -50,14 +50,11 @@ FiberId fiber_table_acquire(Fiber* fiber, std::uint32_t runtime_index) noexcept 
   }
   FiberSlot* s = slot_at(index);
   std::uint64_t gen = gen_of_word(s->word.load(std::memory_order_relaxed));
-  if (gen == 0) {
-    gen = 1;  // a fresh slot: generation 0 is never issued, so no id is 0
-    s->word.store(make_word(gen, CallState::idle), std::memory_order_relaxed);
-  }
+  if (gen == 0) gen = 1;  // a fresh slot: generation 0 is never issued, so no id is 0
   s->fiber = fiber;
   s->runtime_index.store(runtime_index, std::memory_order_relaxed);
   // Publishes fiber and runtime_index to whoever later reads the word with acquire.
-  s->word.store(make_word(gen, CallState::idle), std::memory_order_release);
+  s->word.open(gen);
   return static_cast<FiberId>((gen << kSlotBits) | index);
 }
 
@@ -69,7 +66,7 @@ void fiber_table_release(FiberId id) noexcept {
   if (next == 0) next = 1;
   s->fiber = nullptr;
   // From here on the old id is stale: cancels and joins see a different generation.
-  s->word.store(make_word(next, CallState::idle), std::memory_order_release);
+  s->word.retire(next);
   // Pairs with the fence in join_remote: either it sees the new generation, or this sees
   // its registration.
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -6,7 +6,8 @@
 // foreign thread safe against the target fiber ending concurrently.
 //
 // FiberSlot::word, bit by bit:
-//   bits 0..6   CallState of the fiber's outstanding blocking call (idle when there is none)
+//   bits 0..5   CallState of the fiber's outstanding blocking call (idle when there is none)
+//   bit  6      kRequestTimedOut: with bit 7, the request was a deadline's (WSAETIMEDOUT)
 //   bit  7      kCancelRequested: a cancel arrived after completion had fixed the outcome
 //   bits 8..47  generation of the fiber in the slot; it changes when that fiber ends
 // Every transition out of `pending` is a compare-and-swap that includes the generation, so
@@ -31,7 +32,8 @@ enum class CallState : std::uint8_t {
   netdown = 5,    // fixed by runtime stop: WSAENETDOWN
 };
 
-inline constexpr std::uint64_t kStateMask = 0x7f;
+inline constexpr std::uint64_t kStateMask = 0x3f;
+inline constexpr std::uint64_t kRequestTimedOut = 0x40;
 inline constexpr std::uint64_t kCancelRequested = 0x80;
 inline constexpr unsigned kSlotBits = 24;
 inline constexpr std::uint64_t kGenMask = (std::uint64_t{1} << 40) - 1;
@@ -48,8 +50,112 @@ inline std::uint32_t slot_of_id(FiberId id) noexcept {
   return static_cast<std::uint32_t>(to_integer(id) & ((1u << kSlotBits) - 1));
 }
 
+// The outcome word of one fiber slot (its bits above), and every transition it makes: one
+// type, so that "one outcome, fixed once by compare-and-swap" holds in code as in data.
+class OutcomeWord {
+ public:
+  // What a cancel or a deadline's fix() found.
+  enum class Fix {
+    won,        // pending → the given outcome: the caller must get the fiber running
+    no_effect,  // already fixed (completion won, or a cancel before): 0, nothing more to do
+    no_call,    // no outstanding call, or the fiber has ended: WSAEINVAL
+    stopped,    // fixed by runtime stop: WSAENETDOWN
+  };
+
+  // --- any thread ---
+  std::uint64_t load(std::memory_order order = std::memory_order_acquire) const noexcept {
+    return w_.load(order);
+  }
+  CallState state() const noexcept { return state_of(load()); }
+  std::uint64_t gen() const noexcept { return gen_of_word(load()); }
+
+  // Fixes the pending call of fiber generation `gen` to `how` (cancelled or timed_out); a
+  // cancel that finds the call completed marks kCancelRequested, so that a completion that
+  // turns out spurious ends in the cancel (rearm).
+  Fix fix(std::uint64_t gen, CallState how) noexcept {
+    std::uint64_t w = w_.load(std::memory_order_acquire);
+    for (;;) {
+      if (gen_of_word(w) != gen) return Fix::no_call;  // the fiber has ended
+      switch (state_of(w)) {
+        case CallState::idle: return Fix::no_call;
+        case CallState::pending:
+          if (w_.compare_exchange_weak(w, make_word(gen, how), std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+            return Fix::won;
+          }
+          continue;
+        case CallState::completed: {
+          // Completion won the race; the call returns its result as if never cancelled,
+          // unless it finds the completion spurious (rearm), which then ends in the request,
+          // with its reason. The first request stays.
+          if (w & kCancelRequested) return Fix::no_effect;
+          const std::uint64_t asked =
+              kCancelRequested | (how == CallState::timed_out ? kRequestTimedOut : 0);
+          if (w_.compare_exchange_weak(w, w | asked, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+            return Fix::no_effect;
+          }
+          continue;
+        }
+        case CallState::cancelled:
+        case CallState::timed_out: return Fix::no_effect;  // a repeated cancel
+        case CallState::netdown: return Fix::stopped;
+      }
+      return Fix::no_call;
+    }
+  }
+
+  // --- the fiber's runtime thread ---
+  // The call of generation `gen` becomes outstanding (begin) or ends (end).
+  void begin(std::uint64_t gen) noexcept {
+    w_.store(make_word(gen, CallState::pending), std::memory_order_release);
+  }
+  void end(std::uint64_t gen) noexcept {
+    w_.store(make_word(gen, CallState::idle), std::memory_order_release);
+  }
+  // Fixes the pending call to `how` (completion, a call's own timer, stop): false when
+  // something else fixed it first (the loser does nothing).
+  bool complete(std::uint64_t gen, CallState how) noexcept {
+    std::uint64_t expected = make_word(gen, CallState::pending);
+    return w_.compare_exchange_strong(expected, make_word(gen, how), std::memory_order_acq_rel,
+                                      std::memory_order_acquire);
+  }
+  // After a completion that turned out spurious (readiness, then EAGAIN): pending again.
+  // Returns the outcome instead if a cancel or a deadline arrived meanwhile (it found the
+  // call completed and asked for it anyway: no data moved, so it takes effect, with its
+  // reason), or netdown once the runtime stops.
+  CallState rearm(std::uint64_t gen, bool stopping) noexcept {
+    std::uint64_t w = w_.load(std::memory_order_acquire);
+    for (;;) {
+      CallState instead = (w & kRequestTimedOut)   ? CallState::timed_out
+                          : (w & kCancelRequested) ? CallState::cancelled
+                          : stopping               ? CallState::netdown
+                                                   : CallState::pending;
+      if (instead != CallState::pending) {
+        w_.store(make_word(gen, instead), std::memory_order_release);
+        return instead;
+      }
+      if (w_.compare_exchange_weak(w, make_word(gen, CallState::pending),
+                                   std::memory_order_acq_rel, std::memory_order_acquire)) {
+        return CallState::pending;
+      }
+    }
+  }
+
+  // --- the slot's life (fiber_table.cpp) ---
+  // A fiber of generation `gen` takes the slot: publishes what was written before it.
+  void open(std::uint64_t gen) noexcept {
+    w_.store(make_word(gen, CallState::idle), std::memory_order_release);
+  }
+  // The fiber has ended: the slot moves to generation `next`, and the old id is stale.
+  void retire(std::uint64_t next) noexcept { open(next); }
+
+ private:
+  std::atomic<std::uint64_t> w_{0};
+};
+
 struct FiberSlot {
-  std::atomic<std::uint64_t> word{0};
+  OutcomeWord word;
   // The registry index of the runtime owning the fiber; constant while the fiber lives.
   std::atomic<std::uint32_t> runtime_index{0};
   // The fiber object; written before the id is published, read on the owner's thread.
@@ -86,7 +192,7 @@ inline FiberSlot* fiber_table_slot(FiberId id) noexcept {
 // id's), else nullptr.
 inline FiberSlot* fiber_table_live_slot(FiberId id) noexcept {
   FiberSlot* s = fiber_table_slot(id);
-  return s && gen_of_word(s->word.load(std::memory_order_acquire)) == gen_of_id(id) ? s : nullptr;
+  return s && s->word.gen() == gen_of_id(id) ? s : nullptr;
 }
 
 }  // namespace weft::detail

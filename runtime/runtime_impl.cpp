@@ -225,12 +225,7 @@ bool RuntimeImpl::complete(Fiber* f, CallState how) noexcept {
   // thread does after stop() (a close cancelling waiters, a readiness callback) can give those
   // calls another outcome.
   if (!stop_swept_ && running_ && stopping()) sweep_for_stop();
-  std::uint64_t expected = make_word(f->gen(), CallState::pending);
-  if (!f->slot->word.compare_exchange_strong(expected, make_word(f->gen(), how),
-                                             std::memory_order_acq_rel,
-                                             std::memory_order_acquire)) {
-    return false;
-  }
+  if (!f->slot->word.complete(f->gen(), how)) return false;
   make_ready(f);
   return true;
 }

@@ -1,0 +1,78 @@
+// The outcome word's transitions (runtime/fiber_table.hpp): one outcome per call, fixed once,
+// and a request that arrives after completion kept, with its reason, for a re-arm.
+#include "fiber_table.hpp"
+
+#include <gtest/gtest.h>
+
+namespace weft::detail {
+namespace {
+
+using Fix = OutcomeWord::Fix;
+constexpr std::uint64_t kGen = 7;
+
+TEST(OutcomeWord, ACallIsFixedOnceTheLoserDoesNothing) {
+  OutcomeWord w;
+  w.open(kGen);
+  EXPECT_EQ(w.state(), CallState::idle);
+  w.begin(kGen);
+  EXPECT_EQ(w.state(), CallState::pending);
+  EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::won);
+  EXPECT_FALSE(w.complete(kGen, CallState::completed));  // the completion lost
+  EXPECT_EQ(w.fix(kGen, CallState::timed_out), Fix::no_effect);  // a repeated cancel
+  EXPECT_EQ(w.state(), CallState::cancelled);
+  w.end(kGen);
+  EXPECT_EQ(w.state(), CallState::idle);
+}
+
+TEST(OutcomeWord, ACancelWithNoCallOrOfAnEndedFiberFindsNoCall) {
+  OutcomeWord w;
+  w.open(kGen);
+  EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::no_call);  // idle
+  w.begin(kGen);
+  EXPECT_EQ(w.fix(kGen - 1, CallState::cancelled), Fix::no_call);  // another generation
+  w.retire(kGen + 1);
+  EXPECT_EQ(w.gen(), kGen + 1);
+  EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::no_call);
+}
+
+TEST(OutcomeWord, AStoppedCallAnswersStopped) {
+  OutcomeWord w;
+  w.open(kGen);
+  w.begin(kGen);
+  EXPECT_TRUE(w.complete(kGen, CallState::netdown));
+  EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::stopped);
+}
+
+TEST(OutcomeWord, ACompletionWithoutARequestReArmsToPending) {
+  OutcomeWord w;
+  w.open(kGen);
+  w.begin(kGen);
+  EXPECT_TRUE(w.complete(kGen, CallState::completed));
+  EXPECT_EQ(w.rearm(kGen, false), CallState::pending);
+  EXPECT_EQ(w.state(), CallState::pending);
+  EXPECT_TRUE(w.complete(kGen, CallState::completed));
+  EXPECT_EQ(w.rearm(kGen, true), CallState::netdown);  // the runtime stops meanwhile
+}
+
+TEST(OutcomeWord, ACancelAfterASpuriousCompletionEndsTheCallAtReArm) {
+  OutcomeWord w;
+  w.open(kGen);
+  w.begin(kGen);
+  EXPECT_TRUE(w.complete(kGen, CallState::completed));
+  EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::no_effect);  // completion won...
+  EXPECT_EQ(w.state(), CallState::completed);  // ...and the call may return its result
+  EXPECT_EQ(w.rearm(kGen, false), CallState::cancelled);  // unless it would wait again
+}
+
+TEST(OutcomeWord, ADeadlineAfterASpuriousCompletionKeepsItsReason) {
+  OutcomeWord w;
+  w.open(kGen);
+  w.begin(kGen);
+  EXPECT_TRUE(w.complete(kGen, CallState::completed));
+  EXPECT_EQ(w.fix(kGen, CallState::timed_out), Fix::no_effect);
+  EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::no_effect);  // the first request stays
+  EXPECT_EQ(w.rearm(kGen, true), CallState::timed_out);  // before stop, as a fixed outcome
+}
+
+}  // namespace
+}  // namespace weft::detail
