@@ -1,4 +1,3 @@
-#include <weft/cancel.hpp>
 #include <weft/fiber.hpp>
 
 #include "blocking.hpp"
@@ -40,10 +39,6 @@ Status join(FiberId id, const CancelToken& token) {
   detail::JoinWaiter waiter(self);
   s->fiber->joiners.push_back(waiter.hook);
   return detail::outcome_error(call.wait());
-}
-
-Status cancel_blocking_call(FiberId f) noexcept {
-  return detail::cancel_call(f, detail::CallState::cancelled);
 }
 
 namespace this_fiber {

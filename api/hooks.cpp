@@ -52,13 +52,6 @@ bool is_blocking() noexcept {
   return f && f->pseudo_depth > 0;
 }
 
-Status cancel_blocking_call() noexcept {
-  detail::RuntimeImpl* rt = detail::tls_runtime;
-  detail::Fiber* f = rt ? rt->current() : nullptr;
-  if (!f) return wsa::einval;
-  return detail::cancel_call(f->id, detail::CallState::cancelled);
-}
-
 Result<bool> blocking_callback() {
   detail::BlockingEntry entry({});
   if (auto ec = entry.need_fiber()) return ec;

@@ -19,6 +19,12 @@
 
 namespace weft {
 
+// Cancels fiber f's outstanding blocking call: 0, WSAEINVAL or WSAENETDOWN, as above.
 WEFT_API Status cancel_blocking_call(FiberId f) noexcept;
+
+// Cancels the calling fiber's own outstanding call, from its blocking hook or a message that
+// runs during that call (Winsock's WSPCancelBlockingCall): 0 if there was one; WSAEINVAL
+// otherwise (no call, or not on a fiber); WSAENETDOWN once its runtime stops.
+WEFT_API Status cancel_blocking_call() noexcept;
 
 }  // namespace weft

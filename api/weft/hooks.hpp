@@ -11,6 +11,7 @@
 // WSAEINPROGRESS at once: one blocking call per fiber, as in Winsock.
 #pragma once
 
+#include <weft/cancel.hpp>
 #include <weft/config.hpp>
 #include <weft/error.hpp>
 #include <weft/fiber_id.hpp>
@@ -46,10 +47,8 @@ WEFT_API BlockingHook set_blocking_hook(BlockingHook hook);
 // (Winsock's WSAIsBlocking).
 WEFT_API bool is_blocking() noexcept;
 
-// Cancels the calling fiber's own outstanding call, from its blocking hook or a message that
-// runs during that call (Winsock's WSPCancelBlockingCall). 0 if there was one; WSAEINVAL
-// otherwise.
-WEFT_API Status cancel_blocking_call() noexcept;
+// cancel_blocking_call() with no argument — the calling fiber's own call, from its hook or a
+// message — is declared beside the other form in <weft/cancel.hpp>.
 
 // The provider-side view (Winsock's WPUQueryBlockingCallback): for code that implements a
 // pseudo-blocking wait of its own on top of weft and calls this between attempts. Each call
