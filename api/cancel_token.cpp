@@ -1,6 +1,6 @@
 #include <weft/cancel_token.hpp>
 
-#include "registrations.hpp"
+#include "call_registrations.hpp"
 #include "spin_lock.hpp"
 
 #include <algorithm>
@@ -169,7 +169,7 @@ struct CancelState {
     executing_thread = std::this_thread::get_id();
     // From here on nothing is added (a registration runs inline instead) and the array is
     // not squeezed: `used` stays, and a removal only leaves a null.
-    const std::uint32_t here = ScopeRegistrations::thread_affinity();
+    const std::uint32_t here = CallRegistrations::thread_affinity();
     for (std::uint32_t i = 0; i < used;) {
       CancelCallback* cb = slots[i];
       if (!cb) {
@@ -182,7 +182,7 @@ struct CancelState {
         // are cancelled under the lock — instead of letting it go, handing each over through
         // `executing` and taking it again — and the records far ahead loaded meanwhile. The
         // lock is let go between runs, for other threads.
-        i += ScopeRegistrations::cancel_here(slots + i, used - i, kRun, here, by_deadline);
+        i += CallRegistrations::cancel_here(slots + i, used - i, kRun, here, by_deadline);
         unlock();
         lock();
         continue;

@@ -20,7 +20,7 @@ Status post_to_fiber(FiberId id, TaskPtr task) noexcept {
     if (f != here->current() && f->call_state() == CallState::pending) here->make_ready(f);
     return {};
   }
-  RuntimeShared* rs = registry_acquire(ri);
+  RuntimeMailbox* rs = registry_acquire(ri);
   if (!rs) return wsa::einval;
   Status result;
   if (rs->stopping.load(std::memory_order_acquire)) {

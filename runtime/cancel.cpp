@@ -41,7 +41,7 @@ Status cancel_call(FiberId id, CallState how) noexcept {
   // meanwhile; its generation was checked above.
   if (here && here->index() == ri) return cancel_local(s->fiber, how);
 
-  RuntimeShared* rs = registry_acquire(ri);
+  RuntimeMailbox* rs = registry_acquire(ri);
   if (!rs) return wsa::einval;  // the runtime is gone, and its fibers with it
   Status result;
   if (rs->stopping.load(std::memory_order_acquire)) {

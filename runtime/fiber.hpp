@@ -5,7 +5,7 @@
 #include "context.hpp"
 #include "fiber_table.hpp"
 #include "intrusive_list.hpp"
-#include "registrations.hpp"
+#include "call_registrations.hpp"
 #include "stack_pool.hpp"
 #include "task_queue.hpp"
 
@@ -64,7 +64,7 @@ struct alignas(64) Fiber {
   bool maybe_pseudo = false;
 
   // --- line 2: the outstanding call's registrations on its tokens (BlockingCall) ---
-  alignas(64) ScopeRegistrations call_registrations;
+  alignas(64) CallRegistrations call_registrations;
 
   // --- cold ---
   // Pseudo-blocking (semantics.md §5): the fiber's blocking hook, and messages posted to it.

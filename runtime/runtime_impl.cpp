@@ -39,17 +39,17 @@ void loop_timer_cb(uv_timer_t* t) { uv_stop(t->loop); }
 RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
     : owner_(owner),
       options_(options),
-      shared_(RuntimeShared::create(options.wake)),
+      mailbox_(RuntimeMailbox::create(options.wake)),
       stacks_(options.stack_size, options.guarded_stack_limit, options.stack_pool_size),
-      sockets_(std::make_unique<SocketTable>(this, shared_->index())) {
-  if (!shared_) fatal("cannot create the runtime's wake-up descriptor");
+      sockets_(std::make_unique<SocketTable>(this, mailbox_->index())) {
+  if (!mailbox_) fatal("cannot create the runtime's wake-up descriptor");
   if (uv_loop_init(&loop_) != 0) fatal("uv_loop_init failed");
   if (options_.wake == WakeMethod::eventfd) {
-    uv_poll_init(&loop_, &wake_poll_, shared_->event_fd());
+    uv_poll_init(&loop_, &wake_poll_, mailbox_->event_fd());
     wake_poll_.data = this;
     uv_poll_start(&wake_poll_, UV_READABLE, [](uv_poll_t* h, int, int) {
       auto* rt = static_cast<RuntimeImpl*>(h->data);
-      rt->wake_unread_ = true;  // read back before the next poll (RuntimeShared::reset_wake)
+      rt->wake_unread_ = true;  // read back before the next poll (RuntimeMailbox::reset_wake)
       bump(rt->wakeups_);
       rt->drain_mailbox();
     });
@@ -60,7 +60,7 @@ RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
       rt->drain_mailbox();
     });
     wake_async_.data = this;
-    shared_->attach_async(&wake_async_);
+    mailbox_->attach_async(&wake_async_);
   }
   uv_timer_init(&loop_, &loop_timer_);
   update_stack_stats();
@@ -69,7 +69,7 @@ RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
 RuntimeImpl::~RuntimeImpl() {
   if (running_) fatal("a weft::Runtime was destroyed while its run() was still going");
   std::vector<Message> leftover;
-  shared_->close(leftover);
+  mailbox_->close(leftover);
   for (Message& m : leftover) {
     if (m.kind == Message::Kind::spawn) discard_unstarted(m.fiber);
   }
@@ -86,7 +86,7 @@ RuntimeImpl::~RuntimeImpl() {
   uv_close(reinterpret_cast<uv_handle_t*>(&loop_timer_), nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop_) != 0) log_error("runtime {}: the loop still had handles at destruction", index());
-  shared_->release();
+  mailbox_->release();
 }
 
 std::int64_t RuntimeImpl::now_ns() noexcept {
@@ -162,7 +162,7 @@ Result<FiberId> RuntimeImpl::spawn(TaskPtr task, SpawnOptions options) {
   alive_.fetch_add(1, std::memory_order_relaxed);
   Message m{Message::Kind::spawn};
   m.fiber = f;
-  if (!shared_->push(std::move(m))) {
+  if (!mailbox_->push(std::move(m))) {
     alive_.fetch_sub(1, std::memory_order_relaxed);
     fiber_table_release(id);
     delete f;
@@ -298,8 +298,8 @@ void RuntimeImpl::run_ready() noexcept {
 }
 
 void RuntimeImpl::drain_mailbox() noexcept {
-  shared_->begin_drain();  // before the take: a push that lands after it wakes the loop again
-  shared_->take(inbox_);
+  mailbox_->begin_drain();  // before the take: a push that lands after it wakes the loop again
+  mailbox_->take(inbox_);
   // A foreign cancel fixed the outcome; the fiber may have ended meanwhile (its id is stale
   // then) or be parked again on a later call (it wakes spuriously and re-parks).
   auto wake = [this](FiberId id) {
@@ -402,7 +402,7 @@ Status RuntimeImpl::run() {
 
   drain_mailbox();
   for (;;) {
-    if (shared_->wake_pending()) {
+    if (mailbox_->wake_pending()) {
       // Messages that came while fibers ran: their eventfd write (if made yet) is read back
       // before the next poll, like a delivered wake-up's, rather than costing a poll of its own.
       wake_unread_ = true;
@@ -414,7 +414,7 @@ Status RuntimeImpl::run() {
       drain_mailbox();
       if (alive_.load(std::memory_order_acquire) != 0 || !ready_.empty()) continue;
       // A hold keeps the loop waiting for work from other threads (until stop()).
-      bool held = !stopping() && shared_->holds.load(std::memory_order_acquire) > 0;
+      bool held = !stopping() && mailbox_->holds.load(std::memory_order_acquire) > 0;
       if (!held) {
         // Every fiber has ended. Cancelled connects still held by the reaper are the
         // runtime's to finish (reset if they connect): wait for them, unless stopping.
@@ -426,8 +426,8 @@ Status RuntimeImpl::run() {
       // The fibers the last wake-up readied have run; now the eventfd is read back, and a
       // push whose wake-up that read swallowed is drained before the loop may sleep.
       wake_unread_ = false;
-      shared_->reset_wake();
-      if (shared_->wake_pending()) continue;
+      mailbox_->reset_wake();
+      if (mailbox_->wake_pending()) continue;
     }
     arm_loop_timer();
     in_uv_run_ = true;
@@ -444,19 +444,19 @@ Status RuntimeImpl::run() {
   return {};
 }
 
-void RuntimeImpl::hold() noexcept { shared_->holds.fetch_add(1, std::memory_order_acq_rel); }
+void RuntimeImpl::hold() noexcept { mailbox_->holds.fetch_add(1, std::memory_order_acq_rel); }
 
 void RuntimeImpl::release() noexcept {
   // The last release wakes the loop so that an idle run() sees it may return.
-  if (shared_->holds.fetch_sub(1, std::memory_order_acq_rel) == 1) shared_->wake();
+  if (mailbox_->holds.fetch_sub(1, std::memory_order_acq_rel) == 1) mailbox_->wake();
 }
 
 void RuntimeImpl::stop() noexcept {
   // Async-signal-safe with the eventfd wake-up (one exchange, one write(2)): a SIGINT
   // handler may call it. The sweep happens on the loop thread, before any other outcome is
   // fixed there (see complete()).
-  if (shared_->stopping.exchange(true, std::memory_order_acq_rel)) return;
-  shared_->wake();
+  if (mailbox_->stopping.exchange(true, std::memory_order_acq_rel)) return;
+  mailbox_->wake();
 }
 
 Status RuntimeImpl::post(TaskPtr task) {
@@ -464,7 +464,7 @@ Status RuntimeImpl::post(TaskPtr task) {
   if (stopped_.load(std::memory_order_acquire)) return wsa::enetdown;
   Message m{Message::Kind::post};
   m.task = std::move(task);
-  if (!shared_->push(std::move(m))) return wsa::enetdown;
+  if (!mailbox_->push(std::move(m))) return wsa::enetdown;
   return {};
 }
 

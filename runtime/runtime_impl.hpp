@@ -10,7 +10,7 @@
 #include "fiber.hpp"
 #include "fiber_table.hpp"
 #include "run_queue.hpp"
-#include "shared.hpp"
+#include "mailbox.hpp"
 #include "stack_pool.hpp"
 #include "timer_heap.hpp"
 
@@ -51,9 +51,9 @@ class RuntimeImpl {
   Result<FiberId> spawn(TaskPtr task, SpawnOptions options);
   Status post(TaskPtr task);
   RuntimeStats stats() const noexcept;
-  RuntimeShared& shared() noexcept { return *shared_; }
-  std::uint32_t index() const noexcept { return shared_->index(); }
-  bool stopping() const noexcept { return shared_->stopping.load(std::memory_order_acquire); }
+  RuntimeMailbox& mailbox() noexcept { return *mailbox_; }
+  std::uint32_t index() const noexcept { return mailbox_->index(); }
+  bool stopping() const noexcept { return mailbox_->stopping.load(std::memory_order_acquire); }
   Runtime* owner() const noexcept { return owner_; }
   const RuntimeOptions& options() const noexcept { return options_; }
   RuntimeOptions& options() noexcept { return options_; }
@@ -102,7 +102,7 @@ class RuntimeImpl {
 
   Runtime* owner_;
   RuntimeOptions options_;
-  RuntimeShared* shared_;
+  RuntimeMailbox* mailbox_;
   uv_loop_t loop_;
   uv_poll_t wake_poll_;
   uv_async_t wake_async_;
@@ -119,7 +119,7 @@ class RuntimeImpl {
   TimerHeap timers_;
   StackPool stacks_;
   std::unique_ptr<SocketTable> sockets_;
-  RuntimeShared::Batch inbox_;
+  RuntimeMailbox::Batch inbox_;
 
   bool running_ = false;
   bool in_uv_run_ = false;

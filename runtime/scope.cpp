@@ -25,7 +25,7 @@ std::error_code scope_check(Fiber* f) noexcept {
   return found;
 }
 
-void ScopeRegistrations::add(const CancelToken& t, Fiber* f) {
+void CallRegistrations::add(const CancelToken& t, Fiber* f) {
   // Runs on whichever thread cancels the token (inline here if it already is): a cancel of
   // the fiber's outstanding call, with the token's reason. The fiber outlives the call (a
   // callback running elsewhere is waited for when the registration goes, before the call
@@ -53,9 +53,9 @@ void ScopeRegistrations::add(const CancelToken& t, Fiber* f) {
   }
 }
 
-std::uint32_t ScopeRegistrations::thread_affinity() noexcept { return affinity_of(tls_runtime); }
+std::uint32_t CallRegistrations::thread_affinity() noexcept { return affinity_of(tls_runtime); }
 
-std::uint32_t ScopeRegistrations::cancel_here(CancelCallback** run, std::uint32_t avail,
+std::uint32_t CallRegistrations::cancel_here(CancelCallback** run, std::uint32_t avail,
                                               std::uint32_t max, std::uint32_t affinity,
                                               bool timed_out) noexcept {
   const CallState how = outcome_of(timed_out);
@@ -88,12 +88,12 @@ std::uint32_t ScopeRegistrations::cancel_here(CancelCallback** run, std::uint32_
   return k;
 }
 
-void ScopeRegistrations::clear_all() noexcept {
+void CallRegistrations::clear_all() noexcept {
   while (!more_.empty()) more_.pop_back();
   while (count_ > 0) at(--count_)->~CancelCallback();
 }
 
-void scope_register(Fiber* f, ScopeRegistrations& out) {
+void scope_register(Fiber* f, CallRegistrations& out) {
   auto add = [&](const CancelToken& t) {
     if (t.can_be_cancelled()) out.add(t, f);
   };

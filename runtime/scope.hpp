@@ -55,6 +55,6 @@ inline Err cancel_check(Fiber* f) noexcept {
 inline bool has_tokens(Fiber* f) noexcept { return f->call_token || scope_top(f); }
 
 // Registers, for the fiber's outstanding call, a cancel on every token that applies to it.
-void scope_register(Fiber* f, ScopeRegistrations& out);
+void scope_register(Fiber* f, CallRegistrations& out);
 
 }  // namespace weft::detail

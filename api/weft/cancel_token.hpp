@@ -43,7 +43,7 @@ class CancelCallback;
 
 namespace detail {
 struct CancelState;
-class ScopeRegistrations;
+class CallRegistrations;
 WEFT_API void cancel_state_add_token_ref(CancelState* s) noexcept;
 WEFT_API void cancel_state_release_token_ref(CancelState* s) noexcept;
 WEFT_API bool cancel_state_requested(const CancelState* s) noexcept;
@@ -173,7 +173,7 @@ class WEFT_API CancelCallback {
 
  private:
   friend struct detail::CancelState;
-  friend class detail::ScopeRegistrations;
+  friend class detail::CallRegistrations;
   struct Borrowed {};
   // The runtime's registration of one blocking call: the token's state is kept alive by
   // whoever registered (the call's token parameter, or a cancel scope, outlives the call),

@@ -1,7 +1,7 @@
-// The runtime's mailbox (runtime/shared.hpp): cancel wakes kept in its own cache line while
+// The runtime's mailbox (runtime/mailbox.hpp): cancel wakes kept in its own cache line while
 // nothing else is queued, the order of messages across the inline slots and the vector, the
 // wake-up flag against a late read of the eventfd, and wakes pushed from other threads.
-#include "shared.hpp"
+#include "mailbox.hpp"
 
 #include <weft/weft.hpp>
 
@@ -18,7 +18,7 @@ namespace {
 
 using weft::FiberId;
 using weft::detail::Message;
-using weft::detail::RuntimeShared;
+using weft::detail::RuntimeMailbox;
 using namespace std::chrono_literals;
 
 FiberId id(std::uint64_t n) { return static_cast<FiberId>(n); }
@@ -26,7 +26,7 @@ FiberId id(std::uint64_t n) { return static_cast<FiberId>(n); }
 // A shared block as a runtime holds it, with the eventfd wake-up; closed and released at the
 // end of the test.
 struct Block {
-  RuntimeShared* s = RuntimeShared::create(weft::WakeMethod::eventfd);
+  RuntimeMailbox* s = RuntimeMailbox::create(weft::WakeMethod::eventfd);
   ~Block() {
     std::vector<Message> leftover;
     s->close(leftover);
@@ -41,7 +41,7 @@ struct Block {
 
 // The wakes a batch holds, inline ones first, then those among its messages, in order; a
 // post shows as 0.
-std::vector<std::uint64_t> order_of(const RuntimeShared::Batch& b) {
+std::vector<std::uint64_t> order_of(const RuntimeMailbox::Batch& b) {
   std::vector<std::uint64_t> out;
   for (unsigned i = 0; i < b.wake_count; ++i) out.push_back(to_integer(b.wakes[i]));
   for (const Message& m : b.messages) {
@@ -59,11 +59,11 @@ Message post_message() {
 TEST(Mailbox, WakesBeyondTheInlineSlotsGoToTheQueueInOrder) {
   Block b;
   ASSERT_NE(b.s, nullptr);
-  const unsigned n = RuntimeShared::kInlineWakes + 3;
+  const unsigned n = RuntimeMailbox::kInlineWakes + 3;
   for (unsigned i = 1; i <= n; ++i) ASSERT_TRUE(b.s->push_wake(id(i)));
-  RuntimeShared::Batch batch;
+  RuntimeMailbox::Batch batch;
   b.s->take(batch);
-  EXPECT_EQ(batch.wake_count, RuntimeShared::kInlineWakes);
+  EXPECT_EQ(batch.wake_count, RuntimeMailbox::kInlineWakes);
   std::vector<std::uint64_t> want;
   for (unsigned i = 1; i <= n; ++i) want.push_back(i);
   EXPECT_EQ(order_of(batch), want);
@@ -75,7 +75,7 @@ TEST(Mailbox, AWakeBehindAnotherMessageStaysBehindIt) {
   ASSERT_TRUE(b.s->push(post_message()));
   // The inline slots have room, but the post is queued: this wake must follow it.
   ASSERT_TRUE(b.s->push_wake(id(2)));
-  RuntimeShared::Batch batch;
+  RuntimeMailbox::Batch batch;
   b.s->take(batch);
   EXPECT_EQ(batch.wake_count, 1u);
   EXPECT_EQ(order_of(batch), (std::vector<std::uint64_t>{1, 0, 2}));
@@ -96,7 +96,7 @@ TEST(Mailbox, APushWhoseWakeUpALateReadSwallowedLeavesTheFlagRaised) {
   EXPECT_TRUE(b.readable());
   // The loop drains (its eventfd read comes later, after the woken fibers ran)...
   b.s->begin_drain();
-  RuntimeShared::Batch batch;
+  RuntimeMailbox::Batch batch;
   b.s->take(batch);
   EXPECT_FALSE(b.s->wake_pending());
   // ...another thread pushes meanwhile and writes the eventfd again...
@@ -107,13 +107,13 @@ TEST(Mailbox, APushWhoseWakeUpALateReadSwallowedLeavesTheFlagRaised) {
   EXPECT_FALSE(b.readable());
   EXPECT_TRUE(b.s->wake_pending());
   b.s->begin_drain();
-  RuntimeShared::Batch again;
+  RuntimeMailbox::Batch again;
   b.s->take(again);
   EXPECT_EQ(order_of(again), (std::vector<std::uint64_t>{2}));
 }
 
 TEST(Mailbox, AClosedMailboxRefusesWakes) {
-  RuntimeShared* s = RuntimeShared::create(weft::WakeMethod::eventfd);
+  RuntimeMailbox* s = RuntimeMailbox::create(weft::WakeMethod::eventfd);
   ASSERT_NE(s, nullptr);
   ASSERT_TRUE(s->push_wake(id(1)));
   std::vector<Message> leftover;

@@ -1,4 +1,4 @@
-#include "shared.hpp"
+#include "mailbox.hpp"
 
 #include <cerrno>
 #include <unistd.h>
@@ -9,7 +9,7 @@ namespace {
 
 struct Registry {
   std::mutex mu;
-  std::vector<RuntimeShared*> entries{nullptr};  // index 0 is never a runtime
+  std::vector<RuntimeMailbox*> entries{nullptr};  // index 0 is never a runtime
   std::vector<std::uint32_t> free_indices;
 };
 
@@ -20,8 +20,8 @@ Registry& registry() {
 
 }  // namespace
 
-RuntimeShared* RuntimeShared::create(WakeMethod wake) {
-  auto* s = new (std::nothrow) RuntimeShared;
+RuntimeMailbox* RuntimeMailbox::create(WakeMethod wake) {
+  auto* s = new (std::nothrow) RuntimeMailbox;
   if (!s) {
     errno = ENOMEM;
     return nullptr;
@@ -49,15 +49,15 @@ RuntimeShared* RuntimeShared::create(WakeMethod wake) {
   return s;
 }
 
-RuntimeShared::~RuntimeShared() {
+RuntimeMailbox::~RuntimeMailbox() {
   if (efd_ >= 0) ::close(efd_);
 }
 
-void RuntimeShared::release() noexcept {
+void RuntimeMailbox::release() noexcept {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
-void RuntimeShared::close(std::vector<Message>& leftover) noexcept {
+void RuntimeMailbox::close(std::vector<Message>& leftover) noexcept {
   {
     Registry& r = registry();
     std::lock_guard lock(r.mu);
@@ -74,16 +74,16 @@ void RuntimeShared::close(std::vector<Message>& leftover) noexcept {
   leftover.swap(queue_);
 }
 
-RuntimeShared* registry_acquire(std::uint32_t index) noexcept {
+RuntimeMailbox* registry_acquire(std::uint32_t index) noexcept {
   Registry& r = registry();
   std::lock_guard lock(r.mu);
   if (index == 0 || index >= r.entries.size() || !r.entries[index]) return nullptr;
-  RuntimeShared* s = r.entries[index];
+  RuntimeMailbox* s = r.entries[index];
   s->add_ref();
   return s;
 }
 
-bool RuntimeShared::push(Message&& m) {
+bool RuntimeMailbox::push(Message&& m) {
   {
     std::lock_guard lock(queue_lock_);
     if (closed.load(std::memory_order_relaxed)) return false;
@@ -93,7 +93,7 @@ bool RuntimeShared::push(Message&& m) {
   return true;
 }
 
-bool RuntimeShared::push_wake(FiberId id) noexcept {
+bool RuntimeMailbox::push_wake(FiberId id) noexcept {
   {
     std::lock_guard lock(queue_lock_);
     if (closed.load(std::memory_order_relaxed)) return false;
@@ -113,7 +113,7 @@ bool RuntimeShared::push_wake(FiberId id) noexcept {
   return true;
 }
 
-void RuntimeShared::take(Batch& out) {
+void RuntimeMailbox::take(Batch& out) {
   std::lock_guard lock(queue_lock_);
   out.wake_count = inline_count_;
   for (unsigned i = 0; i < inline_count_; ++i) out.wakes[i] = inline_wakes_[i];
@@ -121,7 +121,7 @@ void RuntimeShared::take(Batch& out) {
   if (!queue_.empty()) out.messages.swap(queue_);
 }
 
-void RuntimeShared::wake() noexcept {
+void RuntimeMailbox::wake() noexcept {
   // Coalesce: only the first push after the loop consumed the last wake-up pays a syscall.
   if (signalled_.exchange(true, std::memory_order_acq_rel)) return;
   if (wake_method_ == WakeMethod::eventfd) {
@@ -137,7 +137,7 @@ void RuntimeShared::wake() noexcept {
   }
 }
 
-void RuntimeShared::reset_wake() noexcept {
+void RuntimeMailbox::reset_wake() noexcept {
   if (wake_method_ != WakeMethod::eventfd) return;  // libuv reads its own
   std::uint64_t v;
   ssize_t n;
@@ -146,7 +146,7 @@ void RuntimeShared::reset_wake() noexcept {
   } while (n < 0 && errno == EINTR);
 }
 
-void RuntimeShared::attach_async(uv_async_t* a) noexcept {
+void RuntimeMailbox::attach_async(uv_async_t* a) noexcept {
   std::lock_guard lock(mu_);
   async_ = a;
 }

@@ -21,12 +21,12 @@ struct Fiber;
 // and keeps what it grew to.) In the record rather than the call's frame because a token's
 // cancel reads every registration: fiber records, allocated one after another, are read as
 // a stream, where frames on 100,000 stacks were a cache miss each.
-class ScopeRegistrations {
+class CallRegistrations {
  public:
-  ScopeRegistrations() noexcept = default;
-  ~ScopeRegistrations() { clear(); }
-  ScopeRegistrations(const ScopeRegistrations&) = delete;
-  ScopeRegistrations& operator=(const ScopeRegistrations&) = delete;
+  CallRegistrations() noexcept = default;
+  ~CallRegistrations() { clear(); }
+  CallRegistrations(const CallRegistrations&) = delete;
+  CallRegistrations& operator=(const CallRegistrations&) = delete;
 
   // Registers a cancel of fiber f's outstanding call on t (runs at once if t is cancelled
   // already). The registration lives in f's record, so f outlives it.

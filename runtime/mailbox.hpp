@@ -41,10 +41,10 @@ struct Message {
   TaskPtr task;
 };
 
-class RuntimeShared {
+class RuntimeMailbox {
  public:
   // Creates the block with one reference and registers it. nullptr on failure (errno set).
-  static RuntimeShared* create(WakeMethod wake);
+  static RuntimeMailbox* create(WakeMethod wake);
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept;
@@ -96,8 +96,8 @@ class RuntimeShared {
   std::atomic<std::int64_t> holds{0}; // Runtime::hold() minus release(): run() waits while > 0
 
  private:
-  RuntimeShared() = default;
-  ~RuntimeShared();
+  RuntimeMailbox() = default;
+  ~RuntimeMailbox();
 
   std::uint32_t index_ = 0;
   WakeMethod wake_method_ = WakeMethod::eventfd;
@@ -124,6 +124,6 @@ class RuntimeShared {
 };
 
 // A reference to the runtime registered at `index`, or nullptr. The caller releases it.
-RuntimeShared* registry_acquire(std::uint32_t index) noexcept;
+RuntimeMailbox* registry_acquire(std::uint32_t index) noexcept;
 
 }  // namespace weft::detail
