@@ -133,7 +133,7 @@ bool enter(Socket h, SockRef& r, R& result, Gate&& gate, Admission& admission) {
 // An attempt may say would_block without trying its syscall, when it knows it would find
 // nothing (a recv on a socket known drained: see Sock::drained); the call then parks.
 template <class Fn>
-Parked run_blocking(const BlockingEntry& entry, Socket h, int events, Op op,
+[[gnu::always_inline]] inline Parked run_blocking(const BlockingEntry& entry, Socket h, int events, Op op,
                     const std::size_t* moved, int flags, Fn& attempt) {
   if (attempt() == Attempt::done) return {CallState::completed, {}};
   if (flags & MSG_DONTWAIT) return {CallState::idle, wsa::ewouldblock};
@@ -262,8 +262,9 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
 namespace {
 
 // recv, and each of recv_exact's recvs: `taken` is what the public call has already taken
-// from the stream, for the table when this one ends unfinished.
-Result<std::size_t> recv_part(Socket h, void* buf, std::size_t len, int flags,
+// from the stream, for the table when this one ends unfinished. Inlined into both, as its
+// first attempt is into it: the fast path of a recv with data queued is then one frame.
+[[gnu::always_inline]] inline Result<std::size_t> recv_part(Socket h, void* buf, std::size_t len, int flags,
                               const CancelToken& token, std::size_t taken) {
   BlockingEntry entry(token);
   if (auto ec = need_fiber(entry, flags)) return ec;
@@ -273,7 +274,7 @@ Result<std::size_t> recv_part(Socket h, void* buf, std::size_t len, int flags,
   // A blocking recv on a socket known drained parks without trying first; later attempts
   // follow a readiness and always try. The socket is looked up once, by the attempt.
   bool may_skip_try = flags == 0;
-  auto attempt = [&]() -> Attempt {
+  auto attempt = [&]() __attribute__((always_inline)) -> Attempt {
     SockRef r;
     if (!enter(h, r, result, stream_recv_gate, admission)) return Attempt::done;
     if (may_skip_try) {
@@ -317,8 +318,9 @@ Result<std::size_t> recv(Socket h, void* buf, std::size_t len, int flags,
 
 namespace {
 
-// Sends from buf until `all` bytes are gone (or, for send_some, at least one).
-Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int flags, bool all,
+// Sends from buf until `all` bytes are gone (or, for send_some, at least one). Inlined into
+// send and send_some, as recv_part is.
+[[gnu::always_inline]] inline Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int flags, bool all,
                               const CancelToken& token) {
   BlockingEntry entry(token);
   if (auto ec = need_fiber(entry, flags)) return ec;
@@ -326,7 +328,7 @@ Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int fl
   Admission admission(entry, flags);
   std::size_t sent = 0;
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
-  auto attempt = [&]() -> Attempt {
+  auto attempt = [&]() __attribute__((always_inline)) -> Attempt {
     SockRef r;
     if (!enter(h, r, result, stream_send_gate, admission)) return Attempt::done;
     const char* p = static_cast<const char*>(buf);

@@ -61,8 +61,11 @@ struct Parked {
 // `op` and `moved` (the bytes the call has moved so far; may be null) let a close by another
 // fiber apply the call's row of the table on its behalf: the close ends the wait (WSAEINTR)
 // and the handle with it. `deadline_ns`, when not 0, ends the wait with WSAETIMEDOUT.
+//
+// Inlined into each call, with its attempt: out of line, the attempt's captures would have to
+// be stored for it before even the first attempt, on every call's fast path.
 template <class Fn>
-Parked park_until_done(const BlockingEntry& entry, Socket h, int events, Op op,
+[[gnu::always_inline]] inline Parked park_until_done(const BlockingEntry& entry, Socket h, int events, Op op,
                        const std::size_t* moved, Fn&& attempt, std::int64_t deadline_ns = 0) {
   Fiber* f = entry.fiber();
   RuntimeImpl* rt = entry.runtime();
