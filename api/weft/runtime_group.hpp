@@ -20,8 +20,8 @@
 //     group.spawn(fn) (the next runtime in turn), group.spawn_each(fn);
 //   * cancel_blocking_call(id) and CancelSource::cancel() reach a fiber on any runtime;
 //   * a socket handle belongs to the runtime that made it: used on another, its calls fail
-//     WSAENOTSOCK; join() of a fiber of another runtime fails WSAEINVAL (signal across
-//     runtimes with a CancelSource, or post()).
+//     WSAENOTSOCK (signal across runtimes with a CancelSource, or post());
+//   * join() waits for a fiber of any runtime.
 //
 // Lifetimes:
 //   1. The group creates its runtimes at construction and holds each (Runtime::hold), so a
