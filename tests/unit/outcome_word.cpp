@@ -10,6 +10,18 @@ namespace {
 using Fix = OutcomeWord::Fix;
 constexpr std::uint64_t kGen = 7;
 
+// A slot of generation kGen whose fiber's call is outstanding.
+void start_call(OutcomeWord& w) {
+  w.open(kGen);
+  w.begin(kGen);
+}
+
+// ... and whose completion has been fixed (a readiness, say).
+void complete_call(OutcomeWord& w) {
+  start_call(w);
+  ASSERT_TRUE(w.complete(kGen, CallState::completed));
+}
+
 TEST(OutcomeWord, ACallIsFixedOnceTheLoserDoesNothing) {
   OutcomeWord w;
   w.open(kGen);
@@ -37,17 +49,14 @@ TEST(OutcomeWord, ACancelWithNoCallOrOfAnEndedFiberFindsNoCall) {
 
 TEST(OutcomeWord, AStoppedCallAnswersStopped) {
   OutcomeWord w;
-  w.open(kGen);
-  w.begin(kGen);
+  start_call(w);
   EXPECT_TRUE(w.complete(kGen, CallState::netdown));
   EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::stopped);
 }
 
 TEST(OutcomeWord, ACompletionWithoutARequestReArmsToPending) {
   OutcomeWord w;
-  w.open(kGen);
-  w.begin(kGen);
-  EXPECT_TRUE(w.complete(kGen, CallState::completed));
+  complete_call(w);
   EXPECT_EQ(w.rearm(kGen, false), CallState::pending);
   EXPECT_EQ(w.state(), CallState::pending);
   EXPECT_TRUE(w.complete(kGen, CallState::completed));
@@ -56,9 +65,7 @@ TEST(OutcomeWord, ACompletionWithoutARequestReArmsToPending) {
 
 TEST(OutcomeWord, ACancelAfterASpuriousCompletionEndsTheCallAtReArm) {
   OutcomeWord w;
-  w.open(kGen);
-  w.begin(kGen);
-  EXPECT_TRUE(w.complete(kGen, CallState::completed));
+  complete_call(w);
   EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::no_effect);  // completion won...
   EXPECT_EQ(w.state(), CallState::completed);  // ...and the call may return its result
   EXPECT_EQ(w.rearm(kGen, false), CallState::cancelled);  // unless it would wait again
@@ -66,9 +73,7 @@ TEST(OutcomeWord, ACancelAfterASpuriousCompletionEndsTheCallAtReArm) {
 
 TEST(OutcomeWord, ADeadlineAfterASpuriousCompletionKeepsItsReason) {
   OutcomeWord w;
-  w.open(kGen);
-  w.begin(kGen);
-  EXPECT_TRUE(w.complete(kGen, CallState::completed));
+  complete_call(w);
   EXPECT_EQ(w.fix(kGen, CallState::timed_out), Fix::no_effect);
   EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::no_effect);  // the first request stays
   EXPECT_EQ(w.rearm(kGen, true), CallState::timed_out);  // before stop, as a fixed outcome
