@@ -203,14 +203,14 @@ Leaves SocketTable::cancel_waiters_for_close(Sock* s) noexcept {
   const bool portable = rt_->options().portable_mode;
   const bool stream = s->type == SOCK_STREAM;
   Leaves leaves = Leaves::unchanged;
-  for (IntrusiveList<IoWaiter>* list : {&s->readers, &s->writers}) {
-    while (IoWaiter* w = list->pop_front()) {
-      if (after_cancel(w->op, portable, stream, w->moved ? *w->moved : 0) == Leaves::reset) {
-        leaves = Leaves::reset;
-      }
-      rt_->complete(w->fiber, CallState::cancelled);
+  auto weigh = [&](IoWaiter& w) {
+    if (after_cancel(w.op, portable, stream, w.moved ? *w.moved : 0) == Leaves::reset) {
+      leaves = Leaves::reset;
     }
-  }
+  };
+  s->readers.for_each(weigh);
+  s->writers.for_each(weigh);
+  wake_all(s, CallState::cancelled);
   return leaves;
 }
 
