@@ -33,7 +33,7 @@ void arm_deadline(detail::ScopeRecord* r, std::int64_t due_ns) {
   r->deadline.ctx = r;
   r->deadline.fire = [](detail::TimerNode* n) {
     // On the loop thread: cancelling the scope's source cancels the calls inside it.
-    static_cast<detail::ScopeRecord*>(n->ctx)->own.cancel(wsa::etimedout);
+    static_cast<detail::ScopeRecord*>(n->ctx)->own.cancel(CancelReason::timed_out);
   };
   r->rt->timers().push(&r->deadline);
 }

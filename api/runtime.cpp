@@ -26,6 +26,7 @@ Runtime::~Runtime() { delete impl_; }
 Status Runtime::run() { return impl_->run(); }
 
 void Runtime::stop() noexcept { impl_->stop(); }
+bool Runtime::stop_requested() const noexcept { return impl_->stopping(); }
 void Runtime::hold() noexcept { impl_->hold(); }
 void Runtime::release() noexcept { impl_->release(); }
 

@@ -120,7 +120,7 @@ Status RuntimeGroup::run() {
   if (Runtime::current()) return wsa::einval;
   if (running_.exchange(true, std::memory_order_acq_rel)) return wsa::einval;
   for (auto& rt : runtimes_) {
-    if (rt->impl().stopping()) {
+    if (rt->stop_requested()) {
       running_.store(false, std::memory_order_release);
       return wsa::enetdown;
     }

@@ -47,7 +47,7 @@ class BlockingEntry {
   explicit BlockingEntry(const CancelToken& token) noexcept {
     rt_ = tls_runtime;
     f_ = rt_ ? rt_->current() : nullptr;
-    if (f_ && token.state()) {
+    if (f_ && CancelState::of(token)) {
       prev_ = f_->call_token;
       f_->call_token = &token;
       set_ = true;

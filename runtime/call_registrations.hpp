@@ -1,8 +1,9 @@
 // weft::detail — the registrations of one blocking call on the tokens that may cancel it.
 #pragma once
 
+#include "cancel_state.hpp"
+
 #include <weft/cancel_token.hpp>
-#include <weft/fiber_id.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -39,7 +40,7 @@ class CallRegistrations {
     if (count_ == 0) return;
     if (count_ == 1) {
       count_ = 0;
-      at(0)->~CancelCallback();
+      at(0)->end();
       return;
     }
     clear_all();
@@ -53,23 +54,25 @@ class CallRegistrations {
   // the first of another kind, takes them off the array, and returns how many places it went
   // past; it loads the callbacks, records and outcome words of those ahead as it goes.
   static std::uint32_t thread_affinity() noexcept;
-  static std::uint32_t cancel_here(CancelCallback** run, std::uint32_t avail, std::uint32_t max,
-                                   std::uint32_t affinity, bool timed_out) noexcept;
+  static std::uint32_t cancel_here(CancelRegistration** run, std::uint32_t avail,
+                                   std::uint32_t max, std::uint32_t affinity,
+                                   CancelReason why) noexcept;
 
  private:
   void clear_all() noexcept;
 
   static constexpr int kInline = 2;
-  static_assert(sizeof(int) + sizeof(CancelCallback) <= 64 && alignof(CancelCallback) <= 8,
+  static_assert(sizeof(int) + sizeof(CancelRegistration) <= 64 &&
+                    alignof(CancelRegistration) <= 8,
                 "the count and the first registration share one cache line");
-  CancelCallback* at(int i) noexcept {
-    return std::launder(reinterpret_cast<CancelCallback*>(inline_[i]));
+  CancelRegistration* at(int i) noexcept {
+    return std::launder(reinterpret_cast<CancelRegistration*>(inline_[i]));
   }
   // The count and the first registration in one cache line (Fiber places it so): a call's
   // start and end, and a cancel, touch only that line. The spill last: nested scopes only.
   int count_ = 0;
-  alignas(CancelCallback) unsigned char inline_[kInline][sizeof(CancelCallback)];
-  std::vector<std::unique_ptr<CancelCallback>> more_;
+  alignas(CancelRegistration) unsigned char inline_[kInline][sizeof(CancelRegistration)];
+  std::vector<std::unique_ptr<CancelRegistration>> more_;
 };
 
 }  // namespace weft::detail

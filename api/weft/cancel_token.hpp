@@ -28,11 +28,10 @@
 #include <weft/error.hpp>
 #include <weft/task.hpp>
 
-#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <memory>
 #include <span>
 #include <utility>
 
@@ -41,18 +40,22 @@ namespace weft {
 class CancelToken;
 class CancelCallback;
 
+// Why a source was cancelled: by cancel(), or by a deadline. A blocking call observing the
+// token returns WSAEINTR for the one and WSAETIMEDOUT for the other.
+enum class CancelReason : std::uint8_t { cancelled, timed_out };
+
 namespace detail {
+// The state a source's tokens and callbacks share, and a callback's registration on it, are
+// the library's (runtime/cancel_state.hpp); the functions below are what this header's inline
+// members call.
 struct CancelState;
-class CallRegistrations;
 WEFT_API void cancel_state_add_token_ref(CancelState* s) noexcept;
 WEFT_API void cancel_state_release_token_ref(CancelState* s) noexcept;
 WEFT_API bool cancel_state_requested(const CancelState* s) noexcept;
 WEFT_API std::error_code cancel_state_reason(const CancelState* s) noexcept;
-// Keeps `attachment` alive as long as the state, and counts it as something that can still
-// cancel it (a link to a parent, a std::stop_token bridge).
-WEFT_API void cancel_state_attach(CancelState* s, std::shared_ptr<void> attachment);
-// Requests cancellation of the state directly (for attachments, which hold no source).
-WEFT_API bool cancel_state_request(CancelState* s, bool by_deadline) noexcept;
+// The room a CancelCallback keeps for its registration (checked where the registration is
+// defined).
+inline constexpr std::size_t kCancelRegistrationSize = 40;
 }  // namespace detail
 
 class WEFT_API CancelToken {
@@ -88,14 +91,7 @@ class WEFT_API CancelToken {
   }
 
  private:
-  friend class CancelSource;
-  friend class CancelCallback;
-
- public:
-  // For adapters: the state behind the token (nullptr for a default token).
-  detail::CancelState* state() const noexcept { return state_; }
-
- private:
+  friend struct detail::CancelState;
   explicit CancelToken(detail::CancelState* s) noexcept : state_(s) {}
   detail::CancelState* state_ = nullptr;
 };
@@ -121,13 +117,11 @@ class WEFT_API CancelSource {
   ~CancelSource();
 
   CancelToken token() const noexcept;
-  // Requests cancellation: runs every registered callback, on this thread. Thread-safe.
-  // Returns true if this call made the transition, false if it was already requested (or
-  // this source was moved from).
-  bool cancel() noexcept;
-  // The same, recording why: calls observing the token return `reason` (WSAEINTR or
-  // WSAETIMEDOUT; anything else is taken as WSAEINTR).
-  bool cancel(wsa reason) noexcept;
+  // Requests cancellation, for `why`: runs every registered callback, on this thread.
+  // Thread-safe. Returns true if this call made the transition, false if it was already
+  // requested (or this source was moved from). Calls observing the token return WSAEINTR, or
+  // WSAETIMEDOUT for CancelReason::timed_out (what a deadline does).
+  bool cancel(CancelReason why = CancelReason::cancelled) noexcept;
   bool cancel_requested() const noexcept {
     return state_ && detail::cancel_state_requested(state_);
   }
@@ -150,59 +144,24 @@ class WEFT_API CancelCallback {
   // Registers fn to run once when token is cancelled; runs it now if it already is. A token
   // that can never be cancelled registers nothing.
   template <class F>
-  CancelCallback(const CancelToken& token, F&& fn)
-      : fn_(detail::make_task(std::forward<F>(fn))) {
-    attach(token);
+  CancelCallback(const CancelToken& token, F&& fn) : task_(detail::make_task(std::forward<F>(fn))) {
+    attach(token, nullptr, nullptr);
   }
-  // The same for a plain function: fn(ctx, timed_out) runs once when token is cancelled
-  // (timed_out: the reason is a deadline). Allocates nothing: the runtime registers each
-  // blocking call given a token this way.
-  using PlainFn = void (*)(void* ctx, bool timed_out) noexcept;
-  CancelCallback(const CancelToken& token, PlainFn fn, void* ctx) : plain_(fn), ctx_(ctx) {
-    attach(token);
-  }
-  // Inline for the commonest end of a runtime registration whose token was cancelled (a
-  // fan-out ends 100,000 of them): it ran, and holds no reference to release.
-  ~CancelCallback() {
-    if (state_ && !(borrowed_ && done_.load(std::memory_order_acquire))) detach();
-  }
+  // The same for a plain function: fn(ctx, why) runs once when token is cancelled. Allocates
+  // nothing.
+  using PlainFn = void (*)(void* ctx, CancelReason why) noexcept;
+  CancelCallback(const CancelToken& token, PlainFn fn, void* ctx) { attach(token, fn, ctx); }
+  ~CancelCallback();
   CancelCallback(const CancelCallback&) = delete;
   CancelCallback& operator=(const CancelCallback&) = delete;
   CancelCallback(CancelCallback&&) = delete;
   CancelCallback& operator=(CancelCallback&&) = delete;
 
  private:
-  friend struct detail::CancelState;
-  friend class detail::CallRegistrations;
-  struct Borrowed {};
-  // The runtime's registration of one blocking call: the token's state is kept alive by
-  // whoever registered (the call's token parameter, or a cancel scope, outlives the call),
-  // so the registration takes no reference of its own — two locked instructions fewer per
-  // call given a token.
-  // `affinity`, when not 0, names the runtime whose thread alone ends the registration: a
-  // cancel() on that thread cancels a run of such registrations under the token's lock
-  // (CancelState::request).
-  CancelCallback(Borrowed, const CancelToken& token, PlainFn fn, void* ctx,
-                 std::uint32_t affinity)
-      : plain_(fn), ctx_(ctx), borrowed_(true), affinity_(affinity) {
-    attach(token);
-  }
-  void attach(const CancelToken& token);
-  void detach() noexcept;
-  void invoke(bool timed_out) noexcept;
+  void attach(const CancelToken& token, PlainFn fn, void* ctx);
 
-  detail::TaskPtr fn_;
-  PlainFn plain_ = nullptr;  // instead of fn_
-  void* ctx_ = nullptr;
-  detail::CancelState* state_ = nullptr;
-  // Its place in the state's array of callbacks, guarded by the state's lock.
-  static constexpr std::uint32_t kUnlinked = UINT32_MAX;
-  std::uint32_t index_ = kUnlinked;
-  // Set by cancel() once this callback has finished running (for a destructor on another
-  // thread that waits for it).
-  std::atomic<bool> done_{false};
-  bool borrowed_ = false;  // holds no token reference (the Borrowed constructor)
-  std::uint32_t affinity_ = 0;  // see the Borrowed constructor; 0: none
+  detail::TaskPtr task_;  // the function, unless a plain one was given
+  alignas(void*) unsigned char registration_[detail::kCancelRegistrationSize];
 };
 
 }  // namespace weft

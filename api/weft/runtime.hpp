@@ -101,6 +101,8 @@ class WEFT_API Runtime {
 
   // Thread-safe, never blocks, idempotent. See lifetime rule 3.
   void stop() noexcept;
+  // True once stop() has been called. Thread-safe.
+  bool stop_requested() const noexcept;
 
   // Keeps run() going while the runtime has no fiber, for a runtime that is handed its work
   // from other threads (spawn, post): with a hold outstanding, run() returns only after
@@ -138,8 +140,6 @@ class WEFT_API Runtime {
 
   // The runtime running on the calling thread, or nullptr.
   static Runtime* current() noexcept;
-
-  detail::RuntimeImpl& impl() noexcept { return *impl_; }
 
  private:
   Result<FiberId> spawn_task(detail::TaskPtr task, SpawnOptions options);

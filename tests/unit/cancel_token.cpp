@@ -100,16 +100,16 @@ TEST(CancelCallback, RunsInlineWhenTheTokenIsAlreadyCancelled) {
   EXPECT_EQ(ran, 1);
 }
 
-// The plain-function form (no allocation): runs once, told whether the reason is a deadline;
-// inline when the token is already cancelled; never after its destruction.
+// The plain-function form (no allocation): runs once, told the reason; inline when the token
+// is already cancelled; never after its destruction.
 struct PlainRecord {
   int runs = 0;
   bool timed_out = false;
 };
-void record_plain(void* ctx, bool timed_out) noexcept {
+void record_plain(void* ctx, CancelReason why) noexcept {
   auto* r = static_cast<PlainRecord*>(ctx);
   ++r->runs;
-  r->timed_out = timed_out;
+  r->timed_out = why == CancelReason::timed_out;
 }
 
 TEST(CancelCallback, APlainFunctionRunsOnceAndLearnsTheReason) {
@@ -120,7 +120,7 @@ TEST(CancelCallback, APlainFunctionRunsOnceAndLearnsTheReason) {
   EXPECT_EQ(a.runs, 0);
   by_cancel.cancel();
   by_cancel.cancel();
-  by_deadline.cancel(wsa::etimedout);
+  by_deadline.cancel(CancelReason::timed_out);
   EXPECT_EQ(a.runs, 1);
   EXPECT_FALSE(a.timed_out);
   EXPECT_EQ(b.runs, 1);
@@ -357,7 +357,7 @@ TEST(LinkedSource, CancellingTheChildNeverCancelsAParent) {
 TEST(LinkedSource, TakesItsParentsReason) {
   CancelSource parent;
   CancelSource child = CancelSource::linked({parent.token()});
-  parent.cancel(wsa::etimedout);
+  parent.cancel(CancelReason::timed_out);
   EXPECT_EQ(child.token().reason(), wsa::etimedout);
 }
 
