@@ -155,10 +155,13 @@ int main(int argc, char** argv) {
       std::stringstream ss(argv[++i]);
       std::string name;
       while (std::getline(ss, name, ',')) {
-        const auto& names = figure_names();
-        if (std::find(names.begin(), names.end(), name) == names.end()) {
+        const auto& table = figure_table();
+        if (std::none_of(table.begin(), table.end(),
+                         [&](const FigureEntry& e) { return name == e.name; })) {
           std::string known;
-          for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+          for (const FigureEntry& e : table) {
+            known += (known.empty() ? "" : ", ") + std::string(e.name);
+          }
           std::fprintf(stderr, "weft-bench: no figure named '%s'; the figures: %s\n",
                        name.c_str(), known.c_str());
           return 2;
@@ -205,9 +208,7 @@ int main(int argc, char** argv) {
               cfg.rounds);
   for (const auto& [k, v] : env) std::printf("  %-18s %s\n", k.c_str(), v.c_str());
 
-  std::vector<Figure> figures;
-  figures_core(cfg, figures);
-  figures_more(cfg, figures);
+  std::vector<Figure> figures = make_figures(cfg);
 
   print_table(figures);
   if (!json_path.empty()) {
