@@ -67,14 +67,17 @@ static Address make_v6(const in6_addr& addr, std::uint16_t port) {
 
 Address Address::loopback_v4(std::uint16_t port) noexcept { return make_v4(INADDR_LOOPBACK, port); }
 Address Address::any_v4(std::uint16_t port) noexcept { return make_v4(INADDR_ANY, port); }
-Address Address::loopback_v6(std::uint16_t port) noexcept { return make_v6(in6addr_loopback, port); }
+Address Address::loopback_v6(std::uint16_t port) noexcept {
+  return make_v6(in6addr_loopback, port);
+}
 Address Address::any_v6(std::uint16_t port) noexcept { return make_v6(in6addr_any, port); }
 
 int Address::family() const noexcept { return len_ ? storage_.ss_family : AF_UNSPEC; }
 
 std::uint16_t Address::port() const noexcept {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  if (family() == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
   return 0;
 }
 
@@ -83,7 +86,8 @@ std::string Address::host() const {
   if (family() == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof buf);
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
+              sizeof buf);
   }
   return buf;
 }

@@ -62,7 +62,8 @@ CancelScope::~CancelScope() {
   detail::ScopeRecord* r = record_;
   if (r->fiber) {
     if (detail::scope_top(r->fiber) != r) {
-      std::fprintf(stderr, "weft: CancelScope destroyed out of order (scopes are LIFO on their fiber)\n");
+      std::fprintf(stderr,
+                   "weft: CancelScope destroyed out of order (scopes are LIFO on their fiber)\n");
       std::abort();
     }
     detail::scope_top(r->fiber) = r->parent;

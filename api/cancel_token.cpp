@@ -103,7 +103,9 @@ void CancelCallback::attach(const CancelToken& token, PlainFn fn, void* ctx) {
     r->fn = fn;
     r->ctx = ctx;
   } else {
-    r->fn = [](void* self, CancelReason) noexcept { static_cast<CancelCallback*>(self)->task_->run(); };
+    r->fn = [](void* self, CancelReason) noexcept {
+      static_cast<CancelCallback*>(self)->task_->run();
+    };
     r->ctx = this;
   }
   r->attach(CancelState::of(token));

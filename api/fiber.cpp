@@ -84,7 +84,8 @@ Status sleep_until(std::chrono::steady_clock::time_point deadline, const CancelT
 }
 
 Status sleep_for(std::chrono::nanoseconds duration, const CancelToken& token) {
-  if (duration.count() <= 0) return sleep_until(std::chrono::steady_clock::time_point::min(), token);
+  if (duration.count() <= 0)
+    return sleep_until(std::chrono::steady_clock::time_point::min(), token);
   return sleep_until(std::chrono::steady_clock::now() + duration, token);
 }
 

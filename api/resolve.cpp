@@ -34,8 +34,8 @@ void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
 
 }  // namespace
 
-Result<std::vector<Address>> resolve(std::string_view host, std::string_view service,
-                                     int family, int type, const CancelToken& token) {
+Result<std::vector<Address>> resolve(std::string_view host, std::string_view service, int family,
+                                     int type, const CancelToken& token) {
   detail::BlockingEntry entry(token);
   if (auto ec = entry.need_fiber()) return ec;
   if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) return wsa::eafnosupport;

@@ -12,14 +12,14 @@ constexpr std::size_t kMinStackSize = 16 * 1024;
 RuntimeOptions checked(RuntimeOptions o) {
   if (o.stack_size == 0) o.stack_size = RuntimeOptions{}.stack_size;
   o.stack_size = std::max(o.stack_size, kMinStackSize);
-  if (o.blocking_hook_interval.count() <= 0) o.blocking_hook_interval = std::chrono::milliseconds(1);
+  if (o.blocking_hook_interval.count() <= 0)
+    o.blocking_hook_interval = std::chrono::milliseconds(1);
   return o;
 }
 
 }  // namespace
 
-Runtime::Runtime(RuntimeOptions options)
-    : impl_(new detail::RuntimeImpl(this, checked(options))) {}
+Runtime::Runtime(RuntimeOptions options) : impl_(new detail::RuntimeImpl(this, checked(options))) {}
 
 Runtime::~Runtime() { delete impl_; }
 

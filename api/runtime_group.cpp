@@ -75,7 +75,8 @@ void accept_loop(std::size_t index, PendingListener pending, int family,
       }
       if (out_of_resources(ec)) {
         // The connection stays queued; try again once something may have been freed.
-        if (!warned) detail::log_warn("serve: runtime {}: accept: {}; retrying", index, ec.message());
+        if (!warned)
+          detail::log_warn("serve: runtime {}: accept: {}; retrying", index, ec.message());
         warned = true;
         (void)this_fiber::sleep_for(std::chrono::milliseconds(20), token);
       } else if (ec != wsa::econnaborted && ec != wsa::econnreset) {

@@ -32,12 +32,14 @@ Status signal_wait(int signum, const CancelToken& token) {
         signum);
     st = rc == 0 ? call.wait() : detail::CallState::idle;
     if (rc != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+      uv_close(reinterpret_cast<uv_handle_t*>(handle),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
       return detail::uv_to_error(rc);
     }
   }
   // Stopped before the call returns: the callback cannot fire for a later call.
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_signal_t*>(h); });
   return detail::outcome_error(st);
 }
 

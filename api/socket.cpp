@@ -6,10 +6,10 @@
 #include <chrono>
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
-#include <linux/sockios.h>
 #include <unistd.h>
 
 namespace weft {
@@ -48,7 +48,8 @@ Status listen(Socket h, int backlog) {
   if (auto ec = detail::sock_gate(r.s)) return ec;
   if (r.s->type != SOCK_STREAM) return wsa::eopnotsupp;
   if (backlog < 0) return wsa::einval;
-  if (r.s->state == SockState::connected || r.s->state == SockState::connecting) return wsa::eisconn;
+  if (r.s->state == SockState::connected || r.s->state == SockState::connecting)
+    return wsa::eisconn;
   if (::listen(r.s->fd, backlog) != 0) return detail::errno_to_error(errno);
   r.s->state = SockState::listening;
   r.s->bound = true;
@@ -75,13 +76,16 @@ namespace {
 bool option_known(int level, int name, bool for_set) {
   if (level == SOL_SOCKET) {
     switch (name) {
-      case SO_LINGER: case SO_RCVBUF: case SO_SNDBUF: case SO_REUSEADDR: case SO_REUSEPORT:
-      case SO_KEEPALIVE: case SO_BROADCAST:
-        return true;
-      case SO_ERROR: case SO_TYPE:
-        return !for_set;
-      default:
-        return false;
+      case SO_LINGER:
+      case SO_RCVBUF:
+      case SO_SNDBUF:
+      case SO_REUSEADDR:
+      case SO_REUSEPORT:
+      case SO_KEEPALIVE:
+      case SO_BROADCAST: return true;
+      case SO_ERROR:
+      case SO_TYPE: return !for_set;
+      default: return false;
     }
   }
   return level == IPPROTO_TCP && name == TCP_NODELAY;
@@ -150,7 +154,8 @@ Status shutdown(Socket h, Shutdown how) {
   SockRef r;
   if (auto ec = detail::sock_lookup(h, r)) return ec;
   if (auto ec = detail::sock_gate(r.s)) return ec;
-  if (how != Shutdown::receive && how != Shutdown::send && how != Shutdown::both) return wsa::einval;
+  if (how != Shutdown::receive && how != Shutdown::send && how != Shutdown::both)
+    return wsa::einval;
   if (r.s->type == SOCK_STREAM && r.s->state != SockState::connected) return wsa::enotconn;
   if (::shutdown(r.s->fd, static_cast<int>(how)) != 0) return detail::errno_to_error(errno);
   if (how != Shutdown::send) r.s->shut_rd = true;

@@ -60,8 +60,8 @@ namespace {
 [[gnu::noinline]] ssize_t sys_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
 #if WEFT_RAW_DATA_SYSCALLS
   if (!__libc_single_threaded) {
-    return ::syscall(SYS_sendto, static_cast<long>(fd), buf, len, static_cast<long>(flags),
-                     nullptr, 0L);
+    return ::syscall(SYS_sendto, static_cast<long>(fd), buf, len, static_cast<long>(flags), nullptr,
+                     0L);
   }
 #endif
   return ::send(fd, buf, len, flags);
@@ -133,8 +133,9 @@ bool enter(Socket h, SockRef& r, R& result, Gate&& gate, Admission& admission) {
 // An attempt may say would_block without trying its syscall, when it knows it would find
 // nothing (a recv on a socket known drained: see Sock::drained); the call then parks.
 template <class Fn>
-[[gnu::always_inline]] inline Parked run_blocking(const BlockingEntry& entry, Socket h, int events, Op op,
-                    const std::size_t* moved, int flags, Fn& attempt) {
+[[gnu::always_inline]] inline Parked run_blocking(const BlockingEntry& entry, Socket h, int events,
+                                                  Op op, const std::size_t* moved, int flags,
+                                                  Fn& attempt) {
   if (attempt() == Attempt::done) return {CallState::completed, {}};
   if (flags & MSG_DONTWAIT) return {CallState::idle, wsa::ewouldblock};
   return detail::park_until_done(entry, h, events, op, moved, attempt);
@@ -161,7 +162,8 @@ Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
       sockaddr_storage ss{};
       socklen_t len = sizeof ss;
       int fd = detail::retry_eintr([&] {
-        return ::accept4(r.s->fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        return ::accept4(r.s->fd, reinterpret_cast<sockaddr*>(&ss), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
       });
       if (fd >= 0) {
         result = r.rt->sockets().add(fd, r.s->family, SOCK_STREAM, SockState::connected);
@@ -249,7 +251,8 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
           ? detail::RuntimeImpl::now_ns() +
                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
           : 0;
-  Parked p = detail::park_until_done(entry, h, UV_WRITABLE, Op::connect, nullptr, attempt, deadline);
+  Parked p =
+      detail::park_until_done(entry, h, UV_WRITABLE, Op::connect, nullptr, attempt, deadline);
   if (!p.done()) {
     // Cancelled, timed out or stopped (or no way to wait): the attempt is abandoned. The
     // table says "aborted": the reaper holds the kernel socket until the attempt ends.
@@ -264,8 +267,9 @@ namespace {
 // recv, and each of recv_exact's recvs: `taken` is what the public call has already taken
 // from the stream, for the table when this one ends unfinished. Inlined into both, as its
 // first attempt is into it: the fast path of a recv with data queued is then one frame.
-[[gnu::always_inline]] inline Result<std::size_t> recv_part(Socket h, void* buf, std::size_t len, int flags,
-                              const CancelToken& token, std::size_t taken) {
+[[gnu::always_inline]] inline Result<std::size_t> recv_part(Socket h, void* buf, std::size_t len,
+                                                            int flags, const CancelToken& token,
+                                                            std::size_t taken) {
   BlockingEntry entry(token);
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
@@ -274,7 +278,7 @@ namespace {
   // A blocking recv on a socket known drained parks without trying first; later attempts
   // follow a readiness and always try. The socket is looked up once, by the attempt.
   bool may_skip_try = flags == 0;
-  auto attempt = [&]() __attribute__((always_inline)) -> Attempt {
+  auto attempt = [&]() __attribute__((always_inline)) {
     SockRef r;
     if (!enter(h, r, result, stream_recv_gate, admission)) return Attempt::done;
     if (may_skip_try) {
@@ -320,15 +324,16 @@ namespace {
 
 // Sends from buf until `all` bytes are gone (or, for send_some, at least one). Inlined into
 // send and send_some, as recv_part is.
-[[gnu::always_inline]] inline Result<std::size_t> send_impl(Socket h, const void* buf, std::size_t len, int flags, bool all,
-                              const CancelToken& token) {
+[[gnu::always_inline]] inline Result<std::size_t> send_impl(Socket h, const void* buf,
+                                                            std::size_t len, int flags, bool all,
+                                                            const CancelToken& token) {
   BlockingEntry entry(token);
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
   Admission admission(entry, flags);
   std::size_t sent = 0;
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
-  auto attempt = [&]() __attribute__((always_inline)) -> Attempt {
+  auto attempt = [&]() __attribute__((always_inline)) {
     SockRef r;
     if (!enter(h, r, result, stream_send_gate, admission)) return Attempt::done;
     const char* p = static_cast<const char*>(buf);

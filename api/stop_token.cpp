@@ -22,8 +22,8 @@ CancelToken to_cancel_token(std::stop_token st) {
   // Owned by the token's state (never the reverse), and counted as something that can still
   // cancel it once the source above is gone: it runs inline if a stop was already requested,
   // and its destructor waits for a run in progress on another thread.
-  state->attach(std::make_shared<std::stop_callback<RequestCancel>>(std::move(st),
-                                                                     RequestCancel{state}));
+  state->attach(
+      std::make_shared<std::stop_callback<RequestCancel>>(std::move(st), RequestCancel{state}));
   return token;
 }
 

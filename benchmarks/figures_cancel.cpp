@@ -250,7 +250,10 @@ Figure figure_cancel_same_thread(const Config& cfg) {
        "async_read_some cancelled by cancellation_signal::emit; per event, time-stamp counter"}};
   if (go_available()) {
     contenders.push_back(
-        {"go", [](const Config& c) { return go_samples({"cancel-same-thread", std::to_string(c.samples(20'000))}); },
+        {"go",
+         [](const Config& c) {
+           return go_samples({"cancel-same-thread", std::to_string(c.samples(20'000))});
+         },
          "conn.Read woken by SetReadDeadline(past) from another goroutine, GOMAXPROCS=1; per "
          "event, runtime.nanotime"});
   }
@@ -269,9 +272,12 @@ Figure figure_cancel_same_thread(const Config& cfg) {
 
 Figure figure_cancel_cross_thread(const Config& cfg) {
   std::vector<Contender> contenders = {
-      {"raw_eventfd_epoll", [](const Config& c) { return raw_eventfd_wake(c, Placement::os); }, "floor"},
-      {"weft_eventfd", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::eventfd); }, ""},
-      {"weft_uv_async", [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::uv_async); }, ""},
+      {"raw_eventfd_epoll", [](const Config& c) { return raw_eventfd_wake(c, Placement::os); },
+       "floor"},
+      {"weft_eventfd",
+       [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::eventfd); }, ""},
+      {"weft_uv_async",
+       [](const Config& c) { return weft_cancel_cross_thread(c, WakeMethod::uv_async); }, ""},
       {"asio_spawn", asio_spawn_cancel_cross_thread, "emit posted to the io_context"},
       {"pthread_kill", pthread_kill_cancel, "OS thread in recv(2), EINTR from a signal"}};
   // The floor and weft with both threads pinned, as `placement` says.
@@ -309,8 +315,7 @@ Figure figure_cancel_cross_thread(const Config& cfg) {
       "cancel_cross_thread", "ns",
       "fiber blocked in recv on a sleeping loop, cancelled from another OS thread: from the "
       "cancel call to the fiber running with WSAEINTR",
-      "as the scheduler places them; *_same_core, *_cross_core: pinned",
-      contenders, cfg);
+      "as the scheduler places them; *_same_core, *_cross_core: pinned", contenders, cfg);
   if (go_available()) add_ratio(f, "weft_over_go", "weft_eventfd", "go_deadline_wait", Stat::p50);
   // p50 and p99 of weft over the floor in a pinned placement, with their goals.
   auto pinned_ratios = [&f](const std::string& suffix) {
@@ -346,7 +351,10 @@ Figure figure_cancel_fanout(const Config& cfg) {
       {"boost_context_pass_100k", [](const Config& c) { return fcontext_pass(c, 100'000); },
        "floor: a bare switch round trip to each of 100k parked contexts in turn"}};
   if (go_available()) {
-    contenders.push_back({"go_100k", [](const Config&) { return go_samples({"fanout", "100000"}); },
+    contenders.push_back({"go_100k",
+                          [](const Config&) {
+                            return go_samples({"fanout", "100000"});
+                          },
                           "goroutines in select on one context's Done() and a 24 h timer; "
                           "cancel(); GOMAXPROCS=1"});
   }

@@ -32,7 +32,8 @@ Contender echo_contender(std::string name, std::function<std::unique_ptr<EchoSer
             auto server = make();
             double per_second = 0;
             std::size_t rounds = cfg.samples(spec.connections == 1 ? 10'000 : 400);
-            auto lat = echo_client(server->port(), spec.connections, spec.size, rounds, &per_second);
+            auto lat =
+                echo_client(server->port(), spec.connections, spec.size, rounds, &per_second);
             auto& pool = (*latencies)[name];
             pool.insert(pool.end(), lat.begin(), lat.end());
             return std::vector<double>{per_second};
@@ -50,9 +51,8 @@ Contender echo_threads_contender(std::string name,
             constexpr std::size_t kPerClient = 50;
             std::size_t rounds = cfg.samples(400);
             double rate[2] = {0, 0};
-            std::thread second([&] {
-              (void)echo_client(server->port(), kPerClient, 64, rounds, &rate[1]);
-            });
+            std::thread second(
+                [&] { (void)echo_client(server->port(), kPerClient, 64, rounds, &rate[1]); });
             (void)echo_client(server->port(), kPerClient, 64, rounds, &rate[0]);
             second.join();
             return std::vector<double>{rate[0] + rate[1]};
@@ -66,29 +66,32 @@ Figure echo_figure(const Config& cfg, EchoSpec spec) {
   std::vector<Contender> contenders = {
       echo_contender("weft", weft_echo_server, spec, &lat),
       echo_contender("libuv", libuv_echo_server, spec, &lat),
-      echo_contender("asio_callbacks", [] { return asio_echo_server(false); }, spec, &lat),
-      echo_contender("asio_spawn", [] { return asio_echo_server(true); }, spec, &lat)};
+      echo_contender(
+          "asio_callbacks", [] { return asio_echo_server(false); }, spec, &lat),
+      echo_contender(
+          "asio_spawn", [] { return asio_echo_server(true); }, spec, &lat)};
   if (go_available()) {
-    contenders.push_back(echo_contender("go", [] { return go_echo_server(1); }, spec, &lat));
+    contenders.push_back(echo_contender(
+        "go", [] { return go_echo_server(1); }, spec, &lat));
   }
   if (spec.connections == 1) {
     // One connection is a ping-pong of cross-thread wake-ups, whose cost on these machines
     // is set by where the two threads land (docs/benchmarks.md, "Placement, measured"):
     // the same servers again with server and client pinned to one core.
-    contenders.push_back(echo_contender("weft_same_core", weft_echo_server, spec, &lat,
-                                        Placement::same_core));
-    contenders.push_back(echo_contender("libuv_same_core", libuv_echo_server, spec, &lat,
-                                        Placement::same_core));
-    contenders.push_back(echo_contender("asio_spawn_same_core",
-                                        [] { return asio_echo_server(true); }, spec, &lat,
-                                        Placement::same_core));
+    contenders.push_back(
+        echo_contender("weft_same_core", weft_echo_server, spec, &lat, Placement::same_core));
+    contenders.push_back(
+        echo_contender("libuv_same_core", libuv_echo_server, spec, &lat, Placement::same_core));
+    contenders.push_back(echo_contender(
+        "asio_spawn_same_core", [] { return asio_echo_server(true); }, spec, &lat,
+        Placement::same_core));
   }
-  Figure f = run_interleaved(
-      spec.figure, "round trips/s",
-      "ping-pong of " + std::to_string(spec.size) + " B messages on " +
-          std::to_string(spec.connections) + " connection(s), all in flight; higher is better",
-      "cross core (server thread, client thread)", contenders,
-      spec.connections == 1 ? cfg.costly() : cfg);
+  Figure f = run_interleaved(spec.figure, "round trips/s",
+                             "ping-pong of " + std::to_string(spec.size) + " B messages on " +
+                                 std::to_string(spec.connections) +
+                                 " connection(s), all in flight; higher is better",
+                             "cross core (server thread, client thread)", contenders,
+                             spec.connections == 1 ? cfg.costly() : cfg);
   for (auto& [name, samples] : lat) f.values[name + "_p99_ns"] = summarize(samples).p99;
   add_ratio(f, "weft_over_libuv", "weft", "libuv");
   add_ratio(f, "weft_over_asio_spawn", "weft", "asio_spawn");
@@ -108,9 +111,7 @@ Figure echo_figure(const Config& cfg, EchoSpec spec) {
 
 // The four shapes, a figure each. benchmarks/instructions.py counts the servers'
 // instructions in the same shapes: a shape changed here is changed there too.
-Figure figure_echo(const Config& cfg) {
-  return echo_figure(cfg, {"echo", 100, 64});
-}
+Figure figure_echo(const Config& cfg) { return echo_figure(cfg, {"echo", 100, 64}); }
 Figure figure_echo_1conn_64B(const Config& cfg) {
   return echo_figure(cfg, {"echo_1conn_64B", 1, 64});
 }
@@ -135,8 +136,7 @@ Figure figure_echo_threads(const Config& cfg) {
       "echo_threads", "round trips/s",
       "64 B ping-pong on 100 connections from two client threads, against servers on 1 and "
       "2 threads; higher is better",
-      "all threads share the machine's cores with the clients",
-      contenders, cfg);
+      "all threads share the machine's cores with the clients", contenders, cfg);
   add_ratio(f, "weft_2threads_over_1thread", "weft_2threads", "weft_1thread");
   add_ratio(f, "asio_2threads_over_1thread", "asio_spawn_2threads", "asio_spawn_1thread");
   add_ratio(f, "weft_over_asio_2threads", "weft_2threads", "asio_spawn_2threads");

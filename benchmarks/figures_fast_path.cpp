@@ -178,8 +178,7 @@ Figure figure_recv_ready(const Config& cfg) {
   Figure f = run_interleaved(
       "recv_ready", "ns/call",
       "recv of 64 B with data queued, and send of 64 B with room, per call (batches of 1000)",
-      "same core",
-      fast_path_contenders(), cfg.costly());
+      "same core", fast_path_contenders(), cfg.costly());
   add_ratio(f, "weft_over_syscall", "weft_recv", "syscall_recv");
   add_ratio(f, "weft_send_over_syscall", "weft_send", "syscall_send");
   add_goal(f, "weft_over_syscall", 1.10);

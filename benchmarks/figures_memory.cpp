@@ -119,7 +119,9 @@ const std::map<std::string, std::vector<double> (*)()>& samples() {
       {"asio_spawn_recv",
        [] { return std::vector<double>{asio_spawn_recv_kib_per_coroutine(kRecvFibers, rss_kib)}; }},
       {"asio_spawn_sleep",
-       [] { return std::vector<double>{asio_spawn_sleep_kib_per_coroutine(kSleepFibers, rss_kib)}; }},
+       [] {
+         return std::vector<double>{asio_spawn_sleep_kib_per_coroutine(kSleepFibers, rss_kib)};
+       }},
       {"scale", sample_scale},
   };
   return table;
@@ -148,9 +150,15 @@ Figure figure_fiber_memory(const Config& cfg) {
       {"asio_spawn_sleep", [](const Config&) { return in_fresh_process("asio_spawn_sleep"); },
        "100,000 coroutines in steady_timer::async_wait"}};
   if (go_available()) {
-    contenders.push_back({"go_recv", [](const Config&) { return go_samples({"recv-memory", std::to_string(kRecvFibers)}); },
+    contenders.push_back({"go_recv",
+                          [](const Config&) {
+                            return go_samples({"recv-memory", std::to_string(kRecvFibers)});
+                          },
                           "4,000 goroutines in conn.Read, 8,000 sockets"});
-    contenders.push_back({"go_sleep", [](const Config&) { return go_samples({"sleep-memory", std::to_string(kSleepFibers)}); },
+    contenders.push_back({"go_sleep",
+                          [](const Config&) {
+                            return go_samples({"sleep-memory", std::to_string(kSleepFibers)});
+                          },
                           "100,000 goroutines in time.Sleep"});
   }
   Figure f = run_interleaved(

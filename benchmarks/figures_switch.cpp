@@ -144,13 +144,18 @@ Figure figure_wake(const Config& cfg) {
   Figure f = run_interleaved(
       "wake", "ns", "cross-thread wake-up of a sleeping loop: post to a function running",
       "cross core",
-      {{"raw_eventfd_epoll", [](const Config& c) { return raw_eventfd_wake(c, Placement::os); }, "floor"},
-       {"weft_post_eventfd", [](const Config& c) { return weft_post_wake(c, WakeMethod::eventfd); }, ""},
-       {"weft_post_uv_async", [](const Config& c) { return weft_post_wake(c, WakeMethod::uv_async); }, ""}},
+      {{"raw_eventfd_epoll", [](const Config& c) { return raw_eventfd_wake(c, Placement::os); },
+        "floor"},
+       {"weft_post_eventfd", [](const Config& c) { return weft_post_wake(c, WakeMethod::eventfd); },
+        ""},
+       {"weft_post_uv_async",
+        [](const Config& c) { return weft_post_wake(c, WakeMethod::uv_async); }, ""}},
       cfg);
   add_ratio(f, "eventfd_p50_over_raw_p50", "weft_post_eventfd", "raw_eventfd_epoll", Stat::p50);
-  add_ratio(f, "uv_async_p50_over_eventfd_p50", "weft_post_uv_async", "weft_post_eventfd", Stat::p50);
-  add_ratio(f, "uv_async_p99_over_eventfd_p99", "weft_post_uv_async", "weft_post_eventfd", Stat::p99);
+  add_ratio(f, "uv_async_p50_over_eventfd_p50", "weft_post_uv_async", "weft_post_eventfd",
+            Stat::p50);
+  add_ratio(f, "uv_async_p99_over_eventfd_p99", "weft_post_uv_async", "weft_post_eventfd",
+            Stat::p99);
   return f;
 }
 

@@ -47,7 +47,8 @@ std::vector<double> run_for_numbers(const std::vector<std::string>& argv) {
   }
   std::string text;
   char buf[4096];
-  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<std::size_t>(n));
   ::close(p[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -84,7 +85,7 @@ Summary summarize(std::vector<double> s) {
   if (s.empty()) return r;
   std::sort(s.begin(), s.end());
   auto at = [&](double q) {
-    std::size_t i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(s.size()))) ;
+    std::size_t i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(s.size())));
     i = i == 0 ? 0 : i - 1;
     return s[std::min(i, s.size() - 1)];
   };
@@ -98,9 +99,8 @@ Summary summarize(std::vector<double> s) {
   return r;
 }
 
-Figure run_interleaved(std::string name, std::string unit, std::string what,
-                       std::string placement, std::vector<Contender> contenders,
-                       const Config& config) {
+Figure run_interleaved(std::string name, std::string unit, std::string what, std::string placement,
+                       std::vector<Contender> contenders, const Config& config) {
   announce(name);
   Figure f;
   f.name = std::move(name);
@@ -177,19 +177,19 @@ bool goal_met(const Figure& f, const std::string& name, double x) {
 void print_table(const std::vector<Figure>& figures) {
   for (const Figure& f : figures) {
     std::printf("\n%s — %s [%s]\n", f.name.c_str(), f.what.c_str(), f.placement.c_str());
-    std::printf("  %-34s %9s %9s %9s %9s %9s %8s\n", ("contender (" + f.unit + ")").c_str(),
-                "p50", "p90", "p99", "p99.9", "max", "n");
+    std::printf("  %-34s %9s %9s %9s %9s %9s %8s\n", ("contender (" + f.unit + ")").c_str(), "p50",
+                "p90", "p99", "p99.9", "max", "n");
     for (const auto& [name, s] : f.contenders) {
       std::printf("  %-34s %9s %9s %9s %9s %9s %8zu", name.c_str(), fmt(s.p50).c_str(),
-                  fmt(s.p90).c_str(), fmt(s.p99).c_str(), fmt(s.p999).c_str(),
-                  fmt(s.max).c_str(), s.n);
+                  fmt(s.p90).c_str(), fmt(s.p99).c_str(), fmt(s.p999).c_str(), fmt(s.max).c_str(),
+                  s.n);
       auto note = f.notes.find(name);
       if (note != f.notes.end()) std::printf("  (%s)", note->second.c_str());
       std::printf("\n");
     }
     for (const auto& [name, r] : f.ratios) {
-      std::printf("  ratio %-40s median %7.3f  [min %.3f, max %.3f]", name.c_str(), r.median,
-                  r.min, r.max);
+      std::printf("  ratio %-40s median %7.3f  [min %.3f, max %.3f]", name.c_str(), r.median, r.min,
+                  r.max);
       auto g = f.goals.find(name);
       if (g != f.goals.end()) {
         bool met = g->second.second ? r.median <= g->second.first : r.median >= g->second.first;
@@ -265,8 +265,8 @@ std::string to_json(const std::vector<Figure>& figures,
       auto g = f.goals.find(name);
       if (g != f.goals.end()) {
         bool met = g->second.second ? r.median <= g->second.first : r.median >= g->second.first;
-        o << ", \"goal\": " << json_num(g->second.first) << ", \"goal_is\": "
-          << (g->second.second ? "\"at_most\"" : "\"at_least\"")
+        o << ", \"goal\": " << json_num(g->second.first)
+          << ", \"goal_is\": " << (g->second.second ? "\"at_most\"" : "\"at_least\"")
           << ", \"met\": " << (met ? "true" : "false");
       }
       o << "}";

@@ -58,20 +58,19 @@ struct Figure {
   std::string unit;
   std::string what;
   std::string placement;
-  std::map<std::string, Summary> contenders;               // every round's samples pooled
-  std::map<std::string, std::vector<Summary>> per_round;   // one Summary per round
+  std::map<std::string, Summary> contenders;              // every round's samples pooled
+  std::map<std::string, std::vector<Summary>> per_round;  // one Summary per round
   std::map<std::string, std::string> notes;
   std::map<std::string, RatioStat> ratios;
   std::map<std::string, double> values;
-  std::map<std::string, std::vector<double>> raw;          // pooled samples, for plots
+  std::map<std::string, std::vector<double>> raw;  // pooled samples, for plots
   // Goals: ratio name -> (limit, true if the ratio must be <= limit, false if >=).
   std::map<std::string, std::pair<double, bool>> goals;
 };
 
 // Runs every contender once per round, in order A B C A B C ..., for config.rounds rounds.
-Figure run_interleaved(std::string name, std::string unit, std::string what,
-                       std::string placement, std::vector<Contender> contenders,
-                       const Config& config);
+Figure run_interleaved(std::string name, std::string unit, std::string what, std::string placement,
+                       std::vector<Contender> contenders, const Config& config);
 
 enum class Stat { p50, p90, p99, mean };
 // ratio = stat(a) / stat(b), taken per round; median, min and max over rounds.
@@ -89,8 +88,8 @@ bool goal_met(const Figure& f, const std::string& name, double x);
 std::int64_t now_ns() noexcept;
 
 // The time-stamp counter, for single events shorter than a read of the steady clock, which
-// costs several times what reading the counter does. ticks_to_ns converts a difference (calibrated once against the
-// steady clock).
+// costs several times what reading the counter does. ticks_to_ns converts a difference (calibrated
+// once against the steady clock).
 inline std::uint64_t ticks() noexcept { return __builtin_ia32_rdtsc(); }
 double ticks_to_ns(std::uint64_t ticks) noexcept;
 

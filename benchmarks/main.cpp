@@ -52,7 +52,8 @@ void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
   for (const Figure& f : figures) {
     if (f.raw.empty()) continue;  // a figure of values only (scale): nothing to draw
     std::ostringstream script;
-    script << "set terminal png size 900,560 noenhanced\nset output '" << dir << "/" << f.name << ".png'\n"
+    script << "set terminal png size 900,560 noenhanced\nset output '" << dir << "/" << f.name
+           << ".png'\n"
            << "set title " << gp_quoted(f.name + " (" + f.placement + ")") << "\nset logscale x\n"
            << "set xlabel '" << f.unit << "'\nset ylabel 'fraction of samples'\n"
            << "set key bottom right\nset grid\nplot ";
@@ -74,10 +75,12 @@ void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
     std::ofstream(gp) << script.str();
     if (have_gnuplot) {
       std::string cmd = "gnuplot '" + gp + "'";
-      if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "weft-bench: gnuplot failed on %s\n", gp.c_str());
+      if (std::system(cmd.c_str()) != 0)
+        std::fprintf(stderr, "weft-bench: gnuplot failed on %s\n", gp.c_str());
     }
   }
-  if (!have_gnuplot) std::fprintf(stderr, "weft-bench: gnuplot not found: wrote data and scripts only\n");
+  if (!have_gnuplot)
+    std::fprintf(stderr, "weft-bench: gnuplot not found: wrote data and scripts only\n");
 }
 
 // --serve-echo NAME: one echo server of the echo figures, alone in this process, until
@@ -90,14 +93,14 @@ int serve_echo(const std::string& name) {
   else if (name == "asio_callbacks") server = asio_echo_server(false);
   else if (name == "asio_spawn") server = asio_echo_server(true);
   if (!server) {
-    std::fprintf(stderr, "weft-bench: --serve-echo takes weft, libuv, asio_callbacks or asio_spawn\n");
+    std::fprintf(stderr,
+                 "weft-bench: --serve-echo takes weft, libuv, asio_callbacks or asio_spawn\n");
     return 2;
   }
   std::printf("%u\n", static_cast<unsigned>(server->port()));
   std::fflush(stdout);
   char buf[256];
-  while (::read(0, buf, sizeof buf) > 0) {
-  }
+  while (::read(0, buf, sizeof buf) > 0) {}
   return 0;
 }
 
@@ -162,8 +165,8 @@ int main(int argc, char** argv) {
           for (const FigureEntry& e : table) {
             known += (known.empty() ? "" : ", ") + std::string(e.name);
           }
-          std::fprintf(stderr, "weft-bench: no figure named '%s'; the figures: %s\n",
-                       name.c_str(), known.c_str());
+          std::fprintf(stderr, "weft-bench: no figure named '%s'; the figures: %s\n", name.c_str(),
+                       known.c_str());
           return 2;
         }
         cfg.only.insert(name);
@@ -185,7 +188,8 @@ int main(int argc, char** argv) {
 
   // Where the results go is checked before the run, not after minutes of it.
   if (!json_path.empty() && !can_write_file(json_path)) {
-    std::fprintf(stderr, "weft-bench: cannot write %s: %s\n", json_path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "weft-bench: cannot write %s: %s\n", json_path.c_str(),
+                 std::strerror(errno));
     return 2;
   }
   if (!plot_dir.empty() && !can_write_into(plot_dir)) {

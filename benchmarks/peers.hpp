@@ -20,8 +20,7 @@ namespace weft::bench {
 constexpr auto kIdleGap = std::chrono::microseconds(50);
 
 inline void spin_until(const std::atomic<bool>& flag) {
-  while (!flag.load(std::memory_order_acquire)) {
-  }
+  while (!flag.load(std::memory_order_acquire)) {}
 }
 
 // Where the two threads of a cross-thread figure run. `os`: wherever the scheduler puts

@@ -40,27 +40,34 @@ std::vector<double> asio_spawn_cancel_same_thread(const Config& cfg) {
   bool done = false;
   std::vector<double> out;
   const std::size_t n = cfg.samples(20'000);
-  asio::spawn(ioc, [&](asio::yield_context y) {
-    char b[1];
-    while (!done) {
-      error_code ec;
-      pair.a.async_read_some(asio::buffer(b), asio::bind_cancellation_slot(signal.slot(), y[ec]));
-      if (ec == asio::error::operation_aborted) woke = ticks();
-    }
-  }, asio::detached);
-  asio::spawn(ioc, [&](asio::yield_context y) {
-    asio::post(ioc, y);  // the reader blocks
-    for (std::size_t i = 0; i < n; ++i) {
-      woke = 0;
-      std::uint64_t t0 = ticks();
-      signal.emit(asio::cancellation_type::all);
-      asio::post(ioc, y);  // the reader runs with operation_aborted, re-blocks, then us
-      if (woke == 0) std::abort();  // every cancel must have landed
-      out.push_back(ticks_to_ns(woke - t0));
-    }
-    done = true;
-    signal.emit(asio::cancellation_type::all);
-  }, asio::detached);
+  asio::spawn(
+      ioc,
+      [&](asio::yield_context y) {
+        char b[1];
+        while (!done) {
+          error_code ec;
+          pair.a.async_read_some(asio::buffer(b),
+                                 asio::bind_cancellation_slot(signal.slot(), y[ec]));
+          if (ec == asio::error::operation_aborted) woke = ticks();
+        }
+      },
+      asio::detached);
+  asio::spawn(
+      ioc,
+      [&](asio::yield_context y) {
+        asio::post(ioc, y);  // the reader blocks
+        for (std::size_t i = 0; i < n; ++i) {
+          woke = 0;
+          std::uint64_t t0 = ticks();
+          signal.emit(asio::cancellation_type::all);
+          asio::post(ioc, y);  // the reader runs with operation_aborted, re-blocks, then us
+          if (woke == 0) std::abort();  // every cancel must have landed
+          out.push_back(ticks_to_ns(woke - t0));
+        }
+        done = true;
+        signal.emit(asio::cancellation_type::all);
+      },
+      asio::detached);
   ioc.run();
   return out;
 }
@@ -71,15 +78,19 @@ std::vector<double> asio_spawn_cancel_cross_thread(const Config& cfg) {
   asio::cancellation_signal signal;
   WakeProbe probe;
   std::atomic<bool> blocked{false}, quit{false};
-  asio::spawn(ioc, [&](asio::yield_context y) {
-    char b[1];
-    while (!quit.load()) {
-      error_code ec;
-      blocked.store(true, std::memory_order_release);
-      pair.a.async_read_some(asio::buffer(b), asio::bind_cancellation_slot(signal.slot(), y[ec]));
-      if (ec == asio::error::operation_aborted) probe.mark();
-    }
-  }, asio::detached);
+  asio::spawn(
+      ioc,
+      [&](asio::yield_context y) {
+        char b[1];
+        while (!quit.load()) {
+          error_code ec;
+          blocked.store(true, std::memory_order_release);
+          pair.a.async_read_some(asio::buffer(b),
+                                 asio::bind_cancellation_slot(signal.slot(), y[ec]));
+          if (ec == asio::error::operation_aborted) probe.mark();
+        }
+      },
+      asio::detached);
   std::thread runner([&] { ioc.run(); });
   while (!blocked.load()) std::this_thread::yield();
   auto out = cross_thread_samples(cfg.samples(2000), probe, [&] {
@@ -106,17 +117,19 @@ std::vector<double> asio_spawn_fanout(const Config&, std::size_t fibers) {
   for (std::size_t i = 0; i < fibers; ++i) {
     signals.push_back(std::make_unique<asio::cancellation_signal>());
     timers.push_back(std::make_unique<asio::steady_timer>(ioc, std::chrono::hours(24)));
-    asio::spawn(ioc, std::allocator_arg, boost::context::fixedsize_stack(64 * 1024),
-                [&, i](asio::yield_context y) {
-      error_code ec;
-      timers[i]->async_wait(asio::bind_cancellation_slot(signals[i]->slot(), y[ec]));
-      if (++resumed == fibers) {
-        t1 = now_ns();
-        gate.cancel();  // releases the others; this one is done
-        return;
-      }
-      gate.async_wait(y[ec]);
-    }, asio::detached);
+    asio::spawn(
+        ioc, std::allocator_arg, boost::context::fixedsize_stack(64 * 1024),
+        [&, i](asio::yield_context y) {
+          error_code ec;
+          timers[i]->async_wait(asio::bind_cancellation_slot(signals[i]->slot(), y[ec]));
+          if (++resumed == fibers) {
+            t1 = now_ns();
+            gate.cancel();  // releases the others; this one is done
+            return;
+          }
+          gate.async_wait(y[ec]);
+        },
+        asio::detached);
   }
   asio::post(ioc, [&] {
     // Every coroutine is blocked now: one cancel, which in Asio is one emit per coroutine.
@@ -141,12 +154,15 @@ double asio_spawn_recv_kib_per_coroutine(std::size_t n, double (*rss)()) {
     c->connect(acc.local_endpoint());
     clients.push_back(std::move(c));
     tcp::socket a = acc.accept();
-    asio::spawn(ioc, [&blocked, a = std::move(a)](asio::yield_context y) mutable {
-      char b[64];
-      error_code ec;
-      ++blocked;
-      a.async_read_some(asio::buffer(b), y[ec]);
-    }, asio::detached);
+    asio::spawn(
+        ioc,
+        [&blocked, a = std::move(a)](asio::yield_context y) mutable {
+          char b[64];
+          error_code ec;
+          ++blocked;
+          a.async_read_some(asio::buffer(b), y[ec]);
+        },
+        asio::detached);
   }
   while (blocked < n) ioc.run_one();
   double per = (rss() - before) / static_cast<double>(n);
@@ -162,11 +178,14 @@ double asio_spawn_sleep_kib_per_coroutine(std::size_t n, double (*rss)()) {
   std::size_t blocked = 0;
   for (std::size_t i = 0; i < n; ++i) {
     timers.push_back(std::make_unique<asio::steady_timer>(ioc, std::chrono::hours(24)));
-    asio::spawn(ioc, [&blocked, t = timers.back().get()](asio::yield_context y) {
-      error_code ec;
-      ++blocked;
-      t->async_wait(y[ec]);
-    }, asio::detached);
+    asio::spawn(
+        ioc,
+        [&blocked, t = timers.back().get()](asio::yield_context y) {
+          error_code ec;
+          ++blocked;
+          t->async_wait(y[ec]);
+        },
+        asio::detached);
   }
   while (blocked < n) ioc.run_one();
   double per = (rss() - before) / static_cast<double>(n);
@@ -195,13 +214,14 @@ struct CallbackSession : std::enable_shared_from_this<CallbackSession> {
   tcp::socket sock;
   char buf[8192];
   void read() {
-    sock.async_read_some(asio::buffer(buf), [self = shared_from_this()](error_code ec, std::size_t n) {
-      if (ec) return;
-      asio::async_write(self->sock, asio::buffer(self->buf, n),
-                        [self](error_code ec2, std::size_t) {
-                          if (!ec2) self->read();
-                        });
-    });
+    sock.async_read_some(asio::buffer(buf),
+                         [self = shared_from_this()](error_code ec, std::size_t n) {
+                           if (ec) return;
+                           asio::async_write(self->sock, asio::buffer(self->buf, n),
+                                             [self](error_code ec2, std::size_t) {
+                                               if (!ec2) self->read();
+                                             });
+                         });
   }
 };
 
@@ -213,17 +233,23 @@ class AsioEchoServer final : public EchoServer {
       : ioc_(threads), acceptor_(ioc_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
     port_ = acceptor_.local_endpoint().port();
     if (coroutines) {
-      asio::spawn(ioc_, [this](asio::yield_context y) {
-        for (;;) {
-          error_code ec;
-          tcp::socket s = acceptor_.async_accept(y[ec]);
-          if (ec) return;
-          s.set_option(tcp::no_delay(true));
-          asio::spawn(ioc_, [s = std::move(s)](asio::yield_context y2) mutable {
-            asio_spawn_echo_session(std::move(s), y2);
-          }, asio::detached);
-        }
-      }, asio::detached);
+      asio::spawn(
+          ioc_,
+          [this](asio::yield_context y) {
+            for (;;) {
+              error_code ec;
+              tcp::socket s = acceptor_.async_accept(y[ec]);
+              if (ec) return;
+              s.set_option(tcp::no_delay(true));
+              asio::spawn(
+                  ioc_,
+                  [s = std::move(s)](asio::yield_context y2) mutable {
+                    asio_spawn_echo_session(std::move(s), y2);
+                  },
+                  asio::detached);
+            }
+          },
+          asio::detached);
     } else {
       accept_one();
     }

@@ -23,7 +23,7 @@ std::string go_peer_path() {
     std::string dir(self, static_cast<std::size_t>(n));
     dir.resize(dir.rfind('/') + 1);
     std::string p = dir + "weft-bench-go";
-    struct stat st{};
+    struct stat st {};
     return ::stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXUSR) ? p : std::string();
   }();
   return path;

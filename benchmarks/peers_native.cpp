@@ -57,7 +57,8 @@ int posix_loopback_listener(sockaddr_in& bound) {
   bound.sin_family = AF_INET;
   bound.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof bound;
-  if (::bind(l, reinterpret_cast<sockaddr*>(&bound), sizeof bound) != 0 || ::listen(l, 1) != 0) std::abort();
+  if (::bind(l, reinterpret_cast<sockaddr*>(&bound), sizeof bound) != 0 || ::listen(l, 1) != 0)
+    std::abort();
   ::getsockname(l, reinterpret_cast<sockaddr*>(&bound), &len);
   return l;
 }
@@ -79,7 +80,7 @@ void on_sigusr1(int) {}
 }  // namespace
 
 std::vector<double> pthread_kill_cancel(const Config& cfg) {
-  struct sigaction sa{}, old{};
+  struct sigaction sa = {}, old = {};
   sa.sa_handler = on_sigusr1;  // no SA_RESTART: recv fails with EINTR
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, &old);
@@ -143,11 +144,15 @@ class LibuvEchoServer final : public EchoServer {
     uv_tcp_getsockname(&server_, reinterpret_cast<sockaddr*>(&sa), &len);
     port_ = ntohs(sa.sin_port);
     uv_async_init(&loop_, &stop_, [](uv_async_t* a) {
-      uv_walk(a->loop, [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, [](uv_handle_t* hh) {
-          if (hh->type == UV_TCP && hh->data == nullptr) delete reinterpret_cast<Conn*>(hh);
-        });
-      }, nullptr);
+      uv_walk(
+          a->loop,
+          [](uv_handle_t* h, void*) {
+            if (!uv_is_closing(h))
+              uv_close(h, [](uv_handle_t* hh) {
+                if (hh->type == UV_TCP && hh->data == nullptr) delete reinterpret_cast<Conn*>(hh);
+              });
+          },
+          nullptr);
     });
     stop_.data = this;
     thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
@@ -173,7 +178,8 @@ class LibuvEchoServer final : public EchoServer {
     uv_tcp_init(server->loop, &c->tcp);
     c->tcp.data = nullptr;
     if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) { delete reinterpret_cast<Conn*>(h); });
+      uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),
+               [](uv_handle_t* h) { delete reinterpret_cast<Conn*>(h); });
       return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -186,7 +192,9 @@ class LibuvEchoServer final : public EchoServer {
   static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
     auto* c = reinterpret_cast<Conn*>(s);
     if (n <= 0) {
-      if (n < 0) uv_close(reinterpret_cast<uv_handle_t*>(s), [](uv_handle_t* h) { delete reinterpret_cast<Conn*>(h); });
+      if (n < 0)
+        uv_close(reinterpret_cast<uv_handle_t*>(s),
+                 [](uv_handle_t* h) { delete reinterpret_cast<Conn*>(h); });
       return;
     }
     uv_read_stop(s);
@@ -255,7 +263,8 @@ class WeftEchoServer final : public EchoServer {
 class WeftGroupEchoServer final : public EchoServer {
  public:
   explicit WeftGroupEchoServer(int threads) : group_(static_cast<std::size_t>(threads)) {
-    auto at = group_.serve(Address::loopback_v4(0), [](UniqueSocket c) { echo_until_eof(c.get()); });
+    auto at =
+        group_.serve(Address::loopback_v4(0), [](UniqueSocket c) { echo_until_eof(c.get()); });
     if (!at.ok()) std::abort();
     port_ = at->port();
     thread_ = std::thread([this] { (void)group_.run(); });
@@ -309,7 +318,8 @@ std::vector<double> echo_client(std::uint16_t port, std::size_t connections, std
     for (std::size_t i = 0; i < connections; ++i) {
       sent_at[i] = now_ns();
       got[i] = 0;
-      if (::send(fds[i], msg.data(), size, MSG_NOSIGNAL) != static_cast<ssize_t>(size)) std::abort();
+      if (::send(fds[i], msg.data(), size, MSG_NOSIGNAL) != static_cast<ssize_t>(size))
+        std::abort();
     }
     std::size_t pending = connections;
     while (pending > 0) {

@@ -89,7 +89,8 @@ static int client(void* arg) {
     if (err == WSAEINTR) {
       printf("cancelled: WSPRecv returned WSAEINTR; resetting the connection\n");
       struct linger rst = {1, 0};
-      if (WSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, (const char*)&rst, sizeof rst, &err) != 0) status = 1;
+      if (WSPSetSockOpt(s, SOL_SOCKET, SO_LINGER, (const char*)&rst, sizeof rst, &err) != 0)
+        status = 1;
       break;
     }
     printf("receive failed: error %d\n", err);

@@ -158,11 +158,14 @@ class CallDeadline {
  public:
   CallDeadline(Fiber* f, CallState how) noexcept : timer_(f->rt->timers()), f_(f), how_(how) {}
   void arm(std::int64_t due_ns) {
-    timer_.arm(due_ns, [](TimerNode* n) {
-      auto* self = static_cast<CallDeadline*>(n->ctx);
-      self->fired_ = true;
-      self->f_->rt->complete(self->f_, self->how_);
-    }, this);
+    timer_.arm(
+        due_ns,
+        [](TimerNode* n) {
+          auto* self = static_cast<CallDeadline*>(n->ctx);
+          self->fired_ = true;
+          self->f_->rt->complete(self->f_, self->how_);
+        },
+        this);
   }
   // True once the timer has fired (whether or not it fixed the outcome).
   bool fired() const noexcept { return fired_; }

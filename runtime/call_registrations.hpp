@@ -54,16 +54,14 @@ class CallRegistrations {
   // the first of another kind, takes them off the array, and returns how many places it went
   // past; it loads the callbacks, records and outcome words of those ahead as it goes.
   static std::uint32_t thread_affinity() noexcept;
-  static std::uint32_t cancel_here(CancelRegistration** run, std::uint32_t avail,
-                                   std::uint32_t max, std::uint32_t affinity,
-                                   CancelReason why) noexcept;
+  static std::uint32_t cancel_here(CancelRegistration** run, std::uint32_t avail, std::uint32_t max,
+                                   std::uint32_t affinity, CancelReason why) noexcept;
 
  private:
   void clear_all() noexcept;
 
   static constexpr int kInline = 2;
-  static_assert(sizeof(int) + sizeof(CancelRegistration) <= 64 &&
-                    alignof(CancelRegistration) <= 8,
+  static_assert(sizeof(int) + sizeof(CancelRegistration) <= 64 && alignof(CancelRegistration) <= 8,
                 "the count and the first registration share one cache line");
   CancelRegistration* at(int i) noexcept {
     return std::launder(reinterpret_cast<CancelRegistration*>(inline_[i]));

@@ -33,9 +33,9 @@ namespace weft::detail {
 
 enum class Op : std::uint8_t {
   accept,
-  poll,          // poll and select: every socket passed in
-  recv,          // recv, recv_from and recv_exact (`moved`: the bytes recv_exact had taken)
-  send,          // send, send_some (`moved`: the bytes already in the kernel); send_to
+  poll,  // poll and select: every socket passed in
+  recv,  // recv, recv_from and recv_exact (`moved`: the bytes recv_exact had taken)
+  send,  // send, send_some (`moved`: the bytes already in the kernel); send_to
   connect,
   close_linger,  // a close waiting for SO_LINGER {1, t>0}
 };

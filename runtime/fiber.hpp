@@ -2,10 +2,10 @@
 // thread, except `slot`, whose outcome word any thread may compare-and-swap.
 #pragma once
 
+#include "call_registrations.hpp"
 #include "context.hpp"
 #include "fiber_table.hpp"
 #include "intrusive_list.hpp"
-#include "call_registrations.hpp"
 #include "stack_pool.hpp"
 #include "task_queue.hpp"
 
@@ -74,13 +74,11 @@ struct alignas(64) Fiber {
   std::string name;
   std::size_t stack_request = 0;
   Stack stack;
-  ListHook<Fiber> all_hook{this};    // linked while alive in its runtime
+  ListHook<Fiber> all_hook{this};  // linked while alive in its runtime
   IntrusiveList<JoinWaiter> joiners;
 
   std::uint64_t gen() const noexcept { return gen_of_id(id); }
-  CallState call_state() const noexcept {
-    return slot->word.state();
-  }
+  CallState call_state() const noexcept { return slot->word.state(); }
   // The only writers of `messages` and `hook`, which keep maybe_pseudo true while either is
   // set (the fiber's own thread).
   void queue_message(TaskPtr m) {

@@ -10,7 +10,7 @@ constinit std::atomic<FiberSlot*> fiber_chunks[kChunks] = {};
 namespace {
 
 struct Table {
-  std::mutex mu;                  // guards free_slots and next_slot
+  std::mutex mu;  // guards free_slots and next_slot
   std::vector<std::uint32_t> free_slots;
   std::uint32_t next_slot = 0;
 };

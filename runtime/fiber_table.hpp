@@ -135,8 +135,8 @@ class OutcomeWord {
         w_.store(make_word(gen, instead), std::memory_order_release);
         return instead;
       }
-      if (w_.compare_exchange_weak(w, make_word(gen, CallState::pending),
-                                   std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (w_.compare_exchange_weak(w, make_word(gen, CallState::pending), std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
         return CallState::pending;
       }
     }

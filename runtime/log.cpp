@@ -23,7 +23,8 @@ std::shared_ptr<spdlog::logger> make_default() {
     for (int i = spdlog::level::trace; i <= spdlog::level::off; ++i) {
       auto lvl = static_cast<spdlog::level::level_enum>(i);
       auto name = spdlog::level::to_string_view(lvl);
-      if (v == std::string_view(name.data(), name.size()) || (v == "warn" && i == spdlog::level::warn)) {
+      if (v == std::string_view(name.data(), name.size()) ||
+          (v == "warn" && i == spdlog::level::warn)) {
         l->set_level(lvl);
       }
     }

@@ -1,8 +1,8 @@
 #include "mailbox.hpp"
 
-#include <cerrno>
-#include <unistd.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
+#include <cerrno>
 
 namespace weft::detail {
 namespace {

@@ -30,9 +30,9 @@ struct Fiber;
 
 struct Message {
   enum class Kind : std::uint8_t {
-    wake,      // the fiber `id`'s call was cancelled from another thread: make it ready
-    spawn,     // start `fiber`, spawned from another thread
-    post,      // run `task` on the loop thread, outside any fiber
+    wake,        // the fiber `id`'s call was cancelled from another thread: make it ready
+    spawn,       // start `fiber`, spawned from another thread
+    post,        // run `task` on the loop thread, outside any fiber
     fiber_post,  // run `task` on fiber `id`'s stack (a fiber message)
   };
   Kind kind;
@@ -92,8 +92,8 @@ class RuntimeMailbox {
   // Read by every thread, written rarely: a line of their own, apart from the reference
   // count that foreign threads write on every call, and from the queue.
   alignas(64) std::atomic<bool> stopping{false};  // stop() was called: final
-  std::atomic<bool> closed{false};    // the Runtime is being destroyed
-  std::atomic<std::int64_t> holds{0}; // Runtime::hold() minus release(): run() waits while > 0
+  std::atomic<bool> closed{false};                // the Runtime is being destroyed
+  std::atomic<std::int64_t> holds{0};  // Runtime::hold() minus release(): run() waits while > 0
 
  private:
   RuntimeMailbox() = default;
@@ -115,8 +115,9 @@ class RuntimeMailbox {
   FiberId inline_wakes_[kInlineWakes] = {};
   std::vector<Message> queue_;
 
-  static_assert(sizeof(SpinLock) + sizeof(std::atomic<bool>) + 1 + 5 + sizeof(FiberId) * kInlineWakes +
-                        sizeof(std::vector<Message>) <= 64,
+  static_assert(sizeof(SpinLock) + sizeof(std::atomic<bool>) + 1 + 5 +
+                        sizeof(FiberId) * kInlineWakes + sizeof(std::vector<Message>) <=
+                    64,
                 "the mailbox no longer fits one cache line");
 
   alignas(64) std::mutex mu_;  // guards async_

@@ -77,8 +77,8 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
 }  // namespace
 
 OverflowGuard::OverflowGuard() noexcept {
-  alt_stack_ = ::mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  alt_stack_ =
+      ::mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (alt_stack_ == MAP_FAILED) {
     alt_stack_ = nullptr;
     return;

@@ -65,8 +65,9 @@ struct Parked {
 // Inlined into each call, with its attempt: out of line, the attempt's captures would have to
 // be stored for it before even the first attempt, on every call's fast path.
 template <class Fn>
-[[gnu::always_inline]] inline Parked park_until_done(const BlockingEntry& entry, Socket h, int events, Op op,
-                       const std::size_t* moved, Fn&& attempt, std::int64_t deadline_ns = 0) {
+[[gnu::always_inline]] inline Parked park_until_done(const BlockingEntry& entry, Socket h,
+                                                     int events, Op op, const std::size_t* moved,
+                                                     Fn&& attempt, std::int64_t deadline_ns = 0) {
   Fiber* f = entry.fiber();
   RuntimeImpl* rt = entry.runtime();
   BlockingCall call(entry);
@@ -89,7 +90,8 @@ template <class Fn>
 // runtime, after a call of kind `op` on it ended without completing, having moved `moved`
 // bytes. (A socket closed meanwhile was dealt with by its close.)
 inline void leave_after_cancel(Op op, Socket h, std::size_t moved) noexcept {
-  if (Sock* s = tls_runtime->sockets().get(h)) tls_runtime->sockets().leave_after_cancel(s, op, moved);
+  if (Sock* s = tls_runtime->sockets().get(h))
+    tls_runtime->sockets().leave_after_cancel(s, op, moved);
 }
 
 // Runs a syscall, retrying on EINTR (a signal, not a cancel). (Returns errno in errno.)

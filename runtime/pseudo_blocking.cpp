@@ -39,8 +39,7 @@ void run_blocking_hook(Fiber* f) noexcept {
   // stops when the hook is idle or the call's outcome has been fixed (by a cancel from the
   // hook, say).
   run_guarded(f, "a blocking hook", [&] {
-    while (f->hook && f->hook() && f->call_state() == CallState::pending) {
-    }
+    while (f->hook && f->hook() && f->call_state() == CallState::pending) {}
   });
 }
 
@@ -74,14 +73,15 @@ CallState BlockingCall::wait_pseudo(bool started) noexcept {
     }
     if (run_fiber_messages(f, true)) continue;
     if (f->hook && !hook_timer.armed()) {
-      hook_timer.arm(RuntimeImpl::now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                 rt->options().blocking_hook_interval)
-                                                 .count(),
-                     [](TimerNode* n) {
-                       auto* fiber = static_cast<Fiber*>(n->ctx);
-                       fiber->rt->make_ready(fiber);
-                     },
-                     f);
+      hook_timer.arm(
+          RuntimeImpl::now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      rt->options().blocking_hook_interval)
+                                      .count(),
+          [](TimerNode* n) {
+            auto* fiber = static_cast<Fiber*>(n->ctx);
+            fiber->rt->make_ready(fiber);
+          },
+          f);
     }
     rt->suspend();
     if (f->hook && !hook_timer.armed() && f->call_state() == CallState::pending &&

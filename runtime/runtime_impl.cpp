@@ -85,7 +85,8 @@ RuntimeImpl::~RuntimeImpl() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&loop_timer_), nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
-  if (uv_loop_close(&loop_) != 0) log_error("runtime {}: the loop still had handles at destruction", index());
+  if (uv_loop_close(&loop_) != 0)
+    log_error("runtime {}: the loop still had handles at destruction", index());
   mailbox_->release();
 }
 
@@ -308,9 +309,7 @@ void RuntimeImpl::drain_mailbox() noexcept {
   for (unsigned i = 0; i < inbox_.wake_count; ++i) wake(inbox_.wakes[i]);
   for (Message& m : inbox_.messages) {
     switch (m.kind) {
-      case Message::Kind::wake:
-        wake(m.id);
-        break;
+      case Message::Kind::wake: wake(m.id); break;
       case Message::Kind::spawn:
         if (attach_stack(m.fiber)) {
           make_ready(m.fiber);
@@ -321,9 +320,7 @@ void RuntimeImpl::drain_mailbox() noexcept {
           discard_unstarted(m.fiber);
         }
         break;
-      case Message::Kind::post:
-        run_task_outside_fiber(*m.task);
-        break;
+      case Message::Kind::post: run_task_outside_fiber(*m.task); break;
       case Message::Kind::fiber_post: {
         // A fiber message from another thread; dropped if its fiber has ended meanwhile.
         if (FiberSlot* s = fiber_table_live_slot(m.id)) {

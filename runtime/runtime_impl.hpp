@@ -9,8 +9,8 @@
 
 #include "fiber.hpp"
 #include "fiber_table.hpp"
-#include "run_queue.hpp"
 #include "mailbox.hpp"
+#include "run_queue.hpp"
 #include "stack_pool.hpp"
 #include "timer_heap.hpp"
 

@@ -67,8 +67,8 @@ void CallRegistrations::add(const CancelToken& t, Fiber* f) {
 std::uint32_t CallRegistrations::thread_affinity() noexcept { return affinity_of(tls_runtime); }
 
 std::uint32_t CallRegistrations::cancel_here(CancelRegistration** run, std::uint32_t avail,
-                                              std::uint32_t max, std::uint32_t affinity,
-                                              CancelReason why) noexcept {
+                                             std::uint32_t max, std::uint32_t affinity,
+                                             CancelReason why) noexcept {
   const CallState how = outcome_of(why);
   // Three stages ahead, each needing the line the one before loaded: the callback (in its
   // fiber's record) 12 places ahead, the record's first line 8 ahead (found in the callback),

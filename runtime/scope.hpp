@@ -26,9 +26,7 @@ struct ScopeRecord {
   TimerNode deadline;
 };
 
-inline ScopeRecord*& scope_top(Fiber* f) noexcept {
-  return f->cancel_scope;
-}
+inline ScopeRecord*& scope_top(Fiber* f) noexcept { return f->cancel_scope; }
 
 // Calls `fn(const CancelToken&)` for every token that applies to the fiber's blocking calls:
 // innermost scope outward, up to and including the nearest shielded scope.

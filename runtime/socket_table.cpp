@@ -291,8 +291,9 @@ void SocketTable::reap_connect(Sock* s) noexcept {
     reap_finish(entry, err == 0);
   });
   auto timeout_ms = static_cast<std::uint64_t>(rt_->options().connect_reap_timeout.count());
-  uv_timer_start(&e->timer, [](uv_timer_t* t) { reap_finish(static_cast<ReapEntry*>(t->data), false); },
-                 timeout_ms, 0);
+  uv_timer_start(
+      &e->timer, [](uv_timer_t* t) { reap_finish(static_cast<ReapEntry*>(t->data), false); },
+      timeout_ms, 0);
 }
 
 }  // namespace weft::detail

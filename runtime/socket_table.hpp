@@ -48,12 +48,12 @@ inline constexpr unsigned kRuntimeBits = 12;
 inline constexpr std::uint32_t kMaxSlots = 1u << kSockSlotBits;
 
 enum class SockState : std::uint8_t {
-  open,        // created (maybe bound), neither listening nor connected
+  open,  // created (maybe bound), neither listening nor connected
   listening,
   connecting,  // a connect is under way
   connected,
-  aborted,     // reset after a cancel: every call but close fails WSAECONNABORTED
-  closing,     // a lingering close is under way: only that close may finish it
+  aborted,  // reset after a cancel: every call but close fails WSAECONNABORTED
+  closing,  // a lingering close is under way: only that close may finish it
 };
 
 // A fiber parked on a socket's readiness. `op` and `moved` say what its call is and how many

@@ -91,9 +91,9 @@ Stack StackPool::allocate(std::size_t size) {
       return s;
     }
   }
-  bool under_limit = guarded_limit_ ? guarded_ < guarded_limit_
-                                    : g_guarded_in_use.load(std::memory_order_relaxed) <
-                                          derived_guarded_limit();
+  bool under_limit =
+      guarded_limit_ ? guarded_ < guarded_limit_
+                     : g_guarded_in_use.load(std::memory_order_relaxed) < derived_guarded_limit();
   if (under_limit) {
     if (Stack s = map_guarded(size)) return s;
   }

@@ -16,9 +16,9 @@
 namespace weft::detail {
 
 struct Stack {
-  char* base = nullptr;       // lowest usable address
-  std::size_t size = 0;       // usable bytes
-  char* guard = nullptr;      // the guard page below base, or nullptr when unguarded
+  char* base = nullptr;   // lowest usable address
+  std::size_t size = 0;   // usable bytes
+  char* guard = nullptr;  // the guard page below base, or nullptr when unguarded
   bool from_slab = false;
 
   char* top() const noexcept { return base + size; }
@@ -57,8 +57,8 @@ class StackPool {
   std::size_t default_size_;
   std::size_t guarded_limit_;
   std::size_t pool_cap_;
-  std::vector<Stack> pool_;           // default-size stacks ready for reuse
-  std::vector<Stack> slab_free_;      // unguarded default-size stacks beyond pool_cap_
+  std::vector<Stack> pool_;       // default-size stacks ready for reuse
+  std::vector<Stack> slab_free_;  // unguarded default-size stacks beyond pool_cap_
   std::vector<std::pair<char*, std::size_t>> slabs_;
   std::uint64_t guarded_ = 0;
   std::uint64_t unguarded_ = 0;

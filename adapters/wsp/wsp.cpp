@@ -24,13 +24,16 @@ int fail(int* err, int code) {
 }
 
 Socket to_socket(WEFT_SOCKET s) { return static_cast<Socket>(static_cast<std::uint64_t>(s)); }
-WEFT_SOCKET from_socket(Socket s) { return static_cast<WEFT_SOCKET>(static_cast<std::uint64_t>(s)); }
+WEFT_SOCKET from_socket(Socket s) {
+  return static_cast<WEFT_SOCKET>(static_cast<std::uint64_t>(s));
+}
 
 bool in_fiber() { return weft::this_fiber::id() != weft::FiberId::none; }
 
 // Copies an address out to a caller's (sockaddr, length) pair; WSAEFAULT if it does not fit.
 int put_address(const weft::Address& a, struct sockaddr* out, int* len, int* err) {
-  if (!out || !len || *len < 0 || static_cast<socklen_t>(*len) < a.size()) return fail(err, WSAEFAULT);
+  if (!out || !len || *len < 0 || static_cast<socklen_t>(*len) < a.size())
+    return fail(err, WSAEFAULT);
   std::memcpy(out, a.data(), a.size());
   *len = static_cast<int>(a.size());
   return 0;
@@ -273,7 +276,8 @@ int WSPCancelBlockingCall(int* err) {
 int WSAIsBlocking(void) { return weft::is_blocking() ? 1 : 0; }
 
 WEFT_BLOCKINGHOOK WSASetBlockingHook(WEFT_BLOCKINGHOOK hook) {
-  weft::BlockingHook previous = hook ? weft::set_blocking_hook(CHook{hook}) : weft::set_blocking_hook({});
+  weft::BlockingHook previous =
+      hook ? weft::set_blocking_hook(CHook{hook}) : weft::set_blocking_hook({});
   const CHook* c = previous.target<CHook>();
   return c ? c->fn : nullptr;
 }
@@ -304,12 +308,11 @@ int weft_run_ex(int (*main_fn)(void*), void* arg, const struct weft_run_options*
   weft::Runtime rt(options);
   int result = 0;
   bool started = false;
-  if (!rt.spawn([&] {
-        started = true;
-        result = main_fn(arg);
-      }).ok()) {
-    return SOCKET_ERROR;
-  }
+  auto spawned = rt.spawn([&] {
+    started = true;
+    result = main_fn(arg);
+  });
+  if (!spawned.ok()) return SOCKET_ERROR;
   // A fiber spawned before run() gets its stack when run() starts; if no stack of the size
   // asked for can be mapped, the fiber never runs and run() returns at once.
   if (!rt.run().ok() || !started) return SOCKET_ERROR;

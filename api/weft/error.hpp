@@ -58,10 +58,7 @@ enum class wsa : int {
 // default_error_condition() maps to std::errc where one exists. Always the same object, and
 // declared so (`const`, as libstdc++ declares std::system_category): a compiler may then
 // merge or drop calls to it.
-#if defined(__GNUC__)
-[[gnu::const]]
-#endif
-WEFT_API const std::error_category& wsa_category() noexcept;
+WEFT_CONST WEFT_API const std::error_category& wsa_category() noexcept;
 
 inline std::error_code make_error_code(wsa e) noexcept {
   return {static_cast<int>(e), wsa_category()};
@@ -99,7 +96,7 @@ class [[nodiscard]] Result {
   Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_(true) {  // NOLINT
     ::new (static_cast<void*>(&value_)) T(std::move(value));
   }
-  Result(std::error_code ec) noexcept : ok_(false), ec_(ec) {}  // NOLINT
+  Result(std::error_code ec) noexcept : ok_(false), ec_(ec) {}     // NOLINT
   Result(wsa e) noexcept : ok_(false), ec_(make_error_code(e)) {}  // NOLINT
   // Any other error code enum (std::io_errc, ...), as std::error_code takes it.
   template <class E, std::enable_if_t<std::is_error_code_enum_v<E>, int> = 0>
@@ -129,15 +126,26 @@ class [[nodiscard]] Result {
   // The error; a default (zero) error_code when ok().
   std::error_code error() const noexcept { return ok_ ? std::error_code() : ec_; }
 
-  T& value() & noexcept { check(); return value_; }
-  const T& value() const& noexcept { check(); return value_; }
-  T&& value() && noexcept { check(); return std::move(value_); }
+  T& value() & noexcept {
+    check();
+    return value_;
+  }
+  const T& value() const& noexcept {
+    check();
+    return value_;
+  }
+  T&& value() && noexcept {
+    check();
+    return std::move(value_);
+  }
   T& operator*() & noexcept { return value(); }
   const T& operator*() const& noexcept { return value(); }
   T* operator->() noexcept { return &value(); }
   const T* operator->() const noexcept { return &value(); }
   template <class U>
-  T value_or(U&& fallback) const& { return ok_ ? value_ : static_cast<T>(std::forward<U>(fallback)); }
+  T value_or(U&& fallback) const& {
+    return ok_ ? value_ : static_cast<T>(std::forward<U>(fallback));
+  }
 
  private:
   void check() const noexcept {

@@ -113,7 +113,7 @@ WEFT_API Status set_reuse_port(Socket s, bool on);
 // Cancellation: returns WSAEINTR; the listener is unchanged and queued connections stay
 // queued: everything legal before is legal after.
 WEFT_API Result<Socket> accept(Socket listener, Address* peer = nullptr,
-                                const CancelToken& token = {});
+                               const CancelToken& token = {});
 
 // Connects a stream socket (or sets a datagram socket's default peer). A zero timeout means
 // the kernel's own. Errors: WSAECONNREFUSED, WSAETIMEDOUT (timeout), WSAEISCONN,
@@ -160,9 +160,8 @@ WEFT_API Result<std::size_t> recv_from(Socket s, void* buf, std::size_t len, Add
                                        int flags = 0, const CancelToken& token = {});
 // Sends one datagram whole (WSAEMSGSIZE if it cannot be one datagram).
 // Cancellation: returns WSAEINTR; nothing was sent (a datagram is atomic).
-WEFT_API Result<std::size_t> send_to(Socket s, const void* buf, std::size_t len,
-                                     const Address& to, int flags = 0,
-                                     const CancelToken& token = {});
+WEFT_API Result<std::size_t> send_to(Socket s, const void* buf, std::size_t len, const Address& to,
+                                     int flags = 0, const CancelToken& token = {});
 
 // Disables receives, sends, or both. Errors: WSAENOTCONN.
 WEFT_API Status shutdown(Socket s, Shutdown how);

@@ -21,21 +21,21 @@
 
 extern int g_failed_checks;
 
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_failed_checks;                                                   \
-    }                                                                      \
+      ++g_failed_checks;                                                       \
+    }                                                                          \
   } while (0)
-#define CHECK_EQ(a, b)                                                                 \
-  do {                                                                                 \
-    long long va_ = (long long)(a), vb_ = (long long)(b);                              \
-    if (va_ != vb_) {                                                                  \
-      fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, \
-              #a, va_, #b, vb_);                                                       \
-      ++g_failed_checks;                                                               \
-    }                                                                                  \
+#define CHECK_EQ(a, b)                                                                             \
+  do {                                                                                             \
+    long long va_ = (long long)(a), vb_ = (long long)(b);                                          \
+    if (va_ != vb_) {                                                                              \
+      fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, va_, #b, \
+              vb_);                                                                                \
+      ++g_failed_checks;                                                                           \
+    }                                                                                              \
   } while (0)
 
 /* --- POSIX peers ------------------------------------------------------------------------- */

@@ -129,7 +129,8 @@ static int test_udp(void* arg) {
   char buf[4];
   struct sockaddr_in from;
   int fromlen = sizeof from;
-  CHECK_EQ(WSPRecvFrom(a, buf, sizeof buf, 0, (struct sockaddr*)&from, &fromlen, &err), SOCKET_ERROR);
+  CHECK_EQ(WSPRecvFrom(a, buf, sizeof buf, 0, (struct sockaddr*)&from, &fromlen, &err),
+           SOCKET_ERROR);
   CHECK_EQ(err, WSAEMSGSIZE);
   fromlen = sizeof from;
   CHECK_EQ(WSPRecvFrom(a, buf, sizeof buf, 0, (struct sockaddr*)&from, &fromlen, &err), 2);
@@ -161,12 +162,14 @@ static int test_udp_v6_short_address_buffer(void* arg) {
   char buf[16] = {0};
   struct sockaddr_in6 from;
   int fromlen = sizeof(struct sockaddr_in);
-  CHECK_EQ(WSPRecvFrom(s, buf, sizeof buf, 0, (struct sockaddr*)&from, &fromlen, &err), SOCKET_ERROR);
+  CHECK_EQ(WSPRecvFrom(s, buf, sizeof buf, 0, (struct sockaddr*)&from, &fromlen, &err),
+           SOCKET_ERROR);
   CHECK_EQ(err, WSAEFAULT);
   CHECK_EQ(fromlen, sizeof(struct sockaddr_in)); /* untouched */
   /* Still queued: a receive that does not wait finds it. */
   fromlen = sizeof from;
-  CHECK_EQ(WSPRecvFrom(s, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen, &err), 8);
+  CHECK_EQ(WSPRecvFrom(s, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen, &err),
+           8);
   CHECK(memcmp(buf, "datagram", 8) == 0);
   CHECK_EQ(fromlen, sizeof(struct sockaddr_in6));
   struct sockaddr_in6 sent_from;

@@ -419,8 +419,7 @@ static int test_cancel_lingering_close(void* arg) {
   int small = 4096;
   setsockopt(c.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   static char chunk[65536];
-  while (WSPSend(c.s, chunk, sizeof chunk, MSG_DONTWAIT, &err) > 0) {
-  }
+  while (WSPSend(c.s, chunk, sizeof chunk, MSG_DONTWAIT, &err) > 0) {}
   struct linger wait = {1, 30};
   CHECK_EQ(WSPSetSockOpt(c.s, SOL_SOCKET, SO_LINGER, (char*)&wait, sizeof wait, &err), 0);
   struct close_args a = {c.s, -2, 0};

@@ -237,7 +237,7 @@ TEST(CallToken, AFanOutRacesRegistrationsFromAnotherThread) {
           if (this_fiber::sleep_for(24h, token).error() == wsa::eintr) ++eintr;
         }));
       }
-      this_fiber::yield();  // every one is blocked
+      this_fiber::yield();                                  // every one is blocked
       while (made.load() < 100) std::this_thread::yield();  // the churner is under way
       EXPECT_TRUE(source.cancel());
       for (FiberId id : ids) EXPECT_TRUE(join(id).ok());

@@ -161,11 +161,11 @@ TEST(CancelScope, AnOutsideTokenMadeAmbientCancelsFromAnotherThread) {
   Runtime rt;
   std::atomic<bool> blocked{false};
   Status r;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     CancelScope scope(src.token());
     blocked = true;
     r = this_fiber::sleep_for(1h);
-  }).ok());
+  }));
   std::thread runner([&] { ASSERT_TRUE(rt.run().ok()); });
   while (!blocked) std::this_thread::yield();
   EXPECT_TRUE(src.cancel());

@@ -23,9 +23,8 @@ TEST(FiberGroup, CancellingTheGroupCancelsTenThousandBlockedMembers) {
       [&] {
         FiberGroup group;
         for (int i = 0; i < kMembers; ++i) {
-          ASSERT_TRUE(group.spawn([&] {
-            (this_fiber::sleep_for(1h).error() == wsa::eintr ? interrupted : other)++;
-          }).ok());
+          ASSERT_OK(group.spawn(
+              [&] { (this_fiber::sleep_for(1h).error() == wsa::eintr ? interrupted : other)++; }));
         }
         this_fiber::yield();  // they all block
         group.cancel();
@@ -42,10 +41,10 @@ TEST(FiberGroup, TheGroupsScopeDoesNotEndBeforeItsMembers) {
     {
       FiberGroup group;
       for (int i = 0; i < 5; ++i) {
-        ASSERT_TRUE(group.spawn([&, i] {
+        ASSERT_OK(group.spawn([&, i] {
           (void)this_fiber::sleep_for(std::chrono::milliseconds(5 * i));
           ++finished;
-        }).ok());
+        }));
       }
     }  // the destructor joins
     EXPECT_EQ(finished, 5);
@@ -56,8 +55,8 @@ TEST(FiberGroup, AnErrorCancelsTheSiblingsWhenAskedTo) {
   run_in_fiber([] {
     Status sibling;
     FiberGroup group(FiberGroup::Options{.cancel_on_error = true});
-    ASSERT_TRUE(group.spawn([&] { sibling = this_fiber::sleep_for(1h); }).ok());
-    ASSERT_TRUE(group.spawn([]() -> Status { return wsa::econnreset; }).ok());
+    ASSERT_OK(group.spawn([&] { sibling = this_fiber::sleep_for(1h); }));
+    ASSERT_OK(group.spawn([]() -> Status { return wsa::econnreset; }));
     ASSERT_TRUE(group.join_all().ok());
     EXPECT_EQ(sibling.error(), wsa::eintr);
     EXPECT_EQ(group.first_error(), wsa::econnreset);
@@ -70,8 +69,8 @@ TEST(FiberGroup, WithoutTheOptionAnErrorIsOnlyRecorded) {
   run_in_fiber([] {
     Status sibling;
     FiberGroup group;
-    ASSERT_TRUE(group.spawn([&] { sibling = this_fiber::sleep_for(10ms); }).ok());
-    ASSERT_TRUE(group.spawn([]() -> Status { return wsa::econnreset; }).ok());
+    ASSERT_OK(group.spawn([&] { sibling = this_fiber::sleep_for(10ms); }));
+    ASSERT_OK(group.spawn([]() -> Status { return wsa::econnreset; }));
     ASSERT_TRUE(group.join_all().ok());
     EXPECT_TRUE(sibling.ok());
     EXPECT_EQ(group.first_error(), wsa::econnreset);
@@ -82,10 +81,10 @@ TEST(FiberGroup, ACancelledJoinAllLeavesTheMembersRunning) {
   run_in_fiber([] {
     bool done = false;
     FiberGroup group;
-    ASSERT_TRUE(group.spawn([&] {
+    ASSERT_OK(group.spawn([&] {
       (void)this_fiber::sleep_for(20ms);
       done = true;
-    }).ok());
+    }));
     Status joined;
     auto waiter = spawn([&] { joined = group.join_all(); });
     this_fiber::yield();
@@ -103,7 +102,7 @@ TEST(FiberGroup, ALongLivedGroupForgetsMembersThatHaveEnded) {
     FiberGroup group;
     std::vector<FiberId> live;
     for (int i = 0; i < 10'000; ++i) {
-      ASSERT_TRUE(group.spawn([] {}).ok());  // ends at its first turn
+      ASSERT_OK(group.spawn([] {}));  // ends at its first turn
       if (i % 100 == 0) {
         live.push_back(*group.spawn([] { (void)this_fiber::sleep_for(24h); }));
       }
@@ -120,16 +119,18 @@ TEST(FiberGroup, ALongLivedGroupForgetsMembersThatHaveEnded) {
 TEST(FiberGroup, RuntimeStopUnwindsTheGroup) {
   Runtime rt;
   int netdown = 0;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     FiberGroup group;
     for (int i = 0; i < 100; ++i) {
-      ASSERT_TRUE(group.spawn([&] {
-        if (this_fiber::sleep_for(1h).error() == wsa::enetdown) ++netdown;
-      }).ok());
+      ASSERT_TRUE(group
+                      .spawn([&] {
+                        if (this_fiber::sleep_for(1h).error() == wsa::enetdown) ++netdown;
+                      })
+                      .ok());
     }
     this_fiber::yield();
     Runtime::current()->stop();
-  }).ok());  // the group's destructor waits for the members to unwind
+  }));  // the group's destructor waits for the members to unwind
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(netdown, 100);
 }
@@ -143,10 +144,10 @@ TEST(FiberGroup, CancellingTheOuterGroupCancelsANestedGroupsMembers) {
     std::error_code inner_result;
     bool inner_spawned = false;
     FiberGroup outer;
-    ASSERT_TRUE(outer.spawn([&] {
+    ASSERT_OK(outer.spawn([&] {
       FiberGroup inner;  // created by a member: linked to the outer group
       inner_spawned = inner.spawn([&] { inner_result = this_fiber::sleep_for(1h).error(); }).ok();
-    }).ok());
+    }));
     this_fiber::yield();  // the member creates its group; the inner member blocks
     ASSERT_TRUE(inner_spawned);
     outer.cancel();
@@ -159,13 +160,13 @@ TEST(FiberGroup, CancellingTheInnerGroupLeavesTheOuterOne) {
   run_in_fiber([] {
     std::error_code sibling_result;
     FiberGroup outer;
-    ASSERT_TRUE(outer.spawn([&] {
+    ASSERT_OK(outer.spawn([&] {
       FiberGroup inner;
       (void)inner.spawn([] { (void)this_fiber::sleep_for(1h); });
       this_fiber::yield();
       inner.cancel();
-    }).ok());
-    ASSERT_TRUE(outer.spawn([&] { sibling_result = this_fiber::sleep_for(1ms).error(); }).ok());
+    }));
+    ASSERT_OK(outer.spawn([&] { sibling_result = this_fiber::sleep_for(1ms).error(); }));
     ASSERT_TRUE(outer.join_all().ok());
     EXPECT_FALSE(outer.token().cancel_requested());
     EXPECT_FALSE(sibling_result);
@@ -188,7 +189,7 @@ TEST(FiberGroup, AGroupCreatedInsideAScopeIsCancelledWithItsDeadline) {
     {
       CancelScope scope(std::chrono::nanoseconds(10ms));
       FiberGroup group;
-      ASSERT_TRUE(group.spawn([&] { member_result = this_fiber::sleep_for(1h).error(); }).ok());
+      ASSERT_OK(group.spawn([&] { member_result = this_fiber::sleep_for(1h).error(); }));
     }  // the group's destructor joins its member, which the deadline ended
     EXPECT_EQ(member_result, wsa::etimedout);
   });
@@ -197,7 +198,7 @@ TEST(FiberGroup, AGroupCreatedInsideAScopeIsCancelledWithItsDeadline) {
 TEST(FiberGroup, JoinAllTakesATokenLikeEveryBlockingCall) {
   run_in_fiber([] {
     FiberGroup group;
-    ASSERT_TRUE(group.spawn([] { (void)this_fiber::sleep_for(1h); }).ok());
+    ASSERT_OK(group.spawn([] { (void)this_fiber::sleep_for(1h); }));
     this_fiber::yield();
     CancelSource source;
     auto canceller = spawn([&] { source.cancel(); });
@@ -232,7 +233,7 @@ TEST(ThisFiber, CancelTokenInAMemberFollowsItsGroup) {
   run_in_fiber([] {
     FiberGroup group;
     CancelToken seen;
-    ASSERT_TRUE(group.spawn([&] { seen = this_fiber::cancel_token(); }).ok());
+    ASSERT_OK(group.spawn([&] { seen = this_fiber::cancel_token(); }));
     ASSERT_TRUE(group.join_all().ok());
     EXPECT_TRUE(seen.can_be_cancelled());
     EXPECT_FALSE(seen.cancel_requested());

@@ -80,10 +80,10 @@ struct Cell {
   std::size_t queued = 0;      // bytes queued to the peer before the call
   std::string big;             // a send's buffer, alive for the call
   char buf[64] = {};
-  FiberId other = FiberId::none;       // join: the fiber waited for
-  std::unique_ptr<Runtime> remote;     // join across runtimes: the other runtime,
-  std::unique_ptr<std::thread> runner;  // its thread,
-  CancelSource remote_end;              // and what ends its fiber
+  FiberId other = FiberId::none;            // join: the fiber waited for
+  std::unique_ptr<Runtime> remote;          // join across runtimes: the other runtime,
+  std::unique_ptr<std::thread> runner;      // its thread,
+  CancelSource remote_end;                  // and what ends its fiber
   std::unique_ptr<test::PoolBlocker> pool;  // resolve: holds the request in the pool's queue
 };
 
@@ -185,18 +185,19 @@ std::vector<Kind> kinds() {
                  EXPECT_EQ(connect(c.s, c.addr).error(), wsa::econnaborted);
                  EXPECT_TRUE(close(c.s).ok());
                }});
-  k.push_back({"Recv", true, connect_pair,
-               [](Cell& c, const CancelToken& t) { return recv(c.s, c.buf, sizeof c.buf, 0, t).error(); },
-               [](Cell& c) {
-                 if (c.source == Source::close) {
-                   expect_closed(c);
-                   // Nothing had moved: precise mode ends the stream gracefully.
-                   if (c.portable) return expect_peer_sees_reset(c);
-                   return expect_peer_sees_everything_then_eof(c, 0);
-                 }
-                 if (c.portable) return expect_reset(c);
-                 expect_stream_intact(c);
-               }});
+  k.push_back(
+      {"Recv", true, connect_pair,
+       [](Cell& c, const CancelToken& t) { return recv(c.s, c.buf, sizeof c.buf, 0, t).error(); },
+       [](Cell& c) {
+         if (c.source == Source::close) {
+           expect_closed(c);
+           // Nothing had moved: precise mode ends the stream gracefully.
+           if (c.portable) return expect_peer_sees_reset(c);
+           return expect_peer_sees_everything_then_eof(c, 0);
+         }
+         if (c.portable) return expect_reset(c);
+         expect_stream_intact(c);
+       }});
   k.push_back({"RecvFrom", true,
                [](Cell& c) {
                  c.s = *socket(AF_INET, SOCK_DGRAM);
@@ -239,7 +240,9 @@ std::vector<Kind> kinds() {
                  connect_small_pair(c);
                  c.big.assign(1 << 20, 'b');  // more than the kernel takes at once
                },
-               [](Cell& c, const CancelToken& t) { return send(c.s, c.big.data(), c.big.size(), 0, t).error(); },
+               [](Cell& c, const CancelToken& t) {
+                 return send(c.s, c.big.data(), c.big.size(), 0, t).error();
+               },
                [](Cell& c) {
                  // Reset in both modes, whoever ended the send: the peer must not take the
                  // cut-off stream for a whole one.
@@ -326,8 +329,7 @@ std::vector<Kind> kinds() {
                  c.remote_end.cancel();
                  c.runner->join();
                }});
-  k.push_back({"Resolve", false,
-               [](Cell& c) { c.pool = std::make_unique<test::PoolBlocker>(); },
+  k.push_back({"Resolve", false, [](Cell& c) { c.pool = std::make_unique<test::PoolBlocker>(); },
                [](Cell&, const CancelToken& t) {
                  return resolve("localhost", "80", AF_UNSPEC, SOCK_STREAM, t).error();
                },
@@ -347,10 +349,9 @@ const std::vector<Kind>& all_kinds() {
   return k;
 }
 
-constexpr Source kSources[] = {Source::fiber, Source::thread,         Source::token,
-                               Source::scope, Source::token_deadline, Source::scope_deadline,
-                               Source::stop,  Source::close,          Source::hook,
-                               Source::message};
+constexpr Source kSources[] = {
+    Source::fiber,          Source::thread, Source::token, Source::scope, Source::token_deadline,
+    Source::scope_deadline, Source::stop,   Source::close, Source::hook,  Source::message};
 
 struct Param {
   std::size_t kind;
@@ -396,14 +397,15 @@ TEST_P(Matrix, EachSourceEndsTheCallWithItsCodeAndLeavesWhatTheTableSays) {
   options.connect_reap_timeout = 200ms;
   Runtime rt(options);
   bool checked = false;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     Cell c;
     c.portable = GetParam().portable;
     c.source = source;
     kind.prepare(c);
     if (testing::Test::HasFatalFailure()) return;
 
-    CancelSource call_source = source == Source::token_deadline ? CancelSource(20ms) : CancelSource();
+    CancelSource call_source =
+        source == Source::token_deadline ? CancelSource(20ms) : CancelSource();
     CancelSource scope_source;
     std::atomic<bool> blocked{false};
     std::atomic<bool> go{false};
@@ -425,8 +427,7 @@ TEST_P(Matrix, EachSourceEndsTheCallWithItsCodeAndLeavesWhatTheTableSays) {
     });
     ASSERT_TRUE(target.ok());
     ASSERT_TRUE(yield_until([&] { return blocked.load() || result.has_value(); }));
-    ASSERT_TRUE(blocked.load()) << "the call did not block; it returned "
-                                << result->message();
+    ASSERT_TRUE(blocked.load()) << "the call did not block; it returned " << result->message();
 
     switch (source) {
       case Source::fiber: EXPECT_TRUE(cancel_blocking_call(*target).ok()); break;
@@ -452,14 +453,13 @@ TEST_P(Matrix, EachSourceEndsTheCallWithItsCodeAndLeavesWhatTheTableSays) {
     if (source != Source::stop) kind.after(c);
     kind.cleanup(c);
     checked = true;
-  }).ok());
+  }));
   Status ran = rt.run();  // a stop during run() still ends it normally, once every fiber has
   EXPECT_TRUE(ran.ok()) << ran.error().message();
   EXPECT_TRUE(checked);
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryCallEverySource, Matrix, testing::ValuesIn(all_params()),
-                         param_name);
+INSTANTIATE_TEST_SUITE_P(EveryCallEverySource, Matrix, testing::ValuesIn(all_params()), param_name);
 
 }  // namespace
 }  // namespace weft

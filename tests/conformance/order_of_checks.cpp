@@ -60,12 +60,17 @@ struct Calls {
   std::vector<std::pair<std::string, std::function<std::error_code(const CancelToken&)>>> all() {
     return {
         {"recv", [this](const CancelToken& t) { return recv(conn.s, buf, 1, 0, t).error(); }},
-        {"recv_exact", [this](const CancelToken& t) { return recv_exact(conn.s, buf, 1, t).error(); }},
+        {"recv_exact",
+         [this](const CancelToken& t) { return recv_exact(conn.s, buf, 1, t).error(); }},
         {"send", [this](const CancelToken& t) { return send(conn.s, "x", 1, 0, t).error(); }},
-        {"send_some", [this](const CancelToken& t) { return send_some(conn.s, "x", 1, 0, t).error(); }},
+        {"send_some",
+         [this](const CancelToken& t) { return send_some(conn.s, "x", 1, 0, t).error(); }},
         {"recv_from",
-         [this](const CancelToken& t) { return recv_from(udp, buf, sizeof buf, nullptr, 0, t).error(); }},
-        {"send_to", [this](const CancelToken& t) { return send_to(udp, "d", 1, udp_addr, 0, t).error(); }},
+         [this](const CancelToken& t) {
+           return recv_from(udp, buf, sizeof buf, nullptr, 0, t).error();
+         }},
+        {"send_to",
+         [this](const CancelToken& t) { return send_to(udp, "d", 1, udp_addr, 0, t).error(); }},
         {"accept", [this](const CancelToken& t) { return accept(listener, nullptr, t).error(); }},
         {"connect",
          [this](const CancelToken& t) {
@@ -85,11 +90,15 @@ struct Calls {
            r.add(conn.s);
            return select(&r, nullptr, nullptr, 1h, t).error();
          }},
-        {"sleep_for(0)", [](const CancelToken& t) { return this_fiber::sleep_for(0ns, t).error(); }},
-        {"sleep_for(1h)", [](const CancelToken& t) { return this_fiber::sleep_for(1h, t).error(); }},
+        {"sleep_for(0)",
+         [](const CancelToken& t) { return this_fiber::sleep_for(0ns, t).error(); }},
+        {"sleep_for(1h)",
+         [](const CancelToken& t) { return this_fiber::sleep_for(1h, t).error(); }},
         {"join(ended)", [this](const CancelToken& t) { return join(ended, t).error(); }},
         {"resolve",
-         [](const CancelToken& t) { return resolve("127.0.0.1", "80", AF_INET, SOCK_STREAM, t).error(); }},
+         [](const CancelToken& t) {
+           return resolve("127.0.0.1", "80", AF_INET, SOCK_STREAM, t).error();
+         }},
         {"signal_wait", [](const CancelToken& t) { return signal_wait(SIGUSR2, t).error(); }},
     };
   }
@@ -100,7 +109,7 @@ struct Calls {
 TEST(OrderOfChecks, UnderStopEveryCallAnswersWsaenetdownBeforeACancelledToken) {
   Runtime rt;
   int checked = 0;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     Calls calls;
     calls.prepare();
     CancelSource source;
@@ -111,7 +120,7 @@ TEST(OrderOfChecks, UnderStopEveryCallAnswersWsaenetdownBeforeACancelledToken) {
       EXPECT_EQ(call({}), wsa::enetdown) << name;
       ++checked;
     }
-  }).ok());
+  }));
   EXPECT_TRUE(rt.run().ok());
   EXPECT_EQ(checked, 15);
 }
@@ -147,16 +156,16 @@ TEST(OrderOfChecks, InsideAMessageEveryBlockingCallIsWsaeinprogressEvenIfItCould
     auto blocked = spawn([] { (void)this_fiber::sleep_for(1h); });
     this_fiber::yield();
     ASSERT_TRUE(post(*blocked, [&] {
-      for (auto& [name, call] : calls.all()) {
-        seen.emplace_back(name, call({}));
-        seen.emplace_back(name + " (cancelled token)", call(cancelled.token()));
-      }
-      // Non-blocking forms are no blocking calls: they work here.
-      dontwait_ok = recv(calls.conn.s, calls.buf, 1, MSG_DONTWAIT).value_or(0) == 1;
-      PollEntry e{calls.conn.s, kPollIn};
-      zero_poll_ok = poll({&e, 1}, 0ms).value_or(0) == 1;
-      (void)cancel_blocking_call();
-    }).ok());
+                  for (auto& [name, call] : calls.all()) {
+                    seen.emplace_back(name, call({}));
+                    seen.emplace_back(name + " (cancelled token)", call(cancelled.token()));
+                  }
+                  // Non-blocking forms are no blocking calls: they work here.
+                  dontwait_ok = recv(calls.conn.s, calls.buf, 1, MSG_DONTWAIT).value_or(0) == 1;
+                  PollEntry e{calls.conn.s, kPollIn};
+                  zero_poll_ok = poll({&e, 1}, 0ms).value_or(0) == 1;
+                  (void)cancel_blocking_call();
+                }).ok());
     ASSERT_TRUE(join(*blocked).ok());
     ASSERT_EQ(seen.size(), 30u);
     for (auto& [name, ec] : seen) EXPECT_EQ(ec, wsa::einprogress) << name;
@@ -167,7 +176,7 @@ TEST(OrderOfChecks, InsideAMessageEveryBlockingCallIsWsaeinprogressEvenIfItCould
 
 TEST(OrderOfChecks, ABadHandleOrArgumentAnswersBeforeAHookAStopOrAToken) {
   Runtime rt;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     Socket s = *socket(AF_INET, SOCK_STREAM);
     ASSERT_TRUE(close(s).ok());  // s is stale from here on
     CancelSource source;
@@ -186,31 +195,33 @@ TEST(OrderOfChecks, ABadHandleOrArgumentAnswersBeforeAHookAStopOrAToken) {
     auto blocked = spawn([] { (void)this_fiber::sleep_for(1h); });
     this_fiber::yield();
     ASSERT_TRUE(post(*blocked, [&] {
-      check("inside a message");
-      (void)cancel_blocking_call();
-    }).ok());
+                  check("inside a message");
+                  (void)cancel_blocking_call();
+                }).ok());
     ASSERT_TRUE(join(*blocked).ok());
     Runtime::current()->stop();
     check("stopping");
-  }).ok());
+  }));
   EXPECT_TRUE(rt.run().ok());
 }
 
 TEST(OrderOfChecks, OffAFiberEveryBlockingCallIsWsaeinvalEvenWithAnswersQueued) {
   Runtime rt;
   std::vector<std::pair<std::string, std::error_code>> seen;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     Calls calls;
     calls.prepare();
     CancelSource cancelled;
     cancelled.cancel();
     // A function posted to the runtime runs on its thread, outside any fiber.
-    ASSERT_TRUE(Runtime::current()->post([&] {
-      for (auto& [name, call] : calls.all()) {
-        seen.emplace_back(name, call({}));
-        seen.emplace_back(name + " (cancelled token)", call(cancelled.token()));
-      }
-    }).ok());
+    ASSERT_TRUE(Runtime::current()
+                    ->post([&] {
+                      for (auto& [name, call] : calls.all()) {
+                        seen.emplace_back(name, call({}));
+                        seen.emplace_back(name + " (cancelled token)", call(cancelled.token()));
+                      }
+                    })
+                    .ok());
     for (int i = 0; i < 1000 && seen.empty(); ++i) (void)this_fiber::sleep_for(1ms);
     // And a plain thread, with no runtime at all.
     std::thread([&] {
@@ -218,7 +229,7 @@ TEST(OrderOfChecks, OffAFiberEveryBlockingCallIsWsaeinvalEvenWithAnswersQueued) 
       seen.emplace_back("thread: sleep_for", this_fiber::sleep_for(0ns).error());
       seen.emplace_back("thread: join", join(calls.ended).error());
     }).join();
-  }).ok());
+  }));
   EXPECT_TRUE(rt.run().ok());
   ASSERT_EQ(seen.size(), 33u);
   for (auto& [name, ec] : seen) EXPECT_EQ(ec, wsa::einval) << name;

@@ -25,9 +25,9 @@ TEST(FiberMessage, RunsOnTheBlockedFiberDuringItsCall) {
     auto sleeper = spawn([&] { sleep_result = this_fiber::sleep_for(50ms); });
     this_fiber::yield();
     ASSERT_TRUE(post(*sleeper, [&] {
-      ran_on = this_fiber::id();
-      blocking_inside = is_blocking();
-    }).ok());
+                  ran_on = this_fiber::id();
+                  blocking_inside = is_blocking();
+                }).ok());
     ASSERT_TRUE(join(*sleeper).ok());
     EXPECT_EQ(ran_on, *sleeper);
     EXPECT_TRUE(blocking_inside);
@@ -66,16 +66,16 @@ TEST(FiberMessage, FromAnotherThreadRunsDuringTheCall) {
   std::atomic<FiberId> target{FiberId::none};
   std::atomic<bool> was_blocking{false};
   Status result;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     target = this_fiber::id();
     result = this_fiber::sleep_for(1h);
-  }).ok());
+  }));
   std::thread runner([&] { ASSERT_TRUE(rt.run().ok()); });
   while (target.load() == FiberId::none) std::this_thread::yield();
   ASSERT_TRUE(post(target.load(), [&] {
-    was_blocking = is_blocking();
-    EXPECT_TRUE(cancel_blocking_call().ok());
-  }).ok());
+                was_blocking = is_blocking();
+                EXPECT_TRUE(cancel_blocking_call().ok());
+              }).ok());
   runner.join();
   EXPECT_EQ(result.error(), wsa::eintr);
   EXPECT_TRUE(was_blocking.load());
@@ -90,9 +90,9 @@ TEST(FiberMessage, ToAFiberThatIsNotBlockedRunsWhenItYields) {
       order = 2;
     });
     ASSERT_TRUE(post(*worker, [&] {
-      message_at = order;
-      EXPECT_FALSE(is_blocking());  // not during a blocking call
-    }).ok());
+                  message_at = order;
+                  EXPECT_FALSE(is_blocking());  // not during a blocking call
+                }).ok());
     ASSERT_TRUE(join(*worker).ok());
     EXPECT_EQ(message_at, 1);
   });
@@ -114,9 +114,9 @@ TEST(FiberMessage, BlockingCallsInsideAMessageReturnWsaeinprogress) {
     auto sleeper = spawn([&] { (void)this_fiber::sleep_for(20ms); });
     this_fiber::yield();
     ASSERT_TRUE(post(*sleeper, [&] {
-      inner_sleep = this_fiber::sleep_for(1ms);
-      inner_socket = socket(AF_INET, SOCK_DGRAM);  // non-blocking calls are fine
-    }).ok());
+                  inner_sleep = this_fiber::sleep_for(1ms);
+                  inner_socket = socket(AF_INET, SOCK_DGRAM);  // non-blocking calls are fine
+                }).ok());
     ASSERT_TRUE(join(*sleeper).ok());
     EXPECT_EQ(inner_sleep.error(), wsa::einprogress);
     ASSERT_TRUE(inner_socket.ok());
@@ -215,9 +215,9 @@ TEST(BlockingHook, ARemovedHookNoLongerRunsAndALaterMessageStillDoes) {
     ASSERT_TRUE(cancel_blocking_call(*f).ok());
     this_fiber::yield();  // f is blocked in its second sleep
     ASSERT_TRUE(post(*f, [&] {
-      ran_on = this_fiber::id();
-      blocking_inside = is_blocking();
-    }).ok());
+                  ran_on = this_fiber::id();
+                  blocking_inside = is_blocking();
+                }).ok());
     this_fiber::yield();  // the message runs inside the second sleep, which goes on
     EXPECT_EQ(ran_on, *f);
     EXPECT_TRUE(blocking_inside);
@@ -249,7 +249,9 @@ TEST(BlockingCallback, KeepsWaitingUntilTheHookCancels) {
   });
 }
 
-TEST(BlockingCallback, OutsideAFiberIsInvalid) { EXPECT_EQ(blocking_callback().error(), wsa::einval); }
+TEST(BlockingCallback, OutsideAFiberIsInvalid) {
+  EXPECT_EQ(blocking_callback().error(), wsa::einval);
+}
 
 TEST(IsBlocking, IsFalseInOrdinaryFiberCode) {
   run_in_fiber([] { EXPECT_FALSE(is_blocking()); });

@@ -200,7 +200,8 @@ TEST(ConnectCancel, AbortsTheHandleAndTheReaperResetsALateConnection) {
         // then resets. The accepted side sees the RST. (The waits run the loop: the reaper
         // works on this thread.)
         Fd first = test::posix_accept(l.get());
-        ASSERT_TRUE(test::posix_readable_from_fiber(l.get(), 15'000)) << "the attempt never completed";
+        ASSERT_TRUE(test::posix_readable_from_fiber(l.get(), 15'000))
+            << "the attempt never completed";
         Fd late = test::posix_accept(l.get());
         ASSERT_GE(late.get(), 0);
         ASSERT_TRUE(test::posix_readable_from_fiber(late.get(), 15'000));

@@ -36,12 +36,14 @@ namespace {
   std::fprintf(stderr, "fuzz_wsp: model violated: %s (%ld, %ld)\n", what, a, b);
   std::abort();
 }
-#define REQUIRE(cond, ...) \
-  do {                     \
+#define REQUIRE(cond, ...)                                   \
+  do {                                                       \
     if (!(cond)) violated(#cond __VA_OPT__(, ) __VA_ARGS__); \
   } while (0)
 
-char pattern(std::uint64_t i, int stream) { return static_cast<char>((i * 31 + stream * 101 + (i >> 7)) & 0xff); }
+char pattern(std::uint64_t i, int stream) {
+  return static_cast<char>((i * 31 + stream * 101 + (i >> 7)) & 0xff);
+}
 
 struct Model {
   // The socket under test and its peer.
@@ -150,7 +152,8 @@ int driver(void*) {
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof sa;
-  if (::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(l, 1) != 0) std::abort();
+  if (::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(l, 1) != 0)
+    std::abort();
   ::getsockname(l, reinterpret_cast<sockaddr*>(&sa), &len);
   int err = 0;
   g->w = WSPSocket(AF_INET, SOCK_STREAM, 0, &err);
@@ -170,7 +173,8 @@ int driver(void*) {
       case 1:
         if (g->readers < 3) {
           ++g->readers;
-          weft_fiber_t f = weft_spawn(reader_fiber, reinterpret_cast<void*>(std::uintptr_t{1} + arg));
+          weft_fiber_t f =
+              weft_spawn(reader_fiber, reinterpret_cast<void*>(std::uintptr_t{1} + arg));
           REQUIRE(f != 0);
           g->workers.push_back(f);
         }
@@ -178,7 +182,8 @@ int driver(void*) {
       case 2:
         if (!g->writer) {
           g->writer = true;
-          weft_fiber_t f = weft_spawn(writer_fiber, reinterpret_cast<void*>(std::uintptr_t{1} + arg * 512));
+          weft_fiber_t f =
+              weft_spawn(writer_fiber, reinterpret_cast<void*>(std::uintptr_t{1} + arg * 512));
           REQUIRE(f != 0);
           g->workers.push_back(f);
         }

@@ -191,7 +191,8 @@ TEST(SocketErrors, ABlockingRecvFromAPostedFunctionIsInvalidEvenWithDataQueued) 
     auto c = test::connect_to_posix_peer();
     test::posix_send_all(c.peer.get(), "ab");
     char b[16];
-    for (int i = 0; i < 5000 && recv(c.s, b, sizeof b, MSG_PEEK | MSG_DONTWAIT).value_or(0) < 2; ++i) {
+    for (int i = 0; i < 5000 && recv(c.s, b, sizeof b, MSG_PEEK | MSG_DONTWAIT).value_or(0) < 2;
+         ++i) {
       (void)this_fiber::sleep_for(std::chrono::milliseconds(1));
     }
     Result<std::size_t> posted = std::size_t{0};
@@ -211,7 +212,8 @@ TEST(SocketErrors, ANonBlockingRecvFromAPostedFunctionFindsQueuedDataEvenAfterAS
     ASSERT_EQ(recv(c.s, b, sizeof b).value_or(0), 2u);  // short: the socket looks drained
     test::posix_send_all(c.peer.get(), "cd");
     // Wait until the bytes are queued without a readiness event (which would clear the mark).
-    for (int i = 0; i < 5000 && recv(c.s, b, sizeof b, MSG_PEEK | MSG_DONTWAIT).value_or(0) < 2; ++i) {
+    for (int i = 0; i < 5000 && recv(c.s, b, sizeof b, MSG_PEEK | MSG_DONTWAIT).value_or(0) < 2;
+         ++i) {
       (void)this_fiber::sleep_for(std::chrono::milliseconds(1));
     }
     Result<std::size_t> posted = wsa::einval;

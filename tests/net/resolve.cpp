@@ -70,6 +70,8 @@ TEST(Resolve, ACancelledResolveReturnsWsaeintr) {
   });
 }
 
-TEST(Resolve, OutsideAFiberIsInvalid) { EXPECT_EQ(resolve("localhost", "80").error(), wsa::einval); }
+TEST(Resolve, OutsideAFiberIsInvalid) {
+  EXPECT_EQ(resolve("localhost", "80").error(), wsa::einval);
+}
 
 }  // namespace

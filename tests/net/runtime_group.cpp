@@ -5,6 +5,7 @@
 
 #include "../support/peer.hpp"
 #include "../support/process.hpp"
+#include "../support/run.hpp"
 
 #include <gtest/gtest.h>
 
@@ -52,7 +53,7 @@ TEST(RuntimeHold, AHeldRuntimeWithNoFiberWaitsForWorkFromOtherThreads) {
   // next run() that never comes.
   std::promise<bool> in_fiber;
   auto reached = in_fiber.get_future();
-  ASSERT_TRUE(rt.spawn([&] { in_fiber.set_value(Runtime::current() == &rt); }).ok());
+  ASSERT_OK(rt.spawn([&] { in_fiber.set_value(Runtime::current() == &rt); }));
   EXPECT_TRUE(get_within(reached));
   std::promise<bool> posted;
   auto post_seen = posted.get_future();
@@ -81,7 +82,8 @@ struct RunningGroup {
   std::promise<Status> ran;
   std::future<Status> done = ran.get_future();
   std::thread thread;
-  explicit RunningGroup(RuntimeGroup& g) : group(g), thread([this] { ran.set_value(group.run()); }) {}
+  explicit RunningGroup(RuntimeGroup& g)
+      : group(g), thread([this] { ran.set_value(group.run()); }) {}
   Status wait() {
     Status s = get_within(done);
     thread.join();
@@ -221,7 +223,7 @@ TEST(RuntimeGroup, CancelAndPostReachAFiberOnAnotherRuntime) {
   auto result = outcome.get_future();
   // Runtime 1: a fiber blocked in recv on a connection to a POSIX peer.
   Fd peer;
-  ASSERT_TRUE(group[1].spawn([&] {
+  ASSERT_OK(group[1].spawn([&] {
     auto c = test::connect_to_posix_peer();
     peer = std::move(c.peer);
     UniqueSocket s(c.s);
@@ -229,12 +231,12 @@ TEST(RuntimeGroup, CancelAndPostReachAFiberOnAnotherRuntime) {
     char b[8];
     auto r = recv(s.get(), b, sizeof b);
     outcome.set_value(r.ok() ? std::error_code{} : r.error());
-  }).ok());
+  }));
   FiberId target = get_within(target_ready);
   // Runtime 0: cancels it, and posts to runtime 1 (the post runs on runtime 1's thread).
   std::promise<std::pair<Status, bool>> from0;
   auto cancelled = from0.get_future();
-  ASSERT_TRUE(group[0].spawn([&] {
+  ASSERT_OK(group[0].spawn([&] {
     // The id is published just before the recv: until that call blocks, a cancel finds no
     // outstanding call (WSAEINVAL) and is tried again.
     Status st = cancel_blocking_call(target);
@@ -243,16 +245,17 @@ TEST(RuntimeGroup, CancelAndPostReachAFiberOnAnotherRuntime) {
       st = cancel_blocking_call(target);
     }
     from0.set_value({st, group.current_index() == 0});
-  }).ok());
+  }));
   auto [st, on0] = get_within(cancelled);
   EXPECT_TRUE(st.ok());
   EXPECT_TRUE(on0);
   EXPECT_EQ(get_within(result), wsa::eintr);
   std::promise<std::size_t> where;
   auto posted_on = where.get_future();
-  ASSERT_TRUE(group[0].post([&] {
-    (void)group[1].post([&] { where.set_value(group.current_index()); });
-  }).ok());
+  ASSERT_TRUE(
+      group[0]
+          .post([&] { (void)group[1].post([&] { where.set_value(group.current_index()); }); })
+          .ok());
   EXPECT_EQ(get_within(posted_on), 1u);
   group.finish();
   EXPECT_TRUE(running.wait().ok());
@@ -263,15 +266,17 @@ TEST(RuntimeGroup, SpawnEachAndSpawnUseEveryRuntimeOnItsOwnThread) {
   std::mutex mu;
   std::set<std::size_t> indices;
   std::set<std::thread::id> threads;
-  ASSERT_TRUE(group.spawn_each([&](std::size_t i) {
-    std::lock_guard lock(mu);
-    EXPECT_EQ(group.current_index(), i);
-    indices.insert(i);
-    threads.insert(std::this_thread::get_id());
-  }).ok());
+  ASSERT_TRUE(group
+                  .spawn_each([&](std::size_t i) {
+                    std::lock_guard lock(mu);
+                    EXPECT_EQ(group.current_index(), i);
+                    indices.insert(i);
+                    threads.insert(std::this_thread::get_id());
+                  })
+                  .ok());
   std::atomic<int> turns[3] = {0, 0, 0};
   for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(group.spawn([&] { turns[group.current_index()].fetch_add(1); }).ok());
+    ASSERT_OK(group.spawn([&] { turns[group.current_index()].fetch_add(1); }));
   }
   group.finish();  // the fibers were spawned before: run() returns when they have ended
   EXPECT_TRUE(group.run().ok());

@@ -20,7 +20,8 @@ Socket weft_listener(Address& bound, int family = AF_INET) {
   auto s = socket(family, SOCK_STREAM);
   EXPECT_TRUE(s.ok()) << s.error().message();
   EXPECT_TRUE(set_reuse_address(*s, true).ok());
-  EXPECT_TRUE(bind(*s, family == AF_INET6 ? Address::loopback_v6(0) : Address::loopback_v4(0)).ok());
+  EXPECT_TRUE(
+      bind(*s, family == AF_INET6 ? Address::loopback_v6(0) : Address::loopback_v4(0)).ok());
   EXPECT_TRUE(listen(*s, 128).ok());
   bound = *local_address(*s);
   return *s;
@@ -225,7 +226,7 @@ INSTANTIATE_TEST_SUITE_P(Families, Tcp, ::testing::Values(AF_INET, AF_INET6),
 TEST(TcpReadiness, AnUnreadSocketNobodyWaitsOnDoesNotKeepTheLoopPolling) {
   Runtime rt;
   std::uint64_t during = 0;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     auto c = test::connect_to_posix_peer();
     // The reader parks first, so that its readable interest is armed; another fiber sends.
     auto sender = spawn([&] { test::posix_send_all(c.peer.get(), "abc"); });
@@ -237,7 +238,7 @@ TEST(TcpReadiness, AnUnreadSocketNobodyWaitsOnDoesNotKeepTheLoopPolling) {
     ASSERT_TRUE(this_fiber::sleep_for(100ms).ok());
     during = rt.stats().loop_iterations - before;
     EXPECT_TRUE(close(c.s).ok());
-  }).ok());
+  }));
   ASSERT_TRUE(rt.run().ok());
   // The sleep's own wake-up, and a few callbacks of the unread socket; never dropping the
   // interest would make this thousands.

@@ -91,7 +91,8 @@ TEST(PeerFault, AResetDuringABlockedSendIsWsaeconnreset) {
     std::string more(1 << 20, 'm');
     auto r = send(c.s, more.data(), more.size());
     ASSERT_FALSE(r.ok());
-    EXPECT_TRUE(r.error() == wsa::econnreset || r.error() == wsa::econnaborted) << r.error().message();
+    EXPECT_TRUE(r.error() == wsa::econnreset || r.error() == wsa::econnaborted)
+        << r.error().message();
     EXPECT_TRUE(join(*resetter).ok());
     EXPECT_TRUE(close(c.s).ok());
   });
@@ -225,7 +226,7 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
     auto count = [&](const char* kind, std::error_code ec) {
       (ec == wsa::enetdown ? netdown : other)[kind]++;
     };
-    ASSERT_TRUE(rt.spawn([&] {
+    ASSERT_OK(rt.spawn([&] {
       auto listener = *socket(AF_INET, SOCK_STREAM);
       (void)bind(listener, Address::loopback_v4(0));
       (void)listen(listener, 4096);
@@ -255,9 +256,9 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
         for (int i = 0; i < n; ++i) {
           auto body = make();
           ASSERT_TRUE(spawn([&blocked, body]() mutable {
-            ++blocked;
-            body();
-          }).ok());
+                        ++blocked;
+                        body();
+                      }).ok());
           ++started;
         }
       };
@@ -334,14 +335,14 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
         };
       });
       add(1149, simple([&] {
-        CancelSource never;
-        count("sleep_token", this_fiber::sleep_for(24h, never.token()).error());
-      }));
+            CancelSource never;
+            count("sleep_token", this_fiber::sleep_for(24h, never.token()).error());
+          }));
       while (blocked < expected) this_fiber::yield();
       Runtime::current()->stop();
       (void)close(listener);
       (void)close(idle_listener);
-    }).ok());
+    }));
     ASSERT_TRUE(rt.run().ok());
     EXPECT_EQ(rt.stats().fibers_alive, 0u);
   }
@@ -350,9 +351,10 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
   int total = 0;
   for (auto& [kind, n] : netdown) total += n;
   EXPECT_EQ(total, expected);
-  for (auto& [kind, n] : other) ADD_FAILURE() << n << " fibers in " << kind << " did not see WSAENETDOWN";
-  for (const char* kind : {"sleep", "join", "accept", "connect", "recv", "send", "recv_from", "poll",
-                           "select", "signal_wait", "close_linger", "sleep_token"}) {
+  for (auto& [kind, n] : other)
+    ADD_FAILURE() << n << " fibers in " << kind << " did not see WSAENETDOWN";
+  for (const char* kind : {"sleep", "join", "accept", "connect", "recv", "send", "recv_from",
+                           "poll", "select", "signal_wait", "close_linger", "sleep_token"}) {
     EXPECT_GT(netdown[kind], 0) << kind;
   }
   EXPECT_EQ(open_descriptors(), before);  // every socket closed, nothing held by the runtime
@@ -369,8 +371,7 @@ TEST(DestructionFault, CancelAndPostFromForeignThreadsRacingDestructionGiveError
     Runtime* raw = rt.get();
     (void)rt->spawn([&] {
       target = this_fiber::id();
-      while (this_fiber::sleep_for(24h).error() == wsa::eintr) {
-      }
+      while (this_fiber::sleep_for(24h).error() == wsa::eintr) {}
     });
     std::thread runner([&] { (void)raw->run(); });
     while (target.load() == FiberId::none) std::this_thread::yield();

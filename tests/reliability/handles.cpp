@@ -4,8 +4,8 @@
 #include "../support/peer.hpp"
 #include "../support/run.hpp"
 
-#include <weft/weft.hpp>
 #include <weft/wsp.h>
+#include <weft/weft.hpp>
 
 #include <gtest/gtest.h>
 
@@ -68,11 +68,14 @@ TEST(HandleSecurity, ForgedHandlesNeverReachALiveSocket) {
     Watched w;
     auto live = static_cast<std::uint64_t>(w.c.s);
     std::vector<std::uint64_t> forged = {
-        0, 1, ~std::uint64_t{0}, ~std::uint64_t{0} - 1,
-        live ^ 1,                         // another generation, same slot and runtime
-        live + (std::uint64_t{1} << 32),  // the neighbouring slot, same generation
-        live ^ (std::uint64_t{1} << 52),  // another runtime index
-        live & 0xffffffffull,             // generation only
+        0,
+        1,
+        ~std::uint64_t{0},
+        ~std::uint64_t{0} - 1,
+        live ^ 1,                               // another generation, same slot and runtime
+        live + (std::uint64_t{1} << 32),        // the neighbouring slot, same generation
+        live ^ (std::uint64_t{1} << 52),        // another runtime index
+        live & 0xffffffffull,                   // generation only
         live | (std::uint64_t{0xfffff} << 32),  // the last slot
     };
     std::mt19937_64 rng(12345);
@@ -81,8 +84,10 @@ TEST(HandleSecurity, ForgedHandlesNeverReachALiveSocket) {
     for (std::uint64_t bits : forged) {
       if (bits == live) continue;
       char b[4];
-      ASSERT_EQ(recv(forge(bits), b, sizeof b, MSG_DONTWAIT).error(), wsa::enotsock) << std::hex << bits;
-      ASSERT_EQ(send(forge(bits), "xx", 2, MSG_DONTWAIT).error(), wsa::enotsock) << std::hex << bits;
+      ASSERT_EQ(recv(forge(bits), b, sizeof b, MSG_DONTWAIT).error(), wsa::enotsock)
+          << std::hex << bits;
+      ASSERT_EQ(send(forge(bits), "xx", 2, MSG_DONTWAIT).error(), wsa::enotsock)
+          << std::hex << bits;
       ASSERT_EQ(close(forge(bits)).error(), wsa::enotsock) << std::hex << bits;
     }
     expect_no_path(forge(live ^ 1));
@@ -97,13 +102,13 @@ TEST(HandleSecurity, AnotherRuntimesHandleNeverReachesItsSocketFromHere) {
   std::thread runner;
   std::atomic<bool> ready{false}, done{false};
   test::PeerConnection conn;
-  ASSERT_TRUE(other.spawn([&] {
+  ASSERT_OK(other.spawn([&] {
     conn = test::connect_to_posix_peer();
     theirs = conn.s;
     ready = true;
     while (!done.load()) (void)this_fiber::sleep_for(1ms);
     (void)close(conn.s);
-  }).ok());
+  }));
   runner = std::thread([&] { (void)other.run(); });
   while (!ready.load()) std::this_thread::yield();
   run_in_fiber([&] { expect_no_path(theirs); });

@@ -47,8 +47,8 @@ char stream_byte(std::uint64_t conn_seed, std::uint64_t i) {
 
 struct Counters {
   std::atomic<std::uint64_t> bytes_verified{0}, mismatches{0}, connections_made{0},
-      client_cancels{0}, server_cancels{0}, server_deadlines{0}, resets_seen{0},
-      random_closes{0}, server_resets{0}, other_errors{0};
+      client_cancels{0}, server_cancels{0}, server_deadlines{0}, resets_seen{0}, random_closes{0},
+      server_resets{0}, other_errors{0};
 };
 
 struct Options {
@@ -256,14 +256,14 @@ int main(int argc, char** argv) {
     while (std::chrono::steady_clock::now() < end) {
       std::this_thread::sleep_for(1s);
       rss_peak = std::max(rss_peak, rss_mib());
-      std::printf("  t+%3llds  connections %llu  verified %.1f MiB  fds %d  rss %.0f MiB\n",
-                  static_cast<long long>(opt.seconds -
-                                         std::chrono::duration_cast<std::chrono::seconds>(
-                                             end - std::chrono::steady_clock::now())
-                                             .count()),
-                  static_cast<unsigned long long>(c.connections_made.load()),
-                  static_cast<double>(c.bytes_verified.load()) / (1024 * 1024), open_descriptors(),
-                  rss_mib());
+      std::printf(
+          "  t+%3llds  connections %llu  verified %.1f MiB  fds %d  rss %.0f MiB\n",
+          static_cast<long long>(opt.seconds - std::chrono::duration_cast<std::chrono::seconds>(
+                                                   end - std::chrono::steady_clock::now())
+                                                   .count()),
+          static_cast<unsigned long long>(c.connections_made.load()),
+          static_cast<double>(c.bytes_verified.load()) / (1024 * 1024), open_descriptors(),
+          rss_mib());
       std::fflush(stdout);
     }
     quit = true;
@@ -277,9 +277,10 @@ int main(int argc, char** argv) {
   const int fds_after = open_descriptors();
   const double rss_after = rss_mib();
 
-  std::printf("weft-soak: %d s, %d connections at a time, seed %llu\n", opt.seconds, opt.connections,
-              static_cast<unsigned long long>(opt.seed));
-  std::printf("  connections made    %llu\n", static_cast<unsigned long long>(c.connections_made.load()));
+  std::printf("weft-soak: %d s, %d connections at a time, seed %llu\n", opt.seconds,
+              opt.connections, static_cast<unsigned long long>(opt.seed));
+  std::printf("  connections made    %llu\n",
+              static_cast<unsigned long long>(c.connections_made.load()));
   std::printf("  bytes verified      %llu (every byte echoed, in order)\n",
               static_cast<unsigned long long>(c.bytes_verified.load()));
   std::printf("  mismatched bytes    %llu\n", static_cast<unsigned long long>(c.mismatches.load()));
@@ -287,11 +288,12 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(c.client_cancels.load()),
               static_cast<unsigned long long>(c.server_cancels.load()),
               static_cast<unsigned long long>(c.server_deadlines.load()));
-  std::printf("  server resets %llu; resets seen by clients %llu, random closes %llu, other errors %llu\n",
-              static_cast<unsigned long long>(c.server_resets.load()),
-              static_cast<unsigned long long>(c.resets_seen.load()),
-              static_cast<unsigned long long>(c.random_closes.load()),
-              static_cast<unsigned long long>(c.other_errors.load()));
+  std::printf(
+      "  server resets %llu; resets seen by clients %llu, random closes %llu, other errors %llu\n",
+      static_cast<unsigned long long>(c.server_resets.load()),
+      static_cast<unsigned long long>(c.resets_seen.load()),
+      static_cast<unsigned long long>(c.random_closes.load()),
+      static_cast<unsigned long long>(c.other_errors.load()));
   std::printf("  descriptors: before %d, after %d\n", fds_before, fds_after);
   std::printf("  fibers left: server %llu, clients %llu; pending connects %llu\n",
               static_cast<unsigned long long>(server_fibers_left),
@@ -305,10 +307,11 @@ int main(int argc, char** argv) {
 #else
   const bool rss_checked = true;
 #endif
-  if (!rss_checked) std::printf("  (RSS not checked: built with a sanitizer, whose allocator keeps freed memory)\n");
+  if (!rss_checked)
+    std::printf(
+        "  (RSS not checked: built with a sanitizer, whose allocator keeps freed memory)\n");
   bool ok = c.mismatches.load() == 0 && fds_after == fds_before && server_fibers_left == 0 &&
-            client_fibers_left == 0 && c.bytes_verified.load() > 0 &&
-            c.other_errors.load() == 0 &&
+            client_fibers_left == 0 && c.bytes_verified.load() > 0 && c.other_errors.load() == 0 &&
             // The runtimes and their stacks are gone; what stays is the allocator's and
             // libraries' own (a few MiB at most).
             (!rss_checked || rss_after <= rss_before + 16.0);

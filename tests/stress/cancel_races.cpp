@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <map>
-#include <set>
 #include <cstdlib>
+#include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,7 +95,8 @@ TEST(CancelRaces, RecvDeliversEveryByteExactlyOnceInOrder) {
   std::string burst;
   for (int bursts = 0; attempts.load() < wanted || bursts < 3000; ++bursts) {
     burst.resize(1 + rng() % 4096);
-    for (std::size_t i = 0; i < burst.size(); ++i) burst[i] = static_cast<char>(stream_byte(sent + i));
+    for (std::size_t i = 0; i < burst.size(); ++i)
+      burst[i] = static_cast<char>(stream_byte(sent + i));
     test::posix_send_all(peer.get(), burst);
     sent += burst.size();
     while (consumed.load(std::memory_order_acquire) < sent) std::this_thread::yield();
@@ -110,7 +111,8 @@ TEST(CancelRaces, RecvDeliversEveryByteExactlyOnceInOrder) {
   EXPECT_EQ(other_errors, 0u);
   EXPECT_EQ(bad_replies.load(), 0);
   EXPECT_GE(attempts.load(), wanted);
-  EXPECT_GT(interrupted, 0u);  // the same-runtime canceller always finds the reader blocked between bursts
+  EXPECT_GT(interrupted,
+            0u);  // the same-runtime canceller always finds the reader blocked between bursts
   std::printf("recv race: %ld cancel attempts, %llu recvs interrupted, %llu bytes in order\n",
               attempts.load(), static_cast<unsigned long long>(interrupted),
               static_cast<unsigned long long>(received));
@@ -132,9 +134,9 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
   };
   // Keyed by the client's address: each connection binds its own 127.1.x.y first, so even a
   // connect that was cancelled (and may complete later, to be reset by the reaper) is known.
-  std::map<std::string, Outcome> outcomes;        // written by the sender fiber
-  std::set<std::string> cancelled_connects;       // written by the sender fiber
-  std::map<std::string, test::PeerView> views;    // written by the peer thread
+  std::map<std::string, Outcome> outcomes;      // written by the sender fiber
+  std::set<std::string> cancelled_connects;     // written by the sender fiber
+  std::map<std::string, test::PeerView> views;  // written by the peer thread
   std::atomic<int> connections{0};
   int reset_before_seen = 0;  // peer thread
 
@@ -146,7 +148,8 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
       for (int conn = 0; !done.load(); ++conn) {
         auto s = socket(AF_INET, SOCK_STREAM);
         ASSERT_TRUE(s.ok());
-        std::string client = "127.1." + std::to_string(conn / 250 % 250) + "." + std::to_string(1 + conn % 250);
+        std::string client =
+            "127.1." + std::to_string(conn / 250 % 250) + "." + std::to_string(1 + conn % 250);
         ASSERT_TRUE(bind(*s, *Address::parse(client, 0)).ok());
         if (!connect(*s, addr).ok()) {
           cancelled_connects.insert(client);
@@ -161,7 +164,8 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
         int sends = conn % 2 ? 1 + static_cast<int>(rng() % 4) : 64;
         for (int k = 0; k < sends && !done.load() && !o.reset; ++k) {
           chunk.resize(1 + rng() % (256 * 1024));
-          for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(stream_byte(offset + i));
+          for (std::size_t i = 0; i < chunk.size(); ++i)
+            chunk[i] = static_cast<char>(stream_byte(offset + i));
           auto n = send(*s, chunk.data(), chunk.size());
           ++o.sends;
           if (n.ok()) {
@@ -183,8 +187,7 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
           // an orphaned socket full of data (Linux resets orphans under memory pressure).
           (void)shutdown(*s, Shutdown::send);
           char b;
-          while (recv(*s, &b, 1).error() == wsa::eintr) {
-          }
+          while (recv(*s, &b, 1).error() == wsa::eintr) {}
         }
         EXPECT_TRUE(close(*s).ok());
       }
@@ -264,15 +267,17 @@ TEST(CancelRaces, ACancelledSendThatMovedBytesAlwaysEndsInAResetThePeerSees) {
     } else {
       // Never silently truncated: a stream that ends in a FIN carries every committed byte.
       ++clean;
-      EXPECT_TRUE(v.eof) << "connection " << i << ": error " << v.error << ", timed out " << v.timed_out
-                         << ", sends " << o.sends << ", interrupted " << o.interrupted;
+      EXPECT_TRUE(v.eof) << "connection " << i << ": error " << v.error << ", timed out "
+                         << v.timed_out << ", sends " << o.sends << ", interrupted "
+                         << o.interrupted;
       EXPECT_EQ(v.data.size(), o.committed) << "connection " << i;
     }
   }
   EXPECT_EQ(bad_replies.load(), 0);
-  std::printf("send race: %ld cancel attempts over %zu connections, %d reset after a partial send, "
-              "%d ended cleanly with every committed byte, %d cancelled connects reset by the reaper\n",
-              attempts.load(), views.size(), resets, clean, reaped);
+  std::printf(
+      "send race: %ld cancel attempts over %zu connections, %d reset after a partial send, "
+      "%d ended cleanly with every committed byte, %d cancelled connects reset by the reaper\n",
+      attempts.load(), views.size(), resets, clean, reaped);
 }
 
 }  // namespace

@@ -111,8 +111,8 @@ inline void posix_send_all(int fd, const std::string& data) {
 // What the peer saw until the stream ended: the bytes, and how it ended.
 struct PeerView {
   std::string data;
-  bool eof = false;   // orderly FIN
-  int error = 0;      // ECONNRESET for an RST
+  bool eof = false;  // orderly FIN
+  int error = 0;     // ECONNRESET for an RST
   bool timed_out = false;
 };
 

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -22,7 +22,9 @@ TEST(CancelToken, ADefaultTokenNeverCancelsAndCannotBe) {
   EXPECT_FALSE(t.cancel_requested());
   EXPECT_FALSE(t.can_be_cancelled());
   int ran = 0;
-  { CancelCallback cb(t, [&] { ++ran; }); }
+  {
+    CancelCallback cb(t, [&] { ++ran; });
+  }
   EXPECT_EQ(ran, 0);
 }
 
@@ -204,7 +206,9 @@ TEST(CancelCallback, OneRemovedByAnEarlierCallbackDuringTheCancelNeverRuns) {
 TEST(CancelCallback, ADestroyedCallbackNeverRuns) {
   CancelSource src;
   int ran = 0;
-  { CancelCallback cb(src.token(), [&] { ++ran; }); }
+  {
+    CancelCallback cb(src.token(), [&] { ++ran; });
+  }
   src.cancel();
   EXPECT_EQ(ran, 0);
 }
@@ -214,7 +218,8 @@ TEST(CancelCallback, EveryRegisteredCallbackRunsOnTheCancellingThread) {
   std::thread::id seen[3];
   std::vector<std::unique_ptr<CancelCallback>> cbs;
   for (int i = 0; i < 3; ++i) {
-    cbs.push_back(std::make_unique<CancelCallback>(src.token(), [&, i] { seen[i] = std::this_thread::get_id(); }));
+    cbs.push_back(std::make_unique<CancelCallback>(
+        src.token(), [&, i] { seen[i] = std::this_thread::get_id(); }));
   }
   std::thread t([&] { src.cancel(); });
   auto canceller = t.get_id();
@@ -252,7 +257,8 @@ TEST(CancelCallback, ACallbackMayDestroyItsOwnRegistration) {
 
 TEST(CancelCallback, StateOutlivesWhicheverGoesLast) {
   int ran = 0;
-  auto cb = std::make_unique<CancelCallback>(CancelSource().token(), [&] { ++ran; });  // source gone at once
+  auto cb = std::make_unique<CancelCallback>(CancelSource().token(),
+                                             [&] { ++ran; });  // source gone at once
   cb.reset();
   CancelToken t;
   {
@@ -377,9 +383,7 @@ TEST(LinkedSource, ChildrenAndParentsMayOutliveEachOther) {
   }
   EXPECT_TRUE(child_token.can_be_cancelled());  // the parent's state lives in the link
   CancelSource parent2;
-  {
-    CancelSource child2 = CancelSource::linked({parent2.token()});
-  }
+  { CancelSource child2 = CancelSource::linked({parent2.token()}); }
   parent2.cancel();  // the child is gone; its link was deregistered with it
   EXPECT_TRUE(parent2.cancel_requested());
 }

@@ -39,7 +39,7 @@ TEST_P(CrossThread, SpawnFromManyThreadsWhileRunning) {
   Runtime rt(options());
   std::atomic<int> ran{0};
   std::atomic<bool> done{false};
-  ASSERT_TRUE(rt.spawn(keep_alive_until(done)).ok());
+  ASSERT_OK(rt.spawn(keep_alive_until(done)));
   std::thread runner([&] { ASSERT_TRUE(rt.run().ok()); });
   std::vector<std::thread> spawners;
   for (int t = 0; t < kThreads; ++t) {
@@ -56,10 +56,10 @@ TEST_P(CrossThread, SpawnFromManyThreadsWhileRunning) {
   }
   for (auto& t : spawners) t.join();
   // Every spawn has been queued; the keeper may go once they have all run.
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     while (ran.load() < kThreads * kPerThread) this_fiber::yield();
     done = true;
-  }).ok());
+  }));
   runner.join();
   EXPECT_EQ(ran.load(), kThreads * kPerThread);
   EXPECT_EQ(rt.stats().fibers_alive, 0u);
@@ -69,7 +69,7 @@ TEST_P(CrossThread, SpawnFromAnotherThreadBeforeRunWaitsForRun) {
   Runtime rt(options());
   std::atomic<int> ran{0};
   std::thread t([&] {
-    for (int i = 0; i < 100; ++i) ASSERT_TRUE(rt.spawn([&] { ran.fetch_add(1); }).ok());
+    for (int i = 0; i < 100; ++i) ASSERT_OK(rt.spawn([&] { ran.fetch_add(1); }));
   });
   t.join();
   EXPECT_EQ(ran.load(), 0);
@@ -83,7 +83,7 @@ TEST_P(CrossThread, PostFromManyThreadsKeepsEachThreadsOrder) {
   std::vector<std::vector<int>> seen(kThreads);
   std::atomic<int> posted_done{0};
   std::atomic<bool> done{false};
-  ASSERT_TRUE(rt.spawn(keep_alive_until(done)).ok());
+  ASSERT_OK(rt.spawn(keep_alive_until(done)));
   std::thread runner([&] { ASSERT_TRUE(rt.run().ok()); });
   std::vector<std::thread> posters;
   for (int t = 0; t < kThreads; ++t) {
@@ -107,10 +107,10 @@ TEST_P(CrossThread, CancelFromAnotherThreadEndsASleep) {
   Runtime rt(options());
   std::atomic<FiberId> sleeper{FiberId::none};
   Status result;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     sleeper = this_fiber::id();
     result = this_fiber::sleep_for(1h);
-  }).ok());
+  }));
   std::thread runner([&] { ASSERT_TRUE(rt.run().ok()); });
   while (sleeper.load() == FiberId::none) std::this_thread::yield();
   // Until the sleep is outstanding, cancel finds no call (WSAEINVAL) and changes nothing.
@@ -129,7 +129,7 @@ TEST_P(CrossThread, CancelStormAgainstARepeatedlyBlockingFiber) {
   std::atomic<FiberId> target{FiberId::none};
   std::atomic<bool> finished{false};
   int interrupted = 0, other = 0;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     target = this_fiber::id();
     while (interrupted < kCancelled) {
       Status s = this_fiber::sleep_for(1h);
@@ -140,7 +140,7 @@ TEST_P(CrossThread, CancelStormAgainstARepeatedlyBlockingFiber) {
       }
     }
     finished = true;
-  }).ok());
+  }));
   std::thread runner([&] { ASSERT_TRUE(rt.run().ok()); });
   while (target.load() == FiberId::none) std::this_thread::yield();
   std::atomic<int> bad_replies{0};
@@ -164,16 +164,16 @@ TEST_P(CrossThread, CancelFromAFiberOfAnotherRuntime) {
   Runtime a(options()), b(options());
   std::atomic<FiberId> sleeper{FiberId::none};
   Status result, reply;
-  ASSERT_TRUE(a.spawn([&] {
+  ASSERT_OK(a.spawn([&] {
     sleeper = this_fiber::id();
     result = this_fiber::sleep_for(1h);
-  }).ok());
-  ASSERT_TRUE(b.spawn([&] {
+  }));
+  ASSERT_OK(b.spawn([&] {
     while (sleeper.load() == FiberId::none) (void)this_fiber::sleep_for(1ms);
     while ((reply = cancel_blocking_call(sleeper.load())).error() == wsa::einval) {
       (void)this_fiber::sleep_for(1ms);
     }
-  }).ok());
+  }));
   std::thread ta([&] { ASSERT_TRUE(a.run().ok()); });
   std::thread tb([&] { ASSERT_TRUE(b.run().ok()); });
   ta.join();

@@ -75,6 +75,7 @@ TEST(WsaCategory, MapsToPortableConditions) {
     wsa code;
     const char* name;
   };
+  // clang-format off
   const Own own[] = {
       {wsa::eshutdown, "WSAESHUTDOWN"},
       {wsa::host_not_found, "WSAHOST_NOT_FOUND"},
@@ -82,6 +83,7 @@ TEST(WsaCategory, MapsToPortableConditions) {
       {wsa::no_recovery, "WSANO_RECOVERY"},
       {wsa::no_data, "WSANO_DATA"},
   };
+  // clang-format on
   for (const Own& o : own) {
     std::error_code ec = o.code;
     EXPECT_EQ(ec.default_error_condition().category(), weft::wsa_category()) << o.name;

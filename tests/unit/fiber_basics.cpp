@@ -33,10 +33,10 @@ TEST(Runtime, RunReturnsWhenEveryFiberHasEnded) {
   Runtime rt;
   int ended = 0;
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(rt.spawn([&] {
+    ASSERT_OK(rt.spawn([&] {
       this_fiber::yield();
       ++ended;
-    }).ok());
+    }));
   }
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(ended, 10);
@@ -47,7 +47,7 @@ TEST(Runtime, CurrentNamesTheRuntimeOnThisThreadOnly) {
   EXPECT_EQ(Runtime::current(), nullptr);
   Runtime rt;
   Runtime* seen = nullptr;
-  ASSERT_TRUE(rt.spawn([&] { seen = Runtime::current(); }).ok());
+  ASSERT_OK(rt.spawn([&] { seen = Runtime::current(); }));
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(seen, &rt);
   EXPECT_EQ(Runtime::current(), nullptr);
@@ -56,10 +56,10 @@ TEST(Runtime, CurrentNamesTheRuntimeOnThisThreadOnly) {
 TEST(Runtime, RunFromInsideARunningRuntimeIsInvalid) {
   Runtime outer;
   Status nested;
-  ASSERT_TRUE(outer.spawn([&] {
+  ASSERT_OK(outer.spawn([&] {
     Runtime inner;
     nested = inner.run();
-  }).ok());
+  }));
   ASSERT_TRUE(outer.run().ok());
   EXPECT_EQ(nested.error(), wsa::einval);
 }
@@ -91,7 +91,7 @@ TEST(Fiber, SpawnedFibersRunInFifoOrderAfterTheSpawnerYields) {
   std::vector<int> order;
   run_in_fiber([&] {
     for (int i = 0; i < 5; ++i) {
-      ASSERT_TRUE(spawn([&, i] { order.push_back(i); }).ok());
+      ASSERT_OK(spawn([&, i] { order.push_back(i); }));
     }
     order.push_back(-1);
     this_fiber::yield();
@@ -130,7 +130,7 @@ TEST(Fiber, FibersThatNeverStopYieldingStillLetTimersSocketsAndPostsThrough) {
   std::atomic<int> served{0};
   std::atomic<std::uint16_t> port{0};
   std::thread peer;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     for (int i = 0; i < 2; ++i) {
       (void)spawn([&] {
         while (served.load() < 3) this_fiber::yield();
@@ -165,7 +165,7 @@ TEST(Fiber, FibersThatNeverStopYieldingStillLetTimersSocketsAndPostsThrough) {
     ++served;
     EXPECT_TRUE(close(*c).ok());
     EXPECT_TRUE(close(*l).ok());
-  }).ok());
+  }));
   ASSERT_TRUE(rt.run().ok());
   peer.join();
   EXPECT_EQ(served.load(), 3);
@@ -244,13 +244,15 @@ TEST(Join, OfAnIdNeverIssuedIsInvalid) {
 
 TEST(Join, OutsideAFiberIsInvalid) { EXPECT_EQ(join(FiberId::none).error(), wsa::einval); }
 
-TEST(Spawn, OutsideARuntimeIsInvalid) { EXPECT_EQ(spawn([] {}).error(), wsa::einval); }
+TEST(Spawn, OutsideARuntimeIsInvalid) {
+  EXPECT_EQ(spawn([] {}).error(), wsa::einval);
+}
 
 TEST(Spawn, FromAPostedFunctionStartsAFiber) {
   Runtime rt;
   bool ran = false;
-  ASSERT_TRUE(rt.post([&] { ASSERT_TRUE(spawn([&] { ran = true; }).ok()); }).ok());
-  ASSERT_TRUE(rt.spawn([] {}).ok());
+  ASSERT_TRUE(rt.post([&] { ASSERT_OK(spawn([&] { ran = true; })); }).ok());
+  ASSERT_OK(rt.spawn([] {}));
   ASSERT_TRUE(rt.run().ok());
   EXPECT_TRUE(ran);
 }
@@ -260,10 +262,10 @@ TEST(Post, RunsOutsideAnyFiberWhereBlockingIsInvalid) {
   Status sleep_result;
   FiberId inside = FiberId::none;
   ASSERT_TRUE(rt.post([&] {
-    inside = this_fiber::id();
-    sleep_result = this_fiber::sleep_for(std::chrono::milliseconds(1));
-  }).ok());
-  ASSERT_TRUE(rt.spawn([] {}).ok());
+                  inside = this_fiber::id();
+                  sleep_result = this_fiber::sleep_for(std::chrono::milliseconds(1));
+                }).ok());
+  ASSERT_OK(rt.spawn([] {}));
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(inside, FiberId::none);
   EXPECT_EQ(sleep_result.error(), wsa::einval);

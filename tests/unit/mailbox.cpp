@@ -5,6 +5,8 @@
 
 #include <weft/weft.hpp>
 
+#include "../support/run.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -143,10 +145,10 @@ TEST(Mailbox, ABurstOfForeignCancelsWakesEveryFiber) {
     ids[static_cast<std::size_t>(i)] = *f;
   }
   // Keeps the loop away from its mailbox until the burst is queued.
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     while (blocked.load() < kFibers) weft::this_fiber::yield();
     while (!burst_done.load()) std::this_thread::yield();
-  }).ok());
+  }));
   std::thread canceller([&] {
     while (blocked.load() < kFibers) std::this_thread::yield();
     // A fiber counts itself before it blocks: retry until its sleep is outstanding.

@@ -29,7 +29,7 @@ TEST(OutcomeWord, ACallIsFixedOnceTheLoserDoesNothing) {
   w.begin(kGen);
   EXPECT_EQ(w.state(), CallState::pending);
   EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::won);
-  EXPECT_FALSE(w.complete(kGen, CallState::completed));  // the completion lost
+  EXPECT_FALSE(w.complete(kGen, CallState::completed));          // the completion lost
   EXPECT_EQ(w.fix(kGen, CallState::timed_out), Fix::no_effect);  // a repeated cancel
   EXPECT_EQ(w.state(), CallState::cancelled);
   w.end(kGen);
@@ -67,7 +67,7 @@ TEST(OutcomeWord, ACancelAfterASpuriousCompletionEndsTheCallAtReArm) {
   OutcomeWord w;
   complete_call(w);
   EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::no_effect);  // completion won...
-  EXPECT_EQ(w.state(), CallState::completed);  // ...and the call may return its result
+  EXPECT_EQ(w.state(), CallState::completed);             // ...and the call may return its result
   EXPECT_EQ(w.rearm(kGen, false), CallState::cancelled);  // unless it would wait again
 }
 
@@ -76,7 +76,7 @@ TEST(OutcomeWord, ADeadlineAfterASpuriousCompletionKeepsItsReason) {
   complete_call(w);
   EXPECT_EQ(w.fix(kGen, CallState::timed_out), Fix::no_effect);
   EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::no_effect);  // the first request stays
-  EXPECT_EQ(w.rearm(kGen, true), CallState::timed_out);  // before stop, as a fixed outcome
+  EXPECT_EQ(w.rearm(kGen, true), CallState::timed_out);          // before stop, as a fixed outcome
 }
 
 }  // namespace

@@ -26,15 +26,15 @@ TEST(Stacks, PastTheGuardedLimitStacksComeFromUnguardedSlabs) {
   Runtime rt(options);
   int woke = 0;
   RuntimeStats during{};
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     auto wake_at = std::chrono::steady_clock::now() + 20ms;
     for (int i = 0; i < 100; ++i) {
       ASSERT_TRUE(spawn([&, wake_at] {
-        if (this_fiber::sleep_until(wake_at).ok()) ++woke;
-      }).ok());
+                    if (this_fiber::sleep_until(wake_at).ok()) ++woke;
+                  }).ok());
     }
     during = Runtime::current()->stats();
-  }).ok());
+  }));
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(woke, 100);
   EXPECT_EQ(during.stacks_guarded, 8u);
@@ -53,7 +53,7 @@ TEST(Stacks, MoreFibersThanGuardedMappingsAllowDoNotCrash) {
   Runtime rt(options);
   int woke = 0;
   RuntimeStats during{};
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     auto wake_at = std::chrono::steady_clock::now() + 50ms;
     for (int i = 0; i < fibers; ++i) {
       auto id = spawn([&, wake_at] {
@@ -62,7 +62,7 @@ TEST(Stacks, MoreFibersThanGuardedMappingsAllowDoNotCrash) {
       ASSERT_TRUE(id.ok()) << "fiber " << i << ": " << id.error().message();
     }
     during = Runtime::current()->stats();
-  }).ok());
+  }));
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(woke, fibers);
   EXPECT_LT(during.stacks_guarded, maps / 2);
@@ -72,10 +72,10 @@ TEST(Stacks, MoreFibersThanGuardedMappingsAllowDoNotCrash) {
 TEST(Stacks, FinishedFibersStacksAreReused) {
   Runtime rt;
   RuntimeStats after{};
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     for (int i = 0; i < 1000; ++i) ASSERT_TRUE(join(*spawn([] {})).ok());
     after = Runtime::current()->stats();
-  }).ok());
+  }));
   ASSERT_TRUE(rt.run().ok());
   // One stack for the spawner, one cycling through the thousand children.
   EXPECT_LE(after.stacks_guarded, 2u);
@@ -87,20 +87,21 @@ TEST(Stacks, SpawnOptionsStackSizeIsHonoured) {
   // The locals below must not fit a stack of the default size.
   ASSERT_LT(RuntimeOptions{}.stack_size, 384u * 1024);
   ASSERT_TRUE(rt.spawn([] {
-    // 384 KiB of locals, more than the runtime's default stack: on a stack of the default size
-    // the first page past its end is the guard page, and the process aborts there. Every page
-    // is touched from the top down, as the stack grows, so none is skipped over.
-    auto id = spawn(
-        [] {
-          volatile char big[384 * 1024];
-          for (std::size_t i = sizeof big; i > 0; i -= 4096) big[i - 1] = 1;
-          big[0] = 1;
-          (void)big[0];
-        },
-        SpawnOptions{.name = "big", .stack_size = 512 * 1024});
-    ASSERT_TRUE(id.ok());
-    ASSERT_TRUE(join(*id).ok());
-  }).ok());
+                  // 384 KiB of locals, more than the runtime's default stack: on a stack of the
+                  // default size the first page past its end is the guard page, and the process
+                  // aborts there. Every page is touched from the top down, as the stack grows, so
+                  // none is skipped over.
+                  auto id = spawn(
+                      [] {
+                        volatile char big[384 * 1024];
+                        for (std::size_t i = sizeof big; i > 0; i -= 4096) big[i - 1] = 1;
+                        big[0] = 1;
+                        (void)big[0];
+                      },
+                      SpawnOptions{.name = "big", .stack_size = 512 * 1024});
+                  ASSERT_TRUE(id.ok());
+                  ASSERT_TRUE(join(*id).ok());
+                }).ok());
   ASSERT_TRUE(rt.run().ok());
 }
 

@@ -21,24 +21,24 @@ TEST(Stop, EveryBlockedFiberSeesWsaenetdownAndRunReturns) {
   options.stack_size = 16 * 1024;
   Runtime rt(options);
   std::atomic<int> netdown{0}, other{0}, blocked{0};
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     auto forever = spawn([&] {
       ++blocked;
       (this_fiber::sleep_for(24h).error() == wsa::enetdown ? netdown : other)++;
     });
     for (int i = 0; i < kSleepers - 1; ++i) {
       ASSERT_TRUE(spawn([&] {
-        ++blocked;
-        (this_fiber::sleep_for(24h).error() == wsa::enetdown ? netdown : other)++;
-      }).ok());
+                    ++blocked;
+                    (this_fiber::sleep_for(24h).error() == wsa::enetdown ? netdown : other)++;
+                  }).ok());
     }
     for (int i = 0; i < kJoiners; ++i) {
       ASSERT_TRUE(spawn([&, f = *forever] {
-        ++blocked;
-        (join(f).error() == wsa::enetdown ? netdown : other)++;
-      }).ok());
+                    ++blocked;
+                    (join(f).error() == wsa::enetdown ? netdown : other)++;
+                  }).ok());
     }
-  }).ok());
+  }));
   std::thread runner([&] { ASSERT_TRUE(rt.run().ok()); });
   while (blocked.load() < kSleepers + kJoiners) std::this_thread::sleep_for(1ms);
   rt.stop();
@@ -53,12 +53,12 @@ TEST(Stop, EveryBlockedFiberSeesWsaenetdownAndRunReturns) {
 TEST(Stop, FromInsideAFiber) {
   Runtime rt;
   Status sleeper_result;
-  ASSERT_TRUE(rt.spawn([&] {
+  ASSERT_OK(rt.spawn([&] {
     auto s = spawn([&] { sleeper_result = this_fiber::sleep_for(1h); });
     this_fiber::yield();
     Runtime::current()->stop();
     (void)join(*s);
-  }).ok());
+  }));
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(sleeper_result.error(), wsa::enetdown);
 }
@@ -68,16 +68,17 @@ TEST(Stop, BlockingCallsWhileStoppingFailAtOnceButFibersUnwindNormally) {
   Status first, cleanup;
   bool unwound = false;
   ASSERT_TRUE(rt.spawn([&] {
-    struct Cleanup {
-      Status& out;
-      bool& done;
-      ~Cleanup() {
-        out = this_fiber::sleep_for(1ms);  // a destructor's blocking call: refused, not hung
-        done = true;
-      }
-    } c{cleanup, unwound};
-    first = this_fiber::sleep_for(1h);
-  }).ok());
+                  struct Cleanup {
+                    Status& out;
+                    bool& done;
+                    ~Cleanup() {
+                      out = this_fiber::sleep_for(
+                          1ms);  // a destructor's blocking call: refused, not hung
+                      done = true;
+                    }
+                  } c{cleanup, unwound};
+                  first = this_fiber::sleep_for(1h);
+                }).ok());
   ASSERT_TRUE(rt.spawn([] { Runtime::current()->stop(); }).ok());
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(first.error(), wsa::enetdown);
@@ -99,12 +100,12 @@ TEST(Stop, CancelWhileStoppingReturnsWsaenetdown) {
   Runtime rt;
   Status reply, result;
   ASSERT_TRUE(rt.spawn([&] {
-    auto s = spawn([&] { result = this_fiber::sleep_for(1h); });
-    this_fiber::yield();
-    Runtime::current()->stop();
-    reply = cancel_blocking_call(*s);
-    (void)join(*s);
-  }).ok());
+                  auto s = spawn([&] { result = this_fiber::sleep_for(1h); });
+                  this_fiber::yield();
+                  Runtime::current()->stop();
+                  reply = cancel_blocking_call(*s);
+                  (void)join(*s);
+                }).ok());
   ASSERT_TRUE(rt.run().ok());
   EXPECT_EQ(reply.error(), wsa::enetdown);
   EXPECT_EQ(result.error(), wsa::enetdown);
@@ -116,11 +117,11 @@ TEST(Stop, CancelFromAnotherThreadWhileStoppingReturnsWsaenetdown) {
   std::atomic<bool> stop_called{false}, replied{false};
   Status result;
   ASSERT_TRUE(rt.spawn([&] {
-    sleeper = this_fiber::id();
-    result = this_fiber::sleep_for(1h);
-    // Keep the runtime in its stopping phase until the foreign cancel has replied.
-    while (!replied.load()) this_fiber::yield();
-  }).ok());
+                  sleeper = this_fiber::id();
+                  result = this_fiber::sleep_for(1h);
+                  // Keep the runtime in its stopping phase until the foreign cancel has replied.
+                  while (!replied.load()) this_fiber::yield();
+                }).ok());
   std::thread runner([&] { ASSERT_TRUE(rt.run().ok()); });
   while (sleeper.load() == FiberId::none) std::this_thread::yield();
   rt.stop();
@@ -137,9 +138,9 @@ TEST(Stop, FibersQueuedBeforeRunStillRunAndSeeWsaenetdown) {
   bool ran = false;
   std::thread([&] {
     ASSERT_TRUE(rt.spawn([&] {
-      ran = true;
-      result = this_fiber::sleep_for(1h);
-    }).ok());
+                    ran = true;
+                    result = this_fiber::sleep_for(1h);
+                  }).ok());
   }).join();
   rt.stop();
   ASSERT_TRUE(rt.run().ok());

@@ -73,20 +73,24 @@ WEFT_WSP_API int WEFT_FD_ISSET(WEFT_SOCKET s, const weft_fd_set* set);
 WEFT_WSP_API WEFT_SOCKET WSPSocket(int af, int type, int protocol, int* lpErrno);
 WEFT_WSP_API int WSPBind(WEFT_SOCKET s, const struct sockaddr* name, int namelen, int* lpErrno);
 WEFT_WSP_API int WSPListen(WEFT_SOCKET s, int backlog, int* lpErrno);
-WEFT_WSP_API WEFT_SOCKET WSPAccept(WEFT_SOCKET s, struct sockaddr* addr, int* addrlen, int* lpErrno);
+WEFT_WSP_API WEFT_SOCKET WSPAccept(WEFT_SOCKET s, struct sockaddr* addr, int* addrlen,
+                                   int* lpErrno);
 WEFT_WSP_API int WSPConnect(WEFT_SOCKET s, const struct sockaddr* name, int namelen, int* lpErrno);
-WEFT_WSP_API int WSPRecv(WEFT_SOCKET s, char* buf, int len, int flags, int* lpErrno); /* bytes; 0 = EOF */
-WEFT_WSP_API int WSPSend(WEFT_SOCKET s, const char* buf, int len, int flags, int* lpErrno); /* len, or error */
+/* The bytes received; 0 at the end of the stream. */
+WEFT_WSP_API int WSPRecv(WEFT_SOCKET s, char* buf, int len, int flags, int* lpErrno);
+/* len, or an error. */
+WEFT_WSP_API int WSPSend(WEFT_SOCKET s, const char* buf, int len, int flags, int* lpErrno);
 WEFT_WSP_API int WSPRecvFrom(WEFT_SOCKET s, char* buf, int len, int flags, struct sockaddr* from,
                              int* fromlen, int* lpErrno);
 WEFT_WSP_API int WSPSendTo(WEFT_SOCKET s, const char* buf, int len, int flags,
                            const struct sockaddr* to, int tolen, int* lpErrno);
+/* The count of ready sockets; 0 when the timeout passed. */
 WEFT_WSP_API int WSPSelect(int nfds, weft_fd_set* readfds, weft_fd_set* writefds,
-                           weft_fd_set* exceptfds, const struct timeval* timeout,
-                           int* lpErrno); /* ready count; 0 = timeout */
-WEFT_WSP_API int WSPShutdown(WEFT_SOCKET s, int how, int* lpErrno); /* SHUT_RD / SHUT_WR / SHUT_RDWR */
-WEFT_WSP_API int WSPSetSockOpt(WEFT_SOCKET s, int level, int optname, const char* optval, int optlen,
-                               int* lpErrno);
+                           weft_fd_set* exceptfds, const struct timeval* timeout, int* lpErrno);
+/* how: SHUT_RD, SHUT_WR or SHUT_RDWR. */
+WEFT_WSP_API int WSPShutdown(WEFT_SOCKET s, int how, int* lpErrno);
+WEFT_WSP_API int WSPSetSockOpt(WEFT_SOCKET s, int level, int optname, const char* optval,
+                               int optlen, int* lpErrno);
 WEFT_WSP_API int WSPGetSockOpt(WEFT_SOCKET s, int level, int optname, char* optval, int* optlen,
                                int* lpErrno);
 WEFT_WSP_API int WSPGetSockName(WEFT_SOCKET s, struct sockaddr* name, int* namelen, int* lpErrno);
@@ -94,35 +98,52 @@ WEFT_WSP_API int WSPGetPeerName(WEFT_SOCKET s, struct sockaddr* name, int* namel
 WEFT_WSP_API int WSPCloseSocket(WEFT_SOCKET s, int* lpErrno);
 
 /* Cancellation and pseudo-blocking, per the Winsock SPI. */
-WEFT_WSP_API int WSPCancelBlockingCall(int* lpErrno); /* cancels the calling fiber's own outstanding call */
-WEFT_WSP_API int WSAIsBlocking(void);                 /* nonzero inside a hook/message of a blocked fiber */
-typedef int (*WEFT_BLOCKINGHOOK)(void);               /* returns nonzero if it processed something */
-WEFT_WSP_API WEFT_BLOCKINGHOOK WSASetBlockingHook(WEFT_BLOCKINGHOOK hook); /* per fiber; returns the previous */
+/* Cancels the calling fiber's own outstanding call. */
+WEFT_WSP_API int WSPCancelBlockingCall(int* lpErrno);
+/* Nonzero inside a hook or a message of a blocked fiber. */
+WEFT_WSP_API int WSAIsBlocking(void);
+/* A blocking hook returns nonzero if it processed something. */
+typedef int (*WEFT_BLOCKINGHOOK)(void);
+/* Per fiber; returns the previous hook. */
+WEFT_WSP_API WEFT_BLOCKINGHOOK WSASetBlockingHook(WEFT_BLOCKINGHOOK hook);
 WEFT_WSP_API int WSAUnhookBlockingHook(void);
-typedef int (*WEFT_BLOCKINGCALLBACK)(uintptr_t dwContext); /* nonzero: keep waiting; 0: cancelled */
-WEFT_WSP_API int WPUQueryBlockingCallback(WEFT_BLOCKINGCALLBACK* lplpfnCallback, uintptr_t* lpdwContext,
-                                          int* lpErrno);
+/* Returns nonzero: keep waiting; 0: the call was cancelled. */
+typedef int (*WEFT_BLOCKINGCALLBACK)(uintptr_t dwContext);
+WEFT_WSP_API int WPUQueryBlockingCallback(WEFT_BLOCKINGCALLBACK* lplpfnCallback,
+                                          uintptr_t* lpdwContext, int* lpErrno);
 
 /* The runtime, from C. */
-typedef uint64_t weft_fiber_t; /* unique for the life of the process; 0 is never a fiber */
-WEFT_WSP_API int weft_run(int (*main_fn)(void* arg), void* arg); /* runtime on this thread; main_fn in a
-                                                          fiber; returns when every fiber has ended */
+/* Unique for the life of the process; 0 is never a fiber. */
+typedef uint64_t weft_fiber_t;
+/* A runtime on this thread, main_fn in a fiber of it; returns when every fiber has ended. */
+WEFT_WSP_API int weft_run(int (*main_fn)(void* arg), void* arg);
 /* weft_run with options; a zero field, or a null opts, takes the default: stacks of 256 KiB
    (room for a 64 KiB buffer on the stack), precise mode. stack_size applies to every fiber of
    the runtime, rounded up to whole pages and to at least 16 KiB; only touched pages cost
    memory. portable_mode nonzero: portable mode (weft_set_portable_mode). SOCKET_ERROR if the
    runtime cannot start: a null main_fn, a stack_size no mapping can have, or a call from a
    fiber. */
-struct weft_run_options { size_t stack_size; int portable_mode; };   /* 0 fields: defaults */
-WEFT_WSP_API int weft_run_ex(int (*main_fn)(void* arg), void* arg, const struct weft_run_options* opts);
-WEFT_WSP_API weft_fiber_t weft_spawn(void (*fn)(void* arg), void* arg); /* from a fiber; 0 on failure */
-WEFT_WSP_API weft_fiber_t weft_self(void);                              /* 0 outside a fiber */
-WEFT_WSP_API int weft_join(weft_fiber_t f, int* lpErrno);               /* blocking, cancellable */
+struct weft_run_options {
+  size_t stack_size;
+  int portable_mode;
+};
+WEFT_WSP_API int weft_run_ex(int (*main_fn)(void* arg), void* arg,
+                             const struct weft_run_options* opts);
+/* From a fiber; 0 on failure. */
+WEFT_WSP_API weft_fiber_t weft_spawn(void (*fn)(void* arg), void* arg);
+/* 0 outside a fiber. */
+WEFT_WSP_API weft_fiber_t weft_self(void);
+/* Blocking, cancellable. */
+WEFT_WSP_API int weft_join(weft_fiber_t f, int* lpErrno);
 WEFT_WSP_API void weft_yield(void);
-WEFT_WSP_API int weft_sleep_ms(unsigned ms, int* lpErrno);                /* blocking, cancellable */
-WEFT_WSP_API int weft_cancel_blocking_call(weft_fiber_t f, int* lpErrno); /* any fiber, any OS thread */
-WEFT_WSP_API int weft_post(weft_fiber_t f, void (*fn)(void* arg), void* arg, int* lpErrno); /* fiber message */
-WEFT_WSP_API int weft_set_portable_mode(int on); /* for the calling fiber's runtime; returns previous */
+/* Blocking, cancellable. */
+WEFT_WSP_API int weft_sleep_ms(unsigned ms, int* lpErrno);
+/* From any fiber or OS thread. */
+WEFT_WSP_API int weft_cancel_blocking_call(weft_fiber_t f, int* lpErrno);
+/* Runs fn(arg) in fiber f as a fiber message. */
+WEFT_WSP_API int weft_post(weft_fiber_t f, void (*fn)(void* arg), void* arg, int* lpErrno);
+/* For the calling fiber's runtime; returns the previous setting. */
+WEFT_WSP_API int weft_set_portable_mode(int on);
 /* Added to the contract: stops the calling fiber's runtime (outstanding blocking calls return
    WSAENETDOWN; later ones fail at once; weft_run returns when the fibers have ended). */
 WEFT_WSP_API int weft_stop(int* lpErrno);
@@ -132,7 +153,8 @@ struct weft_stats {
   uint64_t sockets_open;     /* handles not yet closed */
   uint64_t pending_connects; /* kernel sockets held by cancelled connects (semantics §3) */
 };
-WEFT_WSP_API int weft_get_stats(struct weft_stats* out, int* lpErrno); /* the calling fiber's runtime */
+/* The calling fiber's runtime's. */
+WEFT_WSP_API int weft_get_stats(struct weft_stats* out, int* lpErrno);
 
 #ifdef __cplusplus
 }
