@@ -187,6 +187,24 @@ void run_blocking_hook(Fiber* f) noexcept;
 // `entry` admitted: waits for its end like a local join. (Returns wsa codes.)
 Status join_remote(const BlockingEntry& entry, FiberSlot* s, FiberId id);
 
+// The registration of `joiner`'s outstanding call for the end of fiber `target` (slot `s`) of
+// another runtime (remote_join.cpp): that end completes the call. If the target ends before
+// the registration is seen, the constructor completes the call itself.
+class RemoteJoin {
+ public:
+  RemoteJoin(FiberSlot* s, FiberId target, Fiber* joiner) noexcept;
+  ~RemoteJoin();
+  RemoteJoin(const RemoteJoin&) = delete;
+  RemoteJoin& operator=(const RemoteJoin&) = delete;
+
+ private:
+  friend void remote_joiners_notify(FiberSlot* s, FiberId id) noexcept;
+  FiberSlot* slot_;
+  FiberId target_;
+  FiberId joiner_;
+  ListHook<RemoteJoin> hook_{this};
+};
+
 // Fixes fiber `id`'s outstanding call to `how` (cancelled or timed_out) from any thread:
 // semantics.md §2. Returns 0, WSAEINVAL or WSAENETDOWN.
 Status cancel_call(FiberId id, CallState how) noexcept;

@@ -19,6 +19,9 @@
 //   close, lingering     reset (treated as linger expiry)
 //   sleep, join, resolve, signal_wait: no socket; their own rows say what stops (a timer, a
 //                        pool request), and nothing is left to undo
+//   the coordination waits (mutex, condition variable, semaphore, event, latch, channel
+//                        send and recv, wait_any): no socket; the primitive is left as if
+//                        the call had never been made (semantics.md §8, primitives.hpp)
 //
 // A datagram socket is unchanged in both modes: a datagram is sent or received whole.
 // Portable mode treats every such end alike, deadlines and stop included: it emulates the

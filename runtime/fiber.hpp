@@ -76,6 +76,8 @@ struct alignas(64) Fiber {
   Stack stack;
   ListHook<Fiber> all_hook{this};  // linked while alive in its runtime
   IntrusiveList<JoinWaiter> joiners;
+  // Mutexes (weft/sync.hpp) the fiber has locked and not unlocked: it should end with none.
+  int mutexes_held = 0;
 
   std::uint64_t gen() const noexcept { return gen_of_id(id); }
   CallState call_state() const noexcept { return slot->word.state(); }

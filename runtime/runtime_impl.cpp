@@ -190,6 +190,10 @@ void RuntimeImpl::fiber_entry(bctx::transfer_t t) {
 }
 
 void RuntimeImpl::finish(Fiber* f) noexcept {
+  if (f->mutexes_held > 0) {
+    log_warn("fiber {} ended holding {} mutex(es), which stay locked", to_integer(f->id),
+             f->mutexes_held);
+  }
   // Joiners first, while f's id still names a live fiber.
   f->joiners.for_each([this](JoinWaiter& w) {
     w.hook.unlink();

@@ -4,6 +4,7 @@
 #include <weft/cancel.hpp>
 #include <weft/cancel_scope.hpp>
 #include <weft/cancel_token.hpp>
+#include <weft/channel.hpp>
 #include <weft/config.hpp>
 #include <weft/error.hpp>
 #include <weft/fiber.hpp>
@@ -15,3 +16,6 @@
 #include <weft/runtime.hpp>
 #include <weft/runtime_group.hpp>
 #include <weft/signal.hpp>
+#include <weft/stop_token.hpp>
+#include <weft/sync.hpp>
+#include <weft/wait_any.hpp>

@@ -85,6 +85,18 @@ struct Cell {
   std::unique_ptr<std::thread> runner;      // its thread,
   CancelSource remote_end;                  // and what ends its fiber
   std::unique_ptr<test::PoolBlocker> pool;  // resolve: holds the request in the pool's queue
+  struct Primitives {
+    Mutex mutex;
+    ConditionVariable cv;
+    Semaphore semaphore{0};
+    Event event{Event::Reset::automatic};
+    Latch latch{1};
+    Channel<std::string> channel{0};  // rendezvous: a send waits for a receiver
+    std::string value = "kept";
+    std::optional<std::string> out;
+    bool held_after = false;
+  };
+  std::unique_ptr<Primitives> p = std::make_unique<Primitives>();  // the coordination calls
 };
 
 // The peer reads everything and sees the stream end in an RST.
@@ -341,6 +353,72 @@ std::vector<Kind> kinds() {
                  EXPECT_FALSE(r->empty());
                },
                [](Cell& c) { c.pool.reset(); }});
+  // The coordination primitives (semantics.md §8): a cancelled wait leaves the primitive as if
+  // it had never been called, whoever cancelled it, in both modes.
+  k.push_back({"MutexLock", false, [](Cell& c) { ASSERT_TRUE(c.p->mutex.lock().ok()); },
+               [](Cell& c, const CancelToken& t) { return c.p->mutex.lock(t).error(); },
+               [](Cell& c) {
+                 // Still the preparer's, and free once it unlocks: the waiter took nothing.
+                 EXPECT_TRUE(c.p->mutex.unlock().ok());
+                 EXPECT_TRUE(c.p->mutex.try_lock());
+                 EXPECT_TRUE(c.p->mutex.unlock().ok());
+               }});
+  k.push_back({"ConditionVariableWait", false, [](Cell&) {},
+               [](Cell& c, const CancelToken& t) {
+                 EXPECT_TRUE(c.p->mutex.lock().ok());
+                 Status st = c.p->cv.wait(c.p->mutex, t);
+                 c.p->held_after = c.p->mutex.unlock().ok();  // held again on every return
+                 return st.error();
+               },
+               [](Cell& c) {
+                 EXPECT_TRUE(c.p->held_after);
+                 EXPECT_TRUE(c.p->mutex.try_lock());
+                 EXPECT_TRUE(c.p->mutex.unlock().ok());
+               }});
+  k.push_back({"SemaphoreAcquire", false, [](Cell&) {},
+               [](Cell& c, const CancelToken& t) { return c.p->semaphore.acquire(t).error(); },
+               [](Cell& c) {
+                 c.p->semaphore.release();
+                 EXPECT_EQ(c.p->semaphore.available(), 1u);  // nobody took the permit
+               }});
+  k.push_back({"EventWait", false, [](Cell&) {},
+               [](Cell& c, const CancelToken& t) { return c.p->event.wait(t).error(); },
+               [](Cell& c) {
+                 c.p->event.set();
+                 EXPECT_TRUE(c.p->event.is_set());  // set for nobody else: it stays set
+               }});
+  k.push_back({"LatchWait", false, [](Cell&) {},
+               [](Cell& c, const CancelToken& t) { return c.p->latch.wait(t).error(); },
+               [](Cell& c) {
+                 EXPECT_FALSE(c.p->latch.try_wait());
+                 c.p->latch.count_down();
+                 EXPECT_TRUE(c.p->latch.try_wait());
+               }});
+  k.push_back({"ChannelSend", false, [](Cell&) {},
+               [](Cell& c, const CancelToken& t) {
+                 return c.p->channel.send(std::move(c.p->value), t).error();
+               },
+               [](Cell& c) {
+                 EXPECT_EQ(c.p->value, "kept");  // still the caller's, unchanged
+                 EXPECT_EQ(c.p->channel.try_recv().error(), wsa::ewouldblock);
+               }});
+  k.push_back({"ChannelRecv", false, [](Cell&) {},
+               [](Cell& c, const CancelToken& t) { return c.p->channel.recv(t).error(); },
+               [](Cell& c) {
+                 // No receiver is left waiting: a value now has nobody to go to.
+                 EXPECT_EQ(c.p->channel.try_send("x").error(), wsa::ewouldblock);
+               }});
+  k.push_back(
+      {"WaitAny", false, [](Cell&) {},
+       [](Cell& c, const CancelToken& t) {
+         return wait_any({on_recv(c.p->channel, c.p->out), on_acquire(c.p->semaphore)}, t).error();
+       },
+       [](Cell& c) {
+         EXPECT_FALSE(c.p->out);
+         EXPECT_EQ(c.p->channel.try_send("x").error(), wsa::ewouldblock);
+         c.p->semaphore.release();
+         EXPECT_EQ(c.p->semaphore.available(), 1u);
+       }});
   return k;
 }
 

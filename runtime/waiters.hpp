@@ -1,0 +1,217 @@
+// weft::detail — waiting on a coordination primitive (semantics.md §8): who waits (the
+// blocking call of a fiber of any runtime, or a plain thread), the queues the primitives keep
+// their waiters in, and how a signal hands something over to a waiter.
+//
+// The protocol. A primitive guards its state and its queues with one SpinLock. A waiter is
+// linked into a queue (a WaitNode, on the waiter's stack) only while its call is outstanding.
+// To hand something over (the lock, a value, a permit, the signal of an event) a signaller,
+// under the primitive's lock, takes the head node and claims its waiter's outcome — the
+// compare-and-swap pending → completed on the same word a cancel, a deadline and stop race
+// for (fiber_table.hpp) — and performs the hand-over only if the claim won. A claim that
+// loses (the waiter was cancelled first) unlinks the node and tries the next one: no signal is
+// ever swallowed by a cancel (§8, "no lost wake-up"), and a cancelled waiter took nothing (the
+// race rule). A waiter that can complete by itself (the primitive is free when it looks again
+// under the lock) claims its own outcome the same way, so a cancel that came first wins there
+// too; wait_any claims once for all of its nodes, so exactly one operation is performed.
+//
+// Lifetimes: a node is touched only under its primitive's lock, and its waiter takes that lock
+// before its call ends (WaitCall::finish), so a signaller never touches a node whose frame is
+// gone. The fiber is woken by id after the lock is released (Wakes): a wake that arrives after
+// the fiber has moved on is a stale wake, which the runtime absorbs.
+#pragma once
+
+#include "blocking.hpp"
+#include "cancel_state.hpp"
+#include "spin_lock.hpp"
+
+#include <weft/error.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace weft::detail {
+
+// A plain thread's side of a wait: one per thread. `state` holds a CallState (idle, pending,
+// completed, cancelled, timed_out) and, as a fiber's outcome word does, kCancelRequested and
+// kRequestTimedOut for a cancel that found the wait completed; the thread sleeps on it with a
+// futex.
+struct ThreadParker {
+  std::atomic<std::uint32_t> state{0};
+};
+ThreadParker& this_thread_parker() noexcept;
+
+// An identity for a mutex's owner: a fiber's id, or a plain thread's (a distinct counter with
+// the top bit set, so that the two never meet). 0 is nobody.
+std::uint64_t this_owner() noexcept;
+
+// Who waits: a fiber's outstanding blocking call, or a plain thread's wait.
+struct Waiter {
+  FiberId id = FiberId::none;      // a fiber: its id
+  FiberSlot* slot = nullptr;       // and its slot (null for a thread)
+  ThreadParker* parker = nullptr;  // a thread: its parker
+  std::uint64_t owner = 0;         // this_owner() of the waiting fiber or thread
+
+  // Fixes the waiter's outcome to completion: true if it was still pending (the caller may
+  // hand over), false if a cancel, a deadline or stop fixed it first. Under the primitive's
+  // lock; any thread.
+  bool claim() const noexcept {
+    if (slot) return slot->word.complete(gen_of_id(id), CallState::completed);
+    std::uint32_t pending = static_cast<std::uint32_t>(CallState::pending);
+    return parker->state.compare_exchange_strong(
+        pending, static_cast<std::uint32_t>(CallState::completed), std::memory_order_acq_rel);
+  }
+  // The outcome, once fixed (pending while it is not).
+  CallState state() const noexcept {
+    if (slot) return slot->word.state();
+    return state_of(parker->state.load(std::memory_order_acquire));
+  }
+};
+
+// One waiter in one queue of one primitive. Its fields past the links are written by the
+// waiter before it is linked and by a signaller under the primitive's lock.
+struct WaitNode {
+  WaitNode* prev = nullptr;
+  WaitNode* next = nullptr;
+  bool linked = false;
+  // Set by the signaller whose claim won: this node's operation was performed.
+  bool fired = false;
+  // A wait that no cancel ends (a condition variable's re-acquisition of its mutex): the
+  // signaller grants it without claiming and sets `granted`.
+  bool shielded = false;
+  std::atomic<bool> granted{false};
+  Waiter* waiter = nullptr;
+  // What the operation moves: a channel send's value, a channel receive's std::optional<T>.
+  void* data = nullptr;
+  // Set with `fired`: 0 when the operation was performed, else the wsa code it ended with
+  // (a channel closed under a waiting sender: WSAESHUTDOWN).
+  int result = 0;
+  // The operation's place in wait_any's list.
+  std::uint32_t index = 0;
+};
+
+// A FIFO of nodes; all-zero is empty. Under the owning primitive's lock.
+class WaitQueue {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  WaitNode* front() const noexcept { return head_; }
+  void push_back(WaitNode* n) noexcept {
+    n->prev = tail_;
+    n->next = nullptr;
+    (tail_ ? tail_->next : head_) = n;
+    tail_ = n;
+    n->linked = true;
+  }
+  void unlink(WaitNode* n) noexcept {
+    if (!n->linked) return;
+    (n->prev ? n->prev->next : head_) = n->next;
+    (n->next ? n->next->prev : tail_) = n->prev;
+    n->prev = n->next = nullptr;
+    n->linked = false;
+  }
+  WaitNode* pop_front() noexcept {
+    WaitNode* n = head_;
+    if (n) unlink(n);
+    return n;
+  }
+  std::size_t size() const noexcept {
+    std::size_t n = 0;
+    for (WaitNode* p = head_; p; p = p->next) ++n;
+    return n;
+  }
+
+ private:
+  WaitNode* head_ = nullptr;
+  WaitNode* tail_ = nullptr;
+};
+
+// The waiters a signal handed something to, woken once the primitive's lock is released
+// (declare it before the lock's guard). A thread is woken at once, under the lock: its parker
+// outlives nothing the signaller could otherwise still touch.
+class Wakes {
+ public:
+  Wakes() = default;
+  Wakes(const Wakes&) = delete;
+  Wakes& operator=(const Wakes&) = delete;
+  ~Wakes() {
+    for (unsigned i = 0; i < n_; ++i) wake_fiber(inline_[i]);
+    for (FiberId id : more_) wake_fiber(id);
+  }
+  void add(const Waiter& w) noexcept {
+    if (w.parker) return wake_thread(w.parker);
+    if (n_ < kInline) {
+      inline_[n_++] = w.id;
+      return;
+    }
+    try {
+      more_.push_back(w.id);
+    } catch (...) {
+      wake_fiber(w.id);  // no memory: wake it now, under the lock
+    }
+  }
+  // Grants a shielded node, taken off its queue: its waiter is woken whatever its outcome.
+  void grant(WaitNode* n) noexcept {
+    n->granted.store(true, std::memory_order_release);
+    if (n->waiter->parker) (void)n->waiter->claim();  // the futex word the thread sleeps on
+    add(*n->waiter);
+  }
+  // Takes the head node whose waiter's claim wins (unlinking the losers), or nullptr.
+  static WaitNode* claim_front(WaitQueue& q) noexcept {
+    while (WaitNode* n = q.pop_front()) {
+      if (n->waiter->claim()) return n;
+    }
+    return nullptr;
+  }
+
+  static void wake_fiber(FiberId id) noexcept;
+  static void wake_thread(ThreadParker* p) noexcept;
+
+ private:
+  static constexpr unsigned kInline = 4;
+  unsigned n_ = 0;
+  FiberId inline_[kInline];
+  std::vector<FiberId> more_;
+};
+
+// The waiting side of one primitive call (or of one wait_any): admitted (semantics.md §7a),
+// outstanding from its constructor — cancellable by every source — until finish().
+class WaitCall {
+ public:
+  // §7a for a primitive's blocking form: on a fiber, BlockingEntry::admit(); on a plain
+  // thread, the call's token; WSAEINVAL on a runtime's thread outside any fiber (blocking it
+  // would stop every fiber of that runtime, the one that would signal perhaps among them).
+  static Err admit(const BlockingEntry& entry, const CancelToken& token) noexcept {
+    if (entry.fiber()) return entry.admit();
+    if (entry.runtime()) return wsa::einval;
+    return token.cancel_requested() ? Err(token.reason()) : Err();
+  }
+
+  WaitCall(const BlockingEntry& entry, const CancelToken& token);
+  ~WaitCall();
+  WaitCall(const WaitCall&) = delete;
+  WaitCall& operator=(const WaitCall&) = delete;
+
+  Waiter& waiter() noexcept { return waiter_; }
+  // The waiting fiber (nullptr for a thread).
+  Fiber* fiber() const noexcept { return call_ ? call_->fiber() : nullptr; }
+  // Parks until the outcome is fixed; returns it. A fiber runs its messages and its hook
+  // meanwhile (BlockingCall::wait).
+  CallState wait() noexcept;
+  // After a completion that performed nothing (the waiter claimed itself and then found the
+  // operation could not be done, or an observer's readiness was spurious): pending again, or
+  // the outcome of a cancel that arrived meanwhile.
+  CallState rearm() noexcept;
+  // For a shielded wait after wait() (a condition variable re-acquiring its mutex): from
+  // here no cancel source reaches the waiter. Call before linking the shielded node.
+  void shield() noexcept;
+  // Parks until `n`, a shielded node, is granted (Wakes::grant).
+  void wait_granted(const WaitNode& n) noexcept;
+
+ private:
+  Waiter waiter_;
+  std::optional<BlockingCall> call_;  // a fiber's
+  CancelRegistration registration_;   // a thread's, on the call's token
+};
+
+}  // namespace weft::detail
