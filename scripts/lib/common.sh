@@ -7,11 +7,13 @@ WEFT_BUILD_PACKAGES=(
   libuv1-dev libboost1.81-dev libboost-context1.81-dev libspdlog-dev
   googletest libgtest-dev
 )
-# The test suite's extras: real HTTP clients for weft-http, and the API reference.
-WEFT_TEST_PACKAGES=(curl wrk doxygen)
-# The benchmark suite's extras: plots, instruction counts (cachegrind), and Go for the Go
-# peers (architecture.md: optional; the suite skips them with a note when go is missing).
-WEFT_BENCH_PACKAGES=(gnuplot-nox valgrind golang-go)
+# The test suite's extras: real HTTP clients for weft-http, netcat for weft-chat, and the API
+# reference.
+WEFT_TEST_PACKAGES=(curl wrk netcat-openbsd doxygen)
+# The benchmark suite's extras: plots, instruction counts (cachegrind), Go for the Go peers
+# and Boost.Fiber's library for the Boost.Fiber peers (architecture.md: optional; the suite
+# skips each with a note when it is missing).
+WEFT_BENCH_PACKAGES=(gnuplot-nox valgrind golang-go libboost-fiber1.81-dev)
 # The fuzz target: clang with libFuzzer.
 WEFT_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
