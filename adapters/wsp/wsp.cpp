@@ -1,6 +1,10 @@
 // The Winsock-SPI-shaped C ABI: forwarding to weft's C++ API and translating errors. No
-// semantics live here.
+// semantics live here. A socket with an association (WSPEventSelect, wsp_events.cpp) is
+// non-blocking: its calls here pass MSG_DONTWAIT or look before they wait, and report the calls
+// that enable a network event again.
 #include "weft/wsp.h"
+
+#include "wsp_events.hpp"
 
 #include <weft/weft.hpp>
 
@@ -11,6 +15,7 @@ namespace {
 
 using weft::Socket;
 using weft::wsa;
+namespace events = weft::detail::wsp;
 
 // Stores ec's Winsock number (or WSAEINVAL for codes of other categories) and returns
 // SOCKET_ERROR.
@@ -118,7 +123,9 @@ int WSPListen(WEFT_SOCKET s, int backlog, int* err) {
   if (!err) return SOCKET_ERROR;
   if (!in_fiber()) return fail(err, WSAEINVAL);
   auto r = weft::listen(to_socket(s), backlog);
-  return r.ok() ? 0 : fail(err, r.error());
+  if (!r.ok()) return fail(err, r.error());
+  events::listen_made(s);
+  return 0;
 }
 
 WEFT_SOCKET WSPAccept(WEFT_SOCKET s, struct sockaddr* addr, int* addrlen, int* err) {
@@ -128,8 +135,28 @@ WEFT_SOCKET WSPAccept(WEFT_SOCKET s, struct sockaddr* addr, int* addrlen, int* e
     return WEFT_INVALID_SOCKET;
   }
   if (addr && check_address_room(to_socket(s), addrlen, err) != 0) return WEFT_INVALID_SOCKET;
+  const bool nonblocking = events::is_nonblocking(s);
+  if (nonblocking) {
+    // Looks first: a queued connection is taken without waiting (the kernel keeps it queued
+    // until accepted, even if the peer resets it meanwhile).
+    weft::PollEntry ready{to_socket(s), weft::kPollIn, 0};
+    auto n = weft::poll(std::span(&ready, 1), std::chrono::milliseconds(0));
+    if (!n.ok() || *n == 0) {
+      (void)events::accept_made(s, WEFT_INVALID_SOCKET);
+      if (n.ok()) fail(err, WSAEWOULDBLOCK);
+      else fail(err, n.error());
+      return WEFT_INVALID_SOCKET;
+    }
+  }
   weft::Address peer;
   auto c = weft::accept(to_socket(s), &peer);
+  if (nonblocking) {
+    if (int code = events::accept_made(s, c.ok() ? from_socket(*c) : WEFT_INVALID_SOCKET)) {
+      if (c.ok()) (void)weft::close(*c);
+      fail(err, code);
+      return WEFT_INVALID_SOCKET;
+    }
+  }
   if (!c.ok()) {
     fail(err, c.error());
     return WEFT_INVALID_SOCKET;
@@ -143,6 +170,7 @@ int WSPConnect(WEFT_SOCKET s, const struct sockaddr* name, int namelen, int* err
   if (!in_fiber()) return fail(err, WSAEINVAL);
   auto a = get_address(name, namelen);
   if (!a.ok()) return fail(err, a.error());
+  if (int code = events::connect_in_background(s, *a)) return fail(err, code);
   auto r = weft::connect(to_socket(s), *a);
   return r.ok() ? 0 : fail(err, r.error());
 }
@@ -151,7 +179,10 @@ int WSPRecv(WEFT_SOCKET s, char* buf, int len, int flags, int* err) {
   if (!err) return SOCKET_ERROR;
   if (!in_fiber()) return fail(err, WSAEINVAL);
   if (len < 0 || (!buf && len > 0)) return fail(err, WSAEFAULT);
-  auto n = weft::recv(to_socket(s), buf, static_cast<std::size_t>(len), flags);
+  const bool nonblocking = events::is_nonblocking(s);
+  auto n = weft::recv(to_socket(s), buf, static_cast<std::size_t>(len),
+                      nonblocking ? flags | MSG_DONTWAIT : flags);
+  if (nonblocking) events::receive_made(s);
   return n.ok() ? static_cast<int>(*n) : fail(err, n.error());
 }
 
@@ -159,7 +190,11 @@ int WSPSend(WEFT_SOCKET s, const char* buf, int len, int flags, int* err) {
   if (!err) return SOCKET_ERROR;
   if (!in_fiber()) return fail(err, WSAEINVAL);
   if (len < 0 || (!buf && len > 0)) return fail(err, WSAEFAULT);
-  auto n = weft::send(to_socket(s), buf, static_cast<std::size_t>(len), flags);
+  const bool nonblocking = events::is_nonblocking(s);
+  auto n = weft::send(to_socket(s), buf, static_cast<std::size_t>(len),
+                      nonblocking ? flags | MSG_DONTWAIT : flags);
+  if (nonblocking && (n.ok() ? *n < static_cast<std::size_t>(len) : n.error() == wsa::ewouldblock))
+    events::send_blocked(s);
   return n.ok() ? static_cast<int>(*n) : fail(err, n.error());
 }
 
@@ -170,7 +205,10 @@ int WSPRecvFrom(WEFT_SOCKET s, char* buf, int len, int flags, struct sockaddr* f
   if (len < 0 || (!buf && len > 0)) return fail(err, WSAEFAULT);
   if (from && check_address_room(to_socket(s), fromlen, err) != 0) return SOCKET_ERROR;
   weft::Address peer;
-  auto n = weft::recv_from(to_socket(s), buf, static_cast<std::size_t>(len), &peer, flags);
+  const bool nonblocking = events::is_nonblocking(s);
+  auto n = weft::recv_from(to_socket(s), buf, static_cast<std::size_t>(len), &peer,
+                           nonblocking ? flags | MSG_DONTWAIT : flags);
+  if (nonblocking) events::receive_made(s);
   if (!n.ok() && n.error() != wsa::emsgsize) return fail(err, n.error());
   if (from && put_address(peer, from, fromlen, err) != 0) return SOCKET_ERROR;
   return n.ok() ? static_cast<int>(*n) : fail(err, n.error());
@@ -183,7 +221,10 @@ int WSPSendTo(WEFT_SOCKET s, const char* buf, int len, int flags, const struct s
   if (len < 0 || (!buf && len > 0)) return fail(err, WSAEFAULT);
   auto a = get_address(to, tolen);
   if (!a.ok()) return fail(err, a.error());
-  auto n = weft::send_to(to_socket(s), buf, static_cast<std::size_t>(len), *a, flags);
+  const bool nonblocking = events::is_nonblocking(s);
+  auto n = weft::send_to(to_socket(s), buf, static_cast<std::size_t>(len), *a,
+                         nonblocking ? flags | MSG_DONTWAIT : flags);
+  if (nonblocking && !n.ok() && n.error() == wsa::ewouldblock) events::send_blocked(s);
   return n.ok() ? static_cast<int>(*n) : fail(err, n.error());
 }
 
@@ -263,6 +304,16 @@ int WSPGetPeerName(WEFT_SOCKET s, struct sockaddr* name, int* namelen, int* err)
 int WSPCloseSocket(WEFT_SOCKET s, int* err) {
   if (!err) return SOCKET_ERROR;
   if (!in_fiber()) return fail(err, WSAEINVAL);
+  if (events::is_nonblocking(s)) {
+    // A lingering close would wait: on a non-blocking socket Winsock refuses it.
+    struct linger l = {0, 0};
+    socklen_t len = sizeof l;
+    if (weft::get_option(to_socket(s), SOL_SOCKET, SO_LINGER, &l, &len).ok() && l.l_onoff &&
+        l.l_linger > 0) {
+      return fail(err, WSAEWOULDBLOCK);
+    }
+  }
+  events::socket_closing(s);
   auto r = weft::close(to_socket(s));
   return r.ok() ? 0 : fail(err, r.error());
 }
@@ -311,6 +362,7 @@ int weft_run_ex(int (*main_fn)(void*), void* arg, const struct weft_run_options*
   auto spawned = rt.spawn([&] {
     started = true;
     result = main_fn(arg);
+    events::program_fiber_ending();
   });
   if (!spawned.ok()) return SOCKET_ERROR;
   // A fiber spawned before run() gets its stack when run() starts; if no stack of the size
@@ -321,7 +373,10 @@ int weft_run_ex(int (*main_fn)(void*), void* arg, const struct weft_run_options*
 
 weft_fiber_t weft_spawn(void (*fn)(void*), void* arg) {
   if (!fn) return 0;
-  auto id = weft::spawn([fn, arg] { fn(arg); });
+  auto id = weft::spawn([fn, arg] {
+    fn(arg);
+    events::program_fiber_ending();
+  });
   return id.ok() ? weft::to_integer(*id) : 0;
 }
 

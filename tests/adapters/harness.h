@@ -1,6 +1,6 @@
 /* The C adapter's tests: a small harness (checks, POSIX peers, fibers used by the scenarios)
- * shared by wsp_calls.c (every function), wsp_cancel.c (a scenario per cancel row) and
- * wsp_run.c (weft_run and weft_run_ex themselves). */
+ * shared by wsp_calls.c (every function), wsp_cancel.c (a scenario per cancel row), wsp_events.c
+ * (events and network-event selection) and wsp_run.c (weft_run and weft_run_ex themselves). */
 #ifndef WEFT_WSP_TEST_HARNESS_H
 #define WEFT_WSP_TEST_HARNESS_H
 #ifndef _GNU_SOURCE
@@ -149,13 +149,15 @@ struct test {
   int (*fn)(void*);
 };
 
-/* Each file's table of tests. Those of wsp_calls.c and wsp_cancel.c run as a weft_run's main
- * fiber; those of wsp_run.c call weft_run or weft_run_ex themselves, each in a child process
- * of its own, since what they test fails by crashing (a stack overflow aborts). */
+/* Each file's table of tests. Those of wsp_calls.c, wsp_cancel.c and wsp_events.c run as a
+ * weft_run's main fiber; those of wsp_run.c call weft_run or weft_run_ex themselves, each in a
+ * child process of its own, since what they test fails by crashing (a stack overflow aborts). */
 extern const struct test wsp_call_tests[];
 extern const unsigned wsp_call_test_count;
 extern const struct test wsp_cancel_tests[];
 extern const unsigned wsp_cancel_test_count;
+extern const struct test wsp_event_tests[];
+extern const unsigned wsp_event_test_count;
 extern const struct test wsp_run_tests[];
 extern const unsigned wsp_run_test_count;
 

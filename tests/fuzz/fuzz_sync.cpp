@@ -1,5 +1,5 @@
 // libFuzzer target: random programs of waits, signals, cancels and closes on the coordination
-// primitives (semantics.md §8), checked against what the contract promises.
+// primitives (semantics.md §8), held to what the contract promises.
 //
 // Each input is a program: the first bytes choose the channel's capacity, the semaphore's
 // permits and the event's kind; then one byte chooses an operation and the next its argument.

@@ -36,6 +36,7 @@ typedef uintptr_t WEFT_SOCKET; /* opaque, generation-tagged; never a raw fd */
 #define WSAEMFILE 10024
 #define WSAEWOULDBLOCK 10035
 #define WSAEINPROGRESS 10036
+#define WSAEALREADY 10037
 #define WSAENOTSOCK 10038
 #define WSAEMSGSIZE 10040
 #define WSAENOPROTOOPT 10042
@@ -111,6 +112,67 @@ WEFT_WSP_API int WSAUnhookBlockingHook(void);
 typedef int (*WEFT_BLOCKINGCALLBACK)(uintptr_t dwContext);
 WEFT_WSP_API int WPUQueryBlockingCallback(WEFT_BLOCKINGCALLBACK* lplpfnCallback,
                                           uintptr_t* lpdwContext, int* lpErrno);
+
+/* Events (Winsock's WSAEVENT): manual-reset, usable from any fiber of any runtime and from plain
+ * OS threads. A WEFT_EVENT is an opaque, generation-tagged value, never dereferenced: a closed or
+ * unknown one gives WSA_INVALID_HANDLE, never a crash. */
+typedef struct weft_event* WEFT_EVENT;
+#define WSA_INVALID_EVENT ((WEFT_EVENT)0)
+#define WSA_INVALID_HANDLE 6
+#define WSA_MAXIMUM_WAIT_EVENTS 64
+#define WSA_WAIT_EVENT_0 0u
+#define WSA_WAIT_TIMEOUT 258u
+#define WSA_WAIT_FAILED 0xFFFFFFFFu
+#define WSA_INFINITE 0xFFFFFFFFu
+/* The network events of WSPEventSelect and WSPEnumNetworkEvents. */
+#define FD_READ 0x01
+#define FD_WRITE 0x02
+#define FD_ACCEPT 0x08
+#define FD_CONNECT 0x10
+#define FD_CLOSE 0x20
+/* Indexes into weft_network_events.iErrorCode. */
+#define FD_READ_BIT 0
+#define FD_WRITE_BIT 1
+#define FD_ACCEPT_BIT 3
+#define FD_CONNECT_BIT 4
+#define FD_CLOSE_BIT 5
+typedef struct weft_network_events {
+  long lNetworkEvents;
+  int iErrorCode[6];
+} weft_network_events;
+
+/* A new event, not signalled; WSA_INVALID_EVENT with *lpErrno on failure (WSAENOBUFS). */
+WEFT_WSP_API WEFT_EVENT WSACreateEvent(int* lpErrno);
+/* Each returns 0, or SOCKET_ERROR (WSA_INVALID_HANDLE). Never blocks; any thread. */
+WEFT_WSP_API int WSASetEvent(WEFT_EVENT e, int* lpErrno);
+WEFT_WSP_API int WSAResetEvent(WEFT_EVENT e, int* lpErrno);
+/* Waits in WSAWaitForMultipleEvents on e return WSA_WAIT_FAILED with WSA_INVALID_HANDLE. */
+WEFT_WSP_API int WSACloseEvent(WEFT_EVENT e, int* lpErrno);
+/* Waits until one of the events is signalled (fWaitAll: all of them at once), or for dwTimeout
+ * milliseconds (WSA_INFINITE: no limit; 0: looks and returns at once). Returns
+ * WSA_WAIT_EVENT_0 + the index of the first signalled event (fWaitAll: WSA_WAIT_EVENT_0),
+ * WSA_WAIT_TIMEOUT, or WSA_WAIT_FAILED with *lpErrno: WSAEINVAL (no events, more than
+ * WSA_MAXIMUM_WAIT_EVENTS, or a runtime's thread outside any fiber), WSAEFAULT (null array),
+ * WSA_INVALID_HANDLE, WSAEINPROGRESS (inside a blocking hook or a fiber message), WSAENETDOWN
+ * (the runtime is stopping), WSAEINTR (cancelled). A blocking call, cancellable like any other
+ * (weft_cancel_blocking_call, WSPCancelBlockingCall); on a thread that runs no fiber it blocks
+ * the thread. A cancelled wait leaves every event as it was. */
+WEFT_WSP_API unsigned WSAWaitForMultipleEvents(unsigned cEvents, const WEFT_EVENT* lphEvents,
+                                               int fWaitAll, unsigned dwTimeout, int* lpErrno);
+/* Records the network events of lNetworkEvents that happen on s and signals e for each, as
+ * Winsock does: FD_READ is enabled again by the next receive, FD_WRITE by a send that would
+ * block, FD_ACCEPT by the next accept; FD_CONNECT and FD_CLOSE happen once. s becomes
+ * non-blocking: a call that would wait fails WSAEWOULDBLOCK (a connect returns it at once and
+ * ends with FD_CONNECT). lNetworkEvents = 0 ends the association (e is then ignored) and makes
+ * s blocking again, as does closing s. A socket accepted from s inherits its association.
+ * Errors: WSAENOTSOCK, WSAEINVAL (bits other than the five FD_ events; outside a fiber),
+ * WSA_INVALID_HANDLE (e). */
+WEFT_WSP_API int WSPEventSelect(WEFT_SOCKET s, WEFT_EVENT e, long lNetworkEvents, int* lpErrno);
+/* Copies the events recorded for s (and their error codes) to *out, clears the record and
+ * resets e (WSA_INVALID_EVENT: no event to reset). Errors: WSAENOTSOCK, WSAEFAULT (null out),
+ * WSA_INVALID_HANDLE (e), WSAEINVAL (outside a fiber). */
+WEFT_WSP_API int WSPEnumNetworkEvents(WEFT_SOCKET s, WEFT_EVENT e, weft_network_events* out,
+                                      int* lpErrno);
 
 /* The runtime, from C. */
 /* Unique for the life of the process; 0 is never a fiber. */
