@@ -10,6 +10,7 @@
 #include "../support/pool_blocker.hpp"
 #include "../support/run.hpp"
 
+#include <weft/wsp.h>
 #include <weft/weft.hpp>
 
 #include <gtest/gtest.h>
@@ -95,6 +96,7 @@ struct Cell {
     std::string value = "kept";
     std::optional<std::string> out;
     bool held_after = false;
+    WEFT_EVENT wsa_events[2] = {WSA_INVALID_EVENT, WSA_INVALID_EVENT};  // the C adapter's
   };
   std::unique_ptr<Primitives> p = std::make_unique<Primitives>();  // the coordination calls
 };
@@ -418,6 +420,35 @@ std::vector<Kind> kinds() {
          EXPECT_EQ(c.p->channel.try_send("x").error(), wsa::ewouldblock);
          c.p->semaphore.release();
          EXPECT_EQ(c.p->semaphore.available(), 1u);
+       }});
+  // The C adapter's event wait (docs/wsp.md, "Events"): a C call takes no token, so the token
+  // sources reach it through a scope on the token, as they reach any call made in one.
+  k.push_back(
+      {"WsaWaitForMultipleEvents", false,
+       [](Cell& c) {
+         int err = 0;
+         for (WEFT_EVENT& e : c.p->wsa_events) {
+           e = WSACreateEvent(&err);
+           ASSERT_NE(e, WSA_INVALID_EVENT) << err;
+         }
+       },
+       [](Cell& c, const CancelToken& t) {
+         CancelScope scope(t);
+         int err = 0;
+         unsigned r = WSAWaitForMultipleEvents(2, c.p->wsa_events, 0, WSA_INFINITE, &err);
+         if (r != WSA_WAIT_FAILED) return std::error_code();
+         return std::error_code(err, wsa_category());
+       },
+       [](Cell& c) {
+         // Both events as they were: not signalled, and a set is seen.
+         int err = 0;
+         EXPECT_EQ(WSAWaitForMultipleEvents(2, c.p->wsa_events, 0, 0, &err), WSA_WAIT_TIMEOUT);
+         EXPECT_EQ(WSASetEvent(c.p->wsa_events[1], &err), 0);
+         EXPECT_EQ(WSAWaitForMultipleEvents(2, c.p->wsa_events, 0, 0, &err), WSA_WAIT_EVENT_0 + 1);
+       },
+       [](Cell& c) {
+         int err = 0;
+         for (WEFT_EVENT e : c.p->wsa_events) (void)WSACloseEvent(e, &err);
        }});
   return k;
 }
