@@ -26,6 +26,16 @@ REQUIRED = {
     "cancel_fanout": {"values": ["ns_per_fiber_100k"],
                       "ratios": ["weft_100k_over_yield_pass_100k",
                                  "yield_pass_over_context_pass_100k"]},
+    "cancel_channel_recv": {"ratios": ["weft_over_socket_recv_cancel",
+                                       "weft_over_fiber_roundtrip",
+                                       "weft_cycle_over_socket_recv_cycle"]},
+    "channel_pingpong": {"ratios": ["weft_over_yield_roundtrip",
+                                    "weft_cap1_over_yield_roundtrip"]},
+    "channel_cross_runtime": {"ratios": ["weft_p50_over_eventfd_p50", "weft_p99_over_eventfd_p99",
+                                         "weft_cap1_p50_over_eventfd_p50",
+                                         "weft_same_core_p50_over_eventfd_p50"]},
+    "channel_stream": {},
+    "mutex_contended": {},
     "recv_ready": {"ratios": ["weft_over_syscall"]},
     "echo": {"ratios": ["weft_over_libuv", "weft_over_asio_spawn"]},
     "echo_1conn_64B": {"ratios": ["weft_over_libuv"]},
@@ -40,6 +50,7 @@ REQUIRED = {
 REQUIRED_WITH_TWO_CORES = {
     "cancel_cross_thread": {"ratios": ["weft_cross_core_p50_over_eventfd_p50",
                                        "weft_cross_core_p99_over_eventfd_p99"]},
+    "channel_cross_runtime": {"ratios": ["weft_cross_core_p50_over_eventfd_p50"]},
 }
 
 # Produced only when weft-bench-go was built (Debian's golang-go installed): then required.
@@ -50,6 +61,23 @@ REQUIRED_WITH_GO = {
     "echo": {"ratios": ["weft_over_go"]},
     "echo_threads": {"ratios": ["weft_over_go_2threads"]},
     "fiber_memory": {"ratios": ["weft_recv_over_go", "weft_sleep_over_go"]},
+    "channel_pingpong": {"ratios": ["weft_over_go", "weft_cap1_over_go_cap1"]},
+    "channel_cross_runtime": {"ratios": ["weft_over_go", "weft_p99_over_go_p99",
+                                         "weft_over_go_locked"]},
+    "channel_stream": {"ratios": ["weft_over_go", "weft_4to4_over_go_4to4"]},
+    "mutex_contended": {"ratios": ["weft_over_go", "weft_2rt_over_go_2procs"]},
+}
+
+# Produced only when the Boost.Fiber peers were built (Debian's libboost-fiber1.81-dev
+# installed when the build tree was set up): then required.
+REQUIRED_WITH_BOOST_FIBER = {
+    "channel_pingpong": {"ratios": ["weft_over_boost_fiber", "weft_cap1_over_boost_fiber_cap1"]},
+    "channel_cross_runtime": {"ratios": ["weft_over_boost_fiber",
+                                         "weft_p99_over_boost_fiber_p99"]},
+    "channel_stream": {"ratios": ["weft_over_boost_fiber",
+                                  "weft_4to4_over_boost_fiber_4to4"]},
+    "mutex_contended": {"ratios": ["weft_over_boost_fiber",
+                                   "weft_2rt_over_boost_fiber_2threads"]},
 }
 
 
@@ -124,6 +152,8 @@ def main():
         extras.append(REQUIRED_WITH_TWO_CORES)
     if env.get("go peer", "").startswith("weft-bench-go"):
         extras.append(REQUIRED_WITH_GO)
+    if env.get("boost_fiber peer", "").startswith("Boost.Fiber"):
+        extras.append(REQUIRED_WITH_BOOST_FIBER)
     for extra in extras:
         for name, wants in extra.items():
             for kind, keys in wants.items():

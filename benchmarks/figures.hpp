@@ -29,14 +29,25 @@ std::vector<Figure> make_figures(const Config& cfg);
 // figures_switch.cpp: switching and waking.
 Figure figure_fiber_switch(const Config& cfg);
 Figure figure_wake(const Config& cfg);
-// Their floors, which the cancel figures are measured against too.
+// Their floors, which the cancel and coordination figures are measured against too.
 std::vector<double> fcontext_roundtrip(const Config& cfg);
+std::vector<double> weft_yield_roundtrip(const Config& cfg);
 std::vector<double> raw_eventfd_wake(const Config& cfg, Placement placement);
+// A token passed back and forth between two threads asleep in epoll_wait, by eventfd: ns
+// per round trip (cross_pingpong_samples of them).
+std::vector<double> raw_eventfd_roundtrip(const Config& cfg, Placement placement);
 
 // figures_cancel.cpp: cancellation of blocking calls.
 Figure figure_cancel_same_thread(const Config& cfg);
 Figure figure_cancel_cross_thread(const Config& cfg);
 Figure figure_cancel_fanout(const Config& cfg);
+Figure figure_cancel_channel_recv(const Config& cfg);
+
+// figures_coordination.cpp: channels and mutexes between fibers, on one runtime and on two.
+Figure figure_channel_pingpong(const Config& cfg);
+Figure figure_channel_cross_runtime(const Config& cfg);
+Figure figure_channel_stream(const Config& cfg);
+Figure figure_mutex_contended(const Config& cfg);
 
 // figures_fast_path.cpp: socket calls that need not wait.
 Figure figure_recv_ready(const Config& cfg);

@@ -1,5 +1,6 @@
 // Figures of cancellation: a fiber blocked in recv cancelled from its own thread and from
-// another, and one cancel of a token that N sleeping fibers share.
+// another, one cancel of a token that N sleeping fibers share, and a fiber blocked in a
+// channel's recv cancelled from its own thread.
 #include "figures.hpp"
 
 #include "harness.hpp"
@@ -87,6 +88,76 @@ std::vector<double> weft_cancel_same_thread(const Config& cfg) {
       if (woke == 0) std::abort();  // every cancel must have landed
       out.push_back(ticks_to_ns(woke - t0));
     }
+    done = true;
+    (void)cancel_blocking_call(target);
+    (void)join(target);
+  });
+  (void)rt.run();
+  return out;
+}
+
+// The same with the fiber blocked in Channel::recv on an empty rendezvous channel instead of
+// a socket: the wait of the coordination primitives under the same cancel.
+std::vector<double> weft_cancel_channel_recv(const Config& cfg) {
+  std::vector<double> out;
+  Runtime rt;
+  const std::size_t n = cfg.samples(20'000);
+  (void)rt.spawn([&] {
+    Channel<int> ch(0);
+    bool done = false;
+    std::uint64_t woke = 0;
+    auto target = *spawn([&] {
+      while (!done) {
+        if (ch.recv().error() == wsa::eintr) woke = ticks();
+      }
+    });
+    this_fiber::yield();
+    for (std::size_t i = 0; i < n; ++i) {
+      woke = 0;
+      std::uint64_t t0 = ticks();
+      (void)cancel_blocking_call(target);
+      this_fiber::yield();
+      if (woke == 0) std::abort();  // every cancel must have landed
+      out.push_back(ticks_to_ns(woke - t0));
+    }
+    done = true;
+    (void)cancel_blocking_call(target);
+    (void)join(target);
+  });
+  (void)rt.run();
+  return out;
+}
+
+// Whole cancel cycles, timed in batches and divided: the cancel, the canceller's yield, the
+// target's return with WSAEINTR, its next call parking again and the switch back. For the
+// target blocked in a rendezvous channel's recv (`channel`) or in a socket's; beside the
+// per-event rows, whose time-stamp counter may tick too coarsely to tell the two apart.
+std::vector<double> weft_cancel_cycle(const Config& cfg, bool channel) {
+  std::vector<double> out;
+  Runtime rt;
+  const std::size_t batches = 20, per_batch = cfg.samples(20'000);
+  (void)rt.spawn([&] {
+    WeftPair pair;
+    Channel<int> ch(0);
+    bool done = false;
+    std::size_t woke = 0;
+    auto target = *spawn([&] {
+      char b[1];
+      while (!done) {
+        std::error_code ec = channel ? ch.recv().error() : recv(pair.a, b, 1).error();
+        if (ec == wsa::eintr) ++woke;
+      }
+    });
+    this_fiber::yield();
+    for (std::size_t batch = 0; batch < batches; ++batch) {
+      auto t0 = now_ns();
+      for (std::size_t i = 0; i < per_batch; ++i) {
+        (void)cancel_blocking_call(target);
+        this_fiber::yield();
+      }
+      out.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(per_batch));
+    }
+    if (woke != batches * per_batch) std::abort();  // every cancel must have landed
     done = true;
     (void)cancel_blocking_call(target);
     (void)join(target);
@@ -267,6 +338,32 @@ Figure figure_cancel_same_thread(const Config& cfg) {
   if (go_available()) add_ratio(f, "weft_over_go", "weft", "go");
   add_goal(f, "weft_over_fiber_roundtrip", 4.0);
   add_goal(f, "weft_over_asio_spawn", 1.0 / 3.0);
+  return f;
+}
+
+Figure figure_cancel_channel_recv(const Config& cfg) {
+  Figure f = run_interleaved(
+      "cancel_channel_recv", "ns",
+      "fiber blocked in Channel<int>::recv on an empty rendezvous channel, cancelled by "
+      "another fiber of its runtime: from the cancel call to the fiber running with WSAEINTR; "
+      "beside it the same cancel of a socket recv",
+      "same core",
+      {{"boost_context_roundtrip", fcontext_roundtrip, "floor; batch, divided"},
+       {"tsc_read", tsc_read, "two stamps back to back: the clock's share of the per-event rows"},
+       {"weft", weft_cancel_channel_recv, "per event, time-stamp counter"},
+       {"weft_socket_recv", weft_cancel_same_thread,
+        "cancel_same_thread's weft row: the fiber in recv on an idle TCP socket; per event, "
+        "time-stamp counter"},
+       {"weft_cycle", [](const Config& c) { return weft_cancel_cycle(c, true); },
+        "the whole cycle: cancel, yield, WSAEINTR, recv parks again, switch back; batch, "
+        "divided"},
+       {"weft_socket_recv_cycle", [](const Config& c) { return weft_cancel_cycle(c, false); },
+        "the same cycle on the socket; batch, divided"}},
+      cfg);
+  add_ratio(f, "weft_over_socket_recv_cancel", "weft", "weft_socket_recv");
+  add_ratio(f, "weft_over_fiber_roundtrip", "weft", "boost_context_roundtrip");
+  add_ratio(f, "weft_cycle_over_socket_recv_cycle", "weft_cycle", "weft_socket_recv_cycle");
+  add_goal(f, "weft_over_socket_recv_cancel", 1.1);
   return f;
 }
 

@@ -81,11 +81,65 @@ std::vector<double> raw_eventfd_wake(const Config& cfg, Placement placement) {
   return out;
 }
 
-namespace {
-
-using namespace std::chrono_literals;
-
-// --- weft ---------------------------------------------------------------------------------
+// A token passed back and forth between two threads, each asleep in epoll_wait on an eventfd
+// of its own: one write, one wake-up and one read each way. The floor of any ping-pong
+// between two loops on two threads. Per round trip, steady clock.
+std::vector<double> raw_eventfd_roundtrip(const Config& cfg, Placement placement) {
+  struct Side {
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    Side() {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+    }
+    ~Side() {
+      ::close(ep);
+      ::close(efd);
+    }
+    void post() {
+      std::uint64_t one = 1;
+      (void)::write(efd, &one, sizeof one);
+    }
+    void wait() {
+      epoll_event out{};
+      while (epoll_wait(ep, &out, 1, -1) != 1) {}
+      std::uint64_t v;
+      (void)::read(efd, &v, sizeof v);
+    }
+  };
+  Side ping, pong;
+  std::atomic<bool> quit{false};
+  std::thread echo([&] {
+    pin_thread(woken_core(placement));
+    for (;;) {
+      pong.wait();
+      if (quit.load()) return;
+      ping.post();
+    }
+  });
+  const std::size_t n = cross_pingpong_samples(cfg);
+  std::vector<double> out;
+  out.reserve(n);
+  std::thread pinger([&] {
+    pin_thread(placement == Placement::os ? -1 : 0);
+    for (std::size_t i = 0; i < 100; ++i) {  // warm-up
+      pong.post();
+      ping.wait();
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      auto t0 = now_ns();
+      pong.post();
+      ping.wait();
+      out.push_back(static_cast<double>(now_ns() - t0));
+    }
+  });
+  pinger.join();
+  quit = true;
+  pong.post();
+  echo.join();
+  return out;
+}
 
 // Two fibers ping-ponging with yield: one round trip through weft's scheduler.
 std::vector<double> weft_yield_roundtrip(const Config& cfg) {
@@ -108,6 +162,12 @@ std::vector<double> weft_yield_roundtrip(const Config& cfg) {
   (void)rt.run();
   return out;
 }
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// --- weft ---------------------------------------------------------------------------------
 
 // Runtime::post from another thread to a sleeping loop: the wake-up path every cross-thread
 // entry point uses.

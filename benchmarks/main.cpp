@@ -208,6 +208,12 @@ int main(int argc, char** argv) {
   } else {
     env["go peer"] = "skipped: go is not installed (Debian: golang-go)";
   }
+  // Boost.Fiber's peers likewise: built when meson found its library.
+  env["boost_fiber peer"] = boost_fiber_available()
+                                ? "Boost.Fiber " + boost_fiber_version()
+                                : "skipped: Boost.Fiber's library was not found when this build "
+                                  "tree was set up (Debian: libboost-fiber1.81-dev; then meson "
+                                  "setup --reconfigure)";
   std::printf("weft-bench%s: %d rounds, contenders interleaved\n", cfg.quick ? " --quick" : "",
               cfg.rounds);
   for (const auto& [k, v] : env) std::printf("  %-18s %s\n", k.c_str(), v.c_str());

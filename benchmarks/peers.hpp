@@ -79,6 +79,71 @@ std::vector<double> cross_thread_samples(std::size_t n, WakeProbe& probe, Fire&&
   return out;
 }
 
+// --- the coordination figures' shapes (figures_coordination.cpp), which every contender of
+// a figure, weft's and the peers', runs alike ---
+
+// Same-thread ping-pong: timed in batches of round trips and divided.
+constexpr std::size_t kPingPongBatches = 20;
+inline std::size_t pingpong_per_batch(const Config& cfg) { return cfg.samples(50'000); }
+// Ping-pong between two threads: each round trip timed on its own.
+inline std::size_t cross_pingpong_samples(const Config& cfg) { return cfg.samples(4'000); }
+// Throughput (channel_stream, mutex_contended): each sample runs for a window, after which
+// the senders (or the mutex's takers) stop; the sample is what was done from the first
+// operation to the last one's end, per second.
+constexpr std::size_t kFlowSamples = 3;
+inline std::chrono::milliseconds flow_window(const Config& cfg) {
+  return std::chrono::milliseconds(cfg.quick ? 20 : 60);
+}
+constexpr std::size_t kStreamCapacity = 1024;
+constexpr int kMutexFibers = 64;
+
+// One sample of a throughput figure. Every worker (a fiber, a thread) calls start() before
+// its first operation and finish(ops) at its end, and stops once stopped(); the sample is
+// the operations done from the first start to the last finish, per second.
+class FlowSample {
+ public:
+  void start() noexcept {
+    std::int64_t none = 0;
+    if (first_.load(std::memory_order_relaxed) == 0) {
+      (void)first_.compare_exchange_strong(none, now_ns(), std::memory_order_relaxed);
+    }
+  }
+  bool stopped() const noexcept { return stop_.load(std::memory_order_relaxed); }
+  void finish(std::uint64_t ops) noexcept {
+    done_.fetch_add(ops, std::memory_order_relaxed);
+    std::int64_t t = now_ns(), last = last_.load(std::memory_order_relaxed);
+    while (t > last && !last_.compare_exchange_weak(last, t, std::memory_order_relaxed)) {}
+  }
+  void stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+  double per_second() const noexcept {
+    const std::int64_t span = last_.load() - first_.load();
+    return span > 0 ? static_cast<double>(done_.load()) * 1e9 / static_cast<double>(span) : 0;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<std::int64_t> first_{0}, last_{0};
+  std::atomic<std::uint64_t> done_{0};
+};
+
+// kFlowSamples samples of a throughput figure: each calls body(sample), which returns once
+// its workers have ended, while a timer thread stops the sample after flow_window(cfg).
+template <class Body>
+std::vector<double> flow_samples(const Config& cfg, Body&& body) {
+  std::vector<double> out;
+  for (std::size_t i = 0; i < kFlowSamples; ++i) {
+    FlowSample fs;
+    std::thread timer([&] {
+      std::this_thread::sleep_for(flow_window(cfg));
+      fs.stop();
+    });
+    body(fs);
+    timer.join();
+    out.push_back(fs.per_second());
+  }
+  return out;
+}
+
 // Plain POSIX loopback sockets: a listener on an ephemeral port (its address in `bound`),
 // and a connected pair (TCP_NODELAY on both ends).
 int posix_loopback_listener(sockaddr_in& bound);
@@ -98,6 +163,26 @@ double asio_spawn_sleep_kib_per_coroutine(std::size_t n, double (*rss)());
 bool go_available();
 std::string go_version();  // the Go release weft-bench-go was built with
 std::vector<double> go_samples(const std::vector<std::string>& args);
+
+// Boost.Fiber 1.81 (peers_boost_fiber.cpp), when meson found its library: otherwise
+// boost_fiber_available() is false and the figures skip these contenders.
+bool boost_fiber_available();
+std::string boost_fiber_version();  // the Boost release it was built with, "1.81.0"
+// Two fibers of one thread passing a token through two channels: unbuffered_channel
+// (capacity 0) or buffered_channel (capacity 1, which Boost.Fiber spells 2: it keeps one slot
+// free). ns per round trip, in batches.
+std::vector<double> boost_fiber_pingpong(const Config& cfg, std::size_t capacity);
+// The same, the two fibers on two threads (placed as `placement` says): ns per round trip.
+std::vector<double> boost_fiber_pingpong_cross_thread(const Config& cfg, std::size_t capacity,
+                                                      Placement placement);
+// `producers` fibers sending into one buffered_channel of kStreamCapacity and `consumers`
+// receiving, all on one thread or the producers on one and the consumers on another:
+// messages per second.
+std::vector<double> boost_fiber_stream(const Config& cfg, int producers, int consumers,
+                                       bool two_threads);
+// kMutexFibers fibers taking one boost::fibers::mutex in turn (lock, increment, yield,
+// unlock), on one thread or half on each of two: acquisitions per second.
+std::vector<double> boost_fiber_mutex(const Config& cfg, bool two_threads);
 
 // An OS thread blocked in recv(2), interrupted by pthread_kill (a handler without
 // SA_RESTART, so recv fails with EINTR).

@@ -9,6 +9,15 @@
 //	weft-bench-go fanout N                 ns per goroutine (GOMAXPROCS=1)
 //	weft-bench-go recv-memory N            KiB of RSS per goroutine blocked in conn.Read
 //	weft-bench-go sleep-memory N           KiB of RSS per goroutine blocked in time.Sleep
+//	weft-bench-go chan-pingpong BATCHES PER_BATCH CAP PROCS [locked]
+//	                                        ns per round trip of a token between two
+//	                                        goroutines through two chans of capacity CAP
+//	                                        (GOMAXPROCS=PROCS), per batch of PER_BATCH;
+//	                                        locked: each on an OS thread of its own
+//	weft-bench-go chan-stream SAMPLES MS CAP PRODUCERS CONSUMERS PROCS
+//	                                        messages/s through one chan of capacity CAP
+//	weft-bench-go mutex SAMPLES MS GOROUTINES PROCS
+//	                                        acquisitions/s of one contended sync.Mutex
 //	weft-bench-go version                  the Go release it was built with
 //	weft-bench-go serve-echo [THREADS]     an echo server (GOMAXPROCS=THREADS, 1 by default):
 //	                                        its port on the first line, served until
@@ -296,6 +305,165 @@ func serveEcho(threads int) {
 	io.Copy(io.Discard, os.Stdin)
 }
 
+// Two goroutines pass a token back and forth through two channels of the given capacity:
+// ns per round trip, each of `batches` samples the mean of `perBatch` round trips (1: each
+// round trip timed on its own). The partner sends back what it receives until `there` closes.
+// `locked`: each goroutine is locked to an OS thread of its own (runtime.LockOSThread), so
+// that every hand-off crosses threads; otherwise Go runs a goroutine it readies on the
+// readier's own P next, and with nothing else to run both stay on one thread.
+func chanPingPong(batches, perBatch, capacity, procs int, locked bool) {
+	runtime.GOMAXPROCS(procs)
+	if locked {
+		runtime.LockOSThread()
+	}
+	there := make(chan int, capacity)
+	back := make(chan int, capacity)
+	go func() {
+		if locked {
+			runtime.LockOSThread()
+		}
+		for v := range there {
+			back <- v
+		}
+	}()
+	for i := 0; i < 1000; i++ { // warm-up
+		there <- i
+		<-back
+	}
+	out := make([]float64, 0, batches)
+	for b := 0; b < batches; b++ {
+		t0 := nanotime()
+		for i := 0; i < perBatch; i++ {
+			there <- i
+			<-back
+		}
+		out = append(out, float64(nanotime()-t0)/float64(perBatch))
+	}
+	close(there)
+	printFloats(out)
+}
+
+// One sample of a throughput, as weft-bench's FlowSample: every worker calls start before
+// its first operation and finish at its end; the sample is the operations done from the
+// first start to the last finish, per second.
+type flowSample struct {
+	stop        atomic.Bool
+	first, last atomic.Int64
+	done        atomic.Int64
+}
+
+func (f *flowSample) start() {
+	if f.first.Load() == 0 {
+		f.first.CompareAndSwap(0, nanotime())
+	}
+}
+
+func (f *flowSample) finish(ops int64) {
+	f.done.Add(ops)
+	t := nanotime()
+	for {
+		last := f.last.Load()
+		if t <= last || f.last.CompareAndSwap(last, t) {
+			return
+		}
+	}
+}
+
+func (f *flowSample) perSecond() float64 {
+	return float64(f.done.Load()) * 1e9 / float64(f.last.Load()-f.first.Load())
+}
+
+// Runs `samples` samples of body, each stopped after `window`: the operations per second.
+func flowSamples(samples int, window time.Duration, body func(f *flowSample)) {
+	out := make([]float64, 0, samples)
+	for s := 0; s < samples; s++ {
+		f := &flowSample{}
+		go func() {
+			time.Sleep(window)
+			f.stop.Store(true)
+		}()
+		body(f)
+		out = append(out, f.perSecond())
+	}
+	printFloats(out)
+}
+
+// `producers` goroutines send ints into one chan of capacity `capacity` until the window
+// ends; the last to stop closes it; `consumers` goroutines receive until it is drained.
+func chanStream(samples int, window time.Duration, capacity, producers, consumers, procs int) {
+	runtime.GOMAXPROCS(procs)
+	flowSamples(samples, window, func(f *flowSample) {
+		ch := make(chan int, capacity)
+		var producing sync.WaitGroup
+		var consuming sync.WaitGroup
+		producing.Add(producers)
+		consuming.Add(consumers)
+		for i := 0; i < producers; i++ {
+			go func() {
+				defer producing.Done()
+				f.start()
+				for v := 0; !f.stop.Load(); v++ {
+					ch <- v
+				}
+			}()
+		}
+		for i := 0; i < consumers; i++ {
+			go func() {
+				defer consuming.Done()
+				var n int64
+				for range ch {
+					n++
+				}
+				f.finish(n)
+			}()
+		}
+		producing.Wait()
+		close(ch)
+		consuming.Wait()
+	})
+}
+
+// `goroutines` goroutines take one sync.Mutex in turn until the window ends: lock, increment
+// the counter it guards, yield (runtime.Gosched) holding it, unlock.
+func mutexContended(samples int, window time.Duration, goroutines, procs int) {
+	runtime.GOMAXPROCS(procs)
+	flowSamples(samples, window, func(f *flowSample) {
+		var mu sync.Mutex
+		var counter int64
+		var taking sync.WaitGroup
+		taking.Add(goroutines)
+		for i := 0; i < goroutines; i++ {
+			go func() {
+				defer taking.Done()
+				f.start()
+				var mine int64
+				for {
+					mu.Lock()
+					if f.stop.Load() {
+						mu.Unlock()
+						break
+					}
+					counter++
+					mine++
+					runtime.Gosched()
+					mu.Unlock()
+				}
+				f.finish(mine)
+			}()
+		}
+		taking.Wait()
+		_ = counter
+	})
+}
+
+func printFloats(values []float64) {
+	w := bufio.NewWriter(os.Stdout)
+	for _, v := range values {
+		fmt.Fprintf(w, "%.6g\n", v)
+	}
+	w.Flush()
+}
+
 func printSamples(values []int64) {
 	w := bufio.NewWriter(os.Stdout)
 	for _, v := range values {
@@ -306,7 +474,7 @@ func printSamples(values []int64) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: weft-bench-go cancel-same-thread|cancel-cross-thread|fanout|recv-memory|sleep-memory N | serve-echo [THREADS] | version")
+		fail("usage: weft-bench-go cancel-same-thread|cancel-cross-thread|fanout|recv-memory|sleep-memory N | chan-pingpong|chan-stream|mutex NUMBERS... | serve-echo [THREADS] | version")
 	}
 	count := func() int {
 		if len(os.Args) < 3 {
@@ -317,6 +485,21 @@ func main() {
 			fail("bad count %q", os.Args[2])
 		}
 		return n
+	}
+	// The arguments after the mode, as counts (a capacity may be 0): `want` words in all.
+	counts := func(want int) []int {
+		if len(os.Args) != want+1 {
+			fail("%s takes %d numbers", os.Args[1], want-1)
+		}
+		out := make([]int, 0, want-1)
+		for _, a := range os.Args[2:] {
+			n, err := strconv.Atoi(a)
+			if err != nil || n < 0 {
+				fail("bad number %q", a)
+			}
+			out = append(out, n)
+		}
+		return out
 	}
 	switch os.Args[1] {
 	case "cancel-same-thread":
@@ -337,6 +520,19 @@ func main() {
 		recvMemory(count())
 	case "sleep-memory":
 		sleepMemory(count())
+	case "chan-pingpong":
+		locked := len(os.Args) == 7 && os.Args[6] == "locked"
+		if locked {
+			os.Args = os.Args[:6]
+		}
+		n := counts(5)
+		chanPingPong(n[0], n[1], n[2], n[3], locked)
+	case "chan-stream":
+		n := counts(7)
+		chanStream(n[0], time.Duration(n[1])*time.Millisecond, n[2], n[3], n[4], n[5])
+	case "mutex":
+		n := counts(5)
+		mutexContended(n[0], time.Duration(n[1])*time.Millisecond, n[2], n[3])
 	case "version":
 		fmt.Println(runtime.Version())
 	case "serve-echo":
