@@ -4,7 +4,9 @@
 
 #include "primitives.hpp"
 
+#include <mutex>
 #include <new>
+#include <optional>
 
 namespace weft::detail {
 
@@ -19,7 +21,9 @@ void channel_destroy(void* core) noexcept { core_of(core).~ChannelCore(); }
 
 namespace {
 
-Status channel_op(void* core, WaitKind kind, void* data, bool wait, const CancelToken& token) {
+// One per kind, so that the look under the lock is the kind's own.
+template <WaitKind kind>
+Status channel_op(void* core, void* data, bool wait, const CancelToken& token) {
   const WaitOp op{kind, &core_of(core), data};
   if (!wait) {
     WaitResult r = try_ops(&op, 1, Waiter());
@@ -27,11 +31,24 @@ Status channel_op(void* core, WaitKind kind, void* data, bool wait, const Cancel
   }
   BlockingEntry entry(token);
   if (auto ec = WaitCall::admit(entry, token)) return ec;
-  WaitResult r = try_ops(&op, 1, Waiter());
-  if (r.result != kWouldBlock) return status_of(r.result);
-  WaitCall call(entry, token);
+  // One hold of the lock looks and, if the call must wait, makes it outstanding and links
+  // its node: nothing can be handed to it before it is linked, and once linked only a claim
+  // on its outcome (which a cancel may win first) hands it anything.
+  ChannelCore& c = op.channel();
+  std::optional<WaitCall> call;
   WaitNode node;
-  r = wait_ops(call, &op, &node, 1);
+  {
+    Wakes wakes;
+    std::lock_guard g(c.lock);
+    int r = kind == WaitKind::send ? channel_send_locked(c, data, wakes)
+                                   : channel_recv_locked(c, data, wakes);
+    if (r != kWouldBlock) return status_of(r);
+    call.emplace(entry, token);
+    node.waiter = &call->waiter();
+    node.data = data;
+    op.queue().push_back(&node);
+  }
+  WaitResult r = wait_linked(*call, op, node);
   if (r.error) return r.error;
   return status_of(r.result);
 }
@@ -39,11 +56,11 @@ Status channel_op(void* core, WaitKind kind, void* data, bool wait, const Cancel
 }  // namespace
 
 Status channel_send(void* core, void* value, bool wait, const CancelToken& token) {
-  return channel_op(core, WaitKind::send, value, wait, token);
+  return channel_op<WaitKind::send>(core, value, wait, token);
 }
 
 Status channel_recv(void* core, void* out, bool wait, const CancelToken& token) {
-  return channel_op(core, WaitKind::recv, out, wait, token);
+  return channel_op<WaitKind::recv>(core, out, wait, token);
 }
 
 void channel_close(void* core) noexcept {

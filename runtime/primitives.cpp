@@ -87,4 +87,14 @@ WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::siz
   }
 }
 
+WaitResult wait_linked(WaitCall& call, const WaitOp& op, WaitNode& node) noexcept {
+  CallState how = call.wait();
+  if (WaitNode* fired = unlink_all(&op, &node, 1)) return {Err(), 0, fired->result};
+  if (how != CallState::completed) return {outcome_error(how)};
+  // Completed with nothing performed: not a signaller's doing; look again, as wait_ops does.
+  CallState st = call.rearm();
+  if (st != CallState::pending) return {outcome_error(st)};
+  return wait_ops(call, &op, &node, 1);
+}
+
 }  // namespace weft::detail

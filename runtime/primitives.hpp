@@ -295,6 +295,11 @@ inline WaitResult try_ops(const WaitOp* ops, std::size_t n, const Waiter& self) 
 // exactly one is, or none.
 WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::size_t n) noexcept;
 
+// The same for one operation whose node the caller has already linked, under the same hold of
+// the lock in which it found the operation could not be performed and made its call
+// outstanding (`node.waiter` and `node.data` set, `node.index` 0).
+WaitResult wait_linked(WaitCall& call, const WaitOp& op, WaitNode& node) noexcept;
+
 // The Status of an operation's result.
 inline Status status_of(int result) noexcept {
   if (result == kPerformed) return {};

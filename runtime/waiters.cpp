@@ -89,13 +89,14 @@ void Wakes::wake_thread(ThreadParker* p) noexcept {
 }
 
 WaitCall::WaitCall(const BlockingEntry& entry, const CancelToken& token) {
-  waiter_.owner = this_owner();
   if (Fiber* f = entry.fiber()) {
+    waiter_.owner = to_integer(f->id);  // this_owner(), without looking the fiber up again
     waiter_.id = f->id;
     waiter_.slot = f->slot;
     call_.emplace(entry);
     return;
   }
+  waiter_.owner = this_owner();
   ThreadParker& p = this_thread_parker();
   waiter_.parker = &p;
   p.state.store(as_word(CallState::pending), std::memory_order_release);
