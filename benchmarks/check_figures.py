@@ -68,6 +68,23 @@ REQUIRED_WITH_GO = {
     "mutex_contended": {"ratios": ["weft_over_go", "weft_2rt_over_go_2procs"]},
 }
 
+# Produced only when weft-bench-tokio was built (Debian's cargo, librust-tokio-dev and
+# librust-tokio-util-dev installed when the build tree was set up): then required.
+REQUIRED_WITH_TOKIO = {
+    "cancel_same_thread": {"ratios": ["weft_over_tokio"]},
+    "cancel_cross_thread": {"ratios": ["weft_over_tokio"]},
+    "cancel_fanout": {"ratios": ["weft_over_tokio_100k"]},
+    "echo": {"ratios": ["weft_over_tokio"]},
+    "echo_1conn_64B": {"ratios": ["weft_over_tokio"]},
+    "echo_100conn_4KiB": {"ratios": ["weft_over_tokio"]},
+    "echo_1conn_4KiB": {"ratios": ["weft_over_tokio"]},
+    "echo_threads": {"ratios": ["weft_over_tokio_2threads"]},
+    "fiber_memory": {"ratios": ["weft_recv_over_tokio", "weft_sleep_over_tokio"]},
+    "channel_pingpong": {"ratios": ["weft_over_tokio", "weft_cap1_over_tokio"]},
+    "channel_stream": {"ratios": ["weft_over_tokio"]},
+    "mutex_contended": {"ratios": ["weft_over_tokio", "weft_2rt_over_tokio_2threads"]},
+}
+
 # Produced only when the Boost.Fiber peers were built (Debian's libboost-fiber1.81-dev
 # installed when the build tree was set up): then required.
 REQUIRED_WITH_BOOST_FIBER = {
@@ -152,6 +169,8 @@ def main():
         extras.append(REQUIRED_WITH_TWO_CORES)
     if env.get("go peer", "").startswith("weft-bench-go"):
         extras.append(REQUIRED_WITH_GO)
+    if env.get("tokio peer", "").startswith("weft-bench-tokio"):
+        extras.append(REQUIRED_WITH_TOKIO)
     if env.get("boost_fiber peer", "").startswith("Boost.Fiber"):
         extras.append(REQUIRED_WITH_BOOST_FIBER)
     for extra in extras:

@@ -328,6 +328,15 @@ Figure figure_cancel_same_thread(const Config& cfg) {
          "conn.Read woken by SetReadDeadline(past) from another goroutine, GOMAXPROCS=1; per "
          "event, runtime.nanotime"});
   }
+  if (tokio_available()) {
+    contenders.push_back(
+        {"tokio",
+         [](const Config& c) {
+           return tokio_samples({"cancel-same-thread", std::to_string(c.samples(20'000))});
+         },
+         "task in select! over TcpStream::read and a CancellationToken, cancelled by another "
+         "task, which then yields; current_thread runtime; per event, CLOCK_MONOTONIC"});
+  }
   Figure f = run_interleaved(
       "cancel_same_thread", "ns",
       "fiber blocked in recv on an idle TCP socket, cancelled by another fiber of its "
@@ -338,6 +347,10 @@ Figure figure_cancel_same_thread(const Config& cfg) {
   if (go_available()) add_ratio(f, "weft_over_go", "weft", "go");
   add_goal(f, "weft_over_fiber_roundtrip", 4.0);
   add_goal(f, "weft_over_asio_spawn", 1.0 / 3.0);
+  if (tokio_available()) {
+    add_ratio(f, "weft_over_tokio", "weft", "tokio");
+    add_goal(f, "weft_over_tokio", 0.5);
+  }
   return f;
 }
 
@@ -408,6 +421,16 @@ Figure figure_cancel_cross_thread(const Config& cfg) {
                           "SetReadDeadline(past) from a goroutine locked to its thread, which "
                           "then spins: another thread must take the reader"});
   }
+  if (tokio_available()) {
+    contenders.push_back(
+        {"tokio",
+         [](const Config& c) {
+           return tokio_samples({"cancel-cross-thread", std::to_string(c.samples(2000))});
+         },
+         "CancellationToken cancelled from a std::thread, which then spins; "
+         "the task in select! over TcpStream::read on a current_thread "
+         "runtime"});
+  }
   Figure f = run_interleaved(
       "cancel_cross_thread", "ns",
       "fiber blocked in recv on a sleeping loop, cancelled from another OS thread: from the "
@@ -433,6 +456,10 @@ Figure figure_cancel_cross_thread(const Config& cfg) {
   add_goal(f, "weft_p99_over_eventfd_p99", 1.5);
   add_goal(f, "weft_over_asio", 1.0);
   add_goal(f, "weft_over_pthread_kill", 1.0);
+  if (tokio_available()) {
+    add_ratio(f, "weft_over_tokio", "weft_eventfd", "tokio", Stat::p50);
+    add_goal(f, "weft_over_tokio", 1.0);
+  }
   return f;
 }
 
@@ -455,12 +482,21 @@ Figure figure_cancel_fanout(const Config& cfg) {
                           "goroutines in select on one context's Done() and a 24 h timer; "
                           "cancel(); GOMAXPROCS=1"});
   }
+  if (tokio_available()) {
+    contenders.push_back({"tokio_100k",
+                          [](const Config&) {
+                            return tokio_samples({"fanout", "100000"});
+                          },
+                          "tasks in select! over one CancellationToken and a 24 h sleep; "
+                          "cancel(); current_thread runtime"});
+  }
   Figure f = run_interleaved(
       "cancel_fanout", "ns/fiber",
       "N fibers blocked in sleep under one token; one cancel; until the last has resumed, "
       "divided by N",
       "same core", contenders, cfg.costly());
   if (go_available()) add_ratio(f, "weft_over_go_100k", "weft_100k", "go_100k");
+  if (tokio_available()) add_ratio(f, "weft_over_tokio_100k", "weft_100k", "tokio_100k");
   f.values["ns_per_fiber_100k"] = f.contenders["weft_100k"].p50;
   f.values["ns_per_fiber_10k"] = f.contenders["weft_10k"].p50;
   f.values["ns_per_fiber_1k"] = f.contenders["weft_1k"].p50;

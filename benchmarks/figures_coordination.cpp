@@ -235,6 +235,28 @@ std::function<std::vector<double>(const Config&)> go_mutex(int procs) {
   };
 }
 
+// --- tokio --------------------------------------------------------------------------------
+
+// Two tasks of a current_thread runtime through two mpsc channels of capacity 1 (tokio has
+// no rendezvous mpsc: capacity 1 is the closest); batch, divided.
+std::vector<double> tokio_pingpong(const Config& c) {
+  return tokio_samples({"chan-pingpong", std::to_string(kPingPongBatches),
+                        std::to_string(pingpong_per_batch(c)), "1"});
+}
+
+std::vector<double> tokio_stream(const Config& c) {
+  return tokio_samples({"chan-stream", std::to_string(kFlowSamples),
+                        std::to_string(flow_window(c).count()), std::to_string(kStreamCapacity)});
+}
+
+std::function<std::vector<double>(const Config&)> tokio_mutex(int threads) {
+  return [=](const Config& c) {
+    return tokio_samples({"mutex", std::to_string(kFlowSamples),
+                          std::to_string(flow_window(c).count()), std::to_string(kMutexFibers),
+                          std::to_string(threads)});
+  };
+}
+
 }  // namespace
 
 Figure figure_channel_pingpong(const Config& cfg) {
@@ -258,6 +280,12 @@ Figure figure_channel_pingpong(const Config& cfg) {
     contenders.push_back(
         {"go_cap1", go_pingpong(1, 1), "chan of capacity 1, GOMAXPROCS=1; batch, divided"});
   }
+  if (tokio_available()) {
+    contenders.push_back({"tokio", tokio_pingpong,
+                          "mpsc channels of capacity 1 (tokio has no rendezvous mpsc: the "
+                          "closest, compared with weft and weft_cap1 alike), current_thread "
+                          "runtime; batch, divided"});
+  }
   Figure f = run_interleaved("channel_pingpong", "ns",
                              "two fibers of one runtime pass a token back and forth through two "
                              "channels: one round trip",
@@ -275,6 +303,11 @@ Figure figure_channel_pingpong(const Config& cfg) {
       const std::string ratio = weft + "_over_go" + shape;
       add_ratio(f, ratio, weft, "go" + shape);
       add_goal(f, ratio, 0.5);
+    }
+    if (tokio_available()) {
+      const std::string ratio = weft + "_over_tokio";
+      add_ratio(f, ratio, weft, "tokio");
+      add_goal(f, ratio, 1.0);
     }
   }
   return f;
@@ -364,6 +397,11 @@ Figure figure_channel_stream(const Config& cfg) {
     contenders.push_back({"go", go_stream(1, 1, 1), "1 -> 1, GOMAXPROCS=1"});
     contenders.push_back({"go_4to4", go_stream(4, 4, 2), "4 -> 4, GOMAXPROCS=2"});
   }
+  if (tokio_available()) {
+    contenders.push_back({"tokio", tokio_stream,
+                          "mpsc channel of capacity 1024, 1 -> 1, current_thread runtime (an "
+                          "mpsc has one receiver: no 4 -> 4)"});
+  }
   Figure f = run_interleaved(
       "channel_stream", "messages/s",
       "producers send ints into one channel of capacity 1024 until a window ends, consumers "
@@ -377,6 +415,10 @@ Figure figure_channel_stream(const Config& cfg) {
     add_ratio(f, four, "weft_4to4", std::string(peer) + "_4to4");
     add_goal(f, one, 1.0, false);
     add_goal(f, four, 1.0, false);
+  }
+  if (tokio_available()) {
+    add_ratio(f, "weft_over_tokio", "weft", "tokio");
+    add_goal(f, "weft_over_tokio", 1.0, false);
   }
   return f;
 }
@@ -399,6 +441,13 @@ Figure figure_mutex_contended(const Config& cfg) {
         {"go", go_mutex(1), "sync.Mutex, 64 goroutines, GOMAXPROCS=1, runtime.Gosched"});
     contenders.push_back({"go_2procs", go_mutex(2), "64 goroutines, GOMAXPROCS=2"});
   }
+  if (tokio_available()) {
+    contenders.push_back({"tokio", tokio_mutex(1),
+                          "tokio::sync::Mutex, 64 tasks, yield_now holding it; current_thread "
+                          "runtime"});
+    contenders.push_back(
+        {"tokio_2threads", tokio_mutex(2), "64 tasks, multi_thread runtime of 2 workers"});
+  }
   Figure f = run_interleaved(
       "mutex_contended", "acquisitions/s",
       "64 fibers take one mutex in turn: lock, increment, yield, unlock; acquisitions per "
@@ -416,6 +465,11 @@ Figure figure_mutex_contended(const Config& cfg) {
     add_ratio(f, "weft_2rt_over_go_2procs", "weft_2rt", "go_2procs");
     add_goal(f, "weft_over_go", 1.0, false);
     add_goal(f, "weft_2rt_over_go_2procs", 1.0, false);
+  }
+  if (tokio_available()) {
+    add_ratio(f, "weft_over_tokio", "weft", "tokio");
+    add_ratio(f, "weft_2rt_over_tokio_2threads", "weft_2rt", "tokio_2threads");
+    add_goal(f, "weft_over_tokio", 1.0, false);
   }
   return f;
 }

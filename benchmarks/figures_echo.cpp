@@ -74,6 +74,10 @@ Figure echo_figure(const Config& cfg, EchoSpec spec) {
     contenders.push_back(echo_contender(
         "go", [] { return go_echo_server(1); }, spec, &lat));
   }
+  if (tokio_available()) {
+    contenders.push_back(echo_contender(
+        "tokio", [] { return tokio_echo_server(1); }, spec, &lat));
+  }
   if (spec.connections == 1) {
     // One connection is a ping-pong of cross-thread wake-ups, whose cost on these machines
     // is set by where the two threads land (docs/benchmarks.md, "Placement, measured"):
@@ -97,6 +101,10 @@ Figure echo_figure(const Config& cfg, EchoSpec spec) {
   add_ratio(f, "weft_over_asio_spawn", "weft", "asio_spawn");
   add_ratio(f, "weft_over_asio_callbacks", "weft", "asio_callbacks");
   if (go_available()) add_ratio(f, "weft_over_go", "weft", "go");
+  if (tokio_available()) {
+    add_ratio(f, "weft_over_tokio", "weft", "tokio");
+    add_goal(f, "weft_over_tokio", 0.95, false);
+  }
   if (spec.connections == 1) {
     add_ratio(f, "weft_same_core_over_libuv_same_core", "weft_same_core", "libuv_same_core");
     add_ratio(f, "weft_same_core_over_asio_spawn_same_core", "weft_same_core",
@@ -132,6 +140,12 @@ Figure figure_echo_threads(const Config& cfg) {
     contenders.push_back(echo_threads_contender("go_1thread", [] { return go_echo_server(1); }));
     contenders.push_back(echo_threads_contender("go_2threads", [] { return go_echo_server(2); }));
   }
+  if (tokio_available()) {
+    contenders.push_back(
+        echo_threads_contender("tokio_1thread", [] { return tokio_echo_server(1); }));
+    contenders.push_back(
+        echo_threads_contender("tokio_2threads", [] { return tokio_echo_server(2); }));
+  }
   Figure f = run_interleaved(
       "echo_threads", "round trips/s",
       "64 B ping-pong on 100 connections from two client threads, against servers on 1 and "
@@ -141,6 +155,9 @@ Figure figure_echo_threads(const Config& cfg) {
   add_ratio(f, "asio_2threads_over_1thread", "asio_spawn_2threads", "asio_spawn_1thread");
   add_ratio(f, "weft_over_asio_2threads", "weft_2threads", "asio_spawn_2threads");
   if (go_available()) add_ratio(f, "weft_over_go_2threads", "weft_2threads", "go_2threads");
+  if (tokio_available()) {
+    add_ratio(f, "weft_over_tokio_2threads", "weft_2threads", "tokio_2threads");
+  }
   add_goal(f, "weft_over_asio_2threads", 1.0, false);
   return f;
 }

@@ -161,6 +161,18 @@ Figure figure_fiber_memory(const Config& cfg) {
                           },
                           "100,000 goroutines in time.Sleep"});
   }
+  if (tokio_available()) {
+    contenders.push_back({"tokio_recv",
+                          [](const Config&) {
+                            return tokio_samples({"recv-memory", std::to_string(kRecvFibers)});
+                          },
+                          "4,000 tasks in TcpStream::read, 8,000 sockets; current_thread"});
+    contenders.push_back({"tokio_sleep",
+                          [](const Config&) {
+                            return tokio_samples({"sleep-memory", std::to_string(kSleepFibers)});
+                          },
+                          "100,000 tasks in time::sleep; current_thread"});
+  }
   Figure f = run_interleaved(
       "fiber_memory", "KiB/fiber",
       "RSS growth per fiber: blocked in recv on a connected socket (both ends, 4,000 fibers), "
@@ -173,6 +185,10 @@ Figure figure_fiber_memory(const Config& cfg) {
   if (go_available()) {
     add_ratio(f, "weft_recv_over_go", "weft_recv", "go_recv");
     add_ratio(f, "weft_sleep_over_go", "weft_sleep", "go_sleep");
+  }
+  if (tokio_available()) {
+    add_ratio(f, "weft_recv_over_tokio", "weft_recv", "tokio_recv");
+    add_ratio(f, "weft_sleep_over_tokio", "weft_sleep", "tokio_sleep");
   }
   add_value_goal(f, "rss_kib_per_recv_fiber", 8.0);
   return f;

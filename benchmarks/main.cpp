@@ -208,6 +208,9 @@ int main(int argc, char** argv) {
   } else {
     env["go peer"] = "skipped: go is not installed (Debian: golang-go)";
   }
+  // The tokio peers likewise: run when weft-bench-tokio was built.
+  env["tokio peer"] =
+      tokio_available() ? "weft-bench-tokio, " + tokio_version() : tokio_skip_note();
   // Boost.Fiber's peers likewise: built when meson found its library.
   env["boost_fiber peer"] = boost_fiber_available()
                                 ? "Boost.Fiber " + boost_fiber_version()

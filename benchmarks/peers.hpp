@@ -164,6 +164,14 @@ bool go_available();
 std::string go_version();  // the Go release weft-bench-go was built with
 std::vector<double> go_samples(const std::vector<std::string>& args);
 
+// tokio 1.24 (benchmarks/tokio): weft-bench-tokio beside this program, built when Debian's
+// cargo, librust-tokio-dev and librust-tokio-util-dev are installed. tokio_samples runs it once
+// with `args` and returns what it printed.
+bool tokio_available();
+std::string tokio_version();    // "tokio 1.24.2, tokio-util 0.7.3"
+std::string tokio_skip_note();  // why it is not there, for the environment line
+std::vector<double> tokio_samples(const std::vector<std::string>& args);
+
 // Boost.Fiber 1.81 (peers_boost_fiber.cpp), when meson found its library: otherwise
 // boost_fiber_available() is false and the figures skip these contenders.
 bool boost_fiber_available();
@@ -201,6 +209,9 @@ std::unique_ptr<EchoServer> weft_echo_server();
 std::unique_ptr<EchoServer> weft_group_echo_server(int threads);
 // Go: weft-bench-go serve-echo, a goroutine per connection on `threads` Ps.
 std::unique_ptr<EchoServer> go_echo_server(int threads);
+// tokio: weft-bench-tokio serve-echo, a task per connection on a current_thread runtime
+// (threads 1) or a multi_thread one with `threads` workers.
+std::unique_ptr<EchoServer> tokio_echo_server(int threads);
 
 // The one client every echo server is driven by: `connections` connections, each a
 // ping-pong of `size`-byte messages, all connections in flight at once, for `rounds`

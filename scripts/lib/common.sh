@@ -10,10 +10,11 @@ WEFT_BUILD_PACKAGES=(
 # The test suite's extras: real HTTP clients for weft-http, netcat for weft-chat, and the API
 # reference.
 WEFT_TEST_PACKAGES=(curl wrk netcat-openbsd doxygen)
-# The benchmark suite's extras: plots, instruction counts (cachegrind), Go for the Go peers
-# and Boost.Fiber's library for the Boost.Fiber peers (architecture.md: optional; the suite
-# skips each with a note when it is missing).
-WEFT_BENCH_PACKAGES=(gnuplot-nox valgrind golang-go libboost-fiber1.81-dev)
+# The benchmark suite's extras: plots, instruction counts (cachegrind), Go for the Go peers,
+# Boost.Fiber's library for the Boost.Fiber peers, and cargo with the tokio crates for the
+# tokio peers (architecture.md: optional; the suite skips each with a note when it is missing).
+WEFT_BENCH_PACKAGES=(gnuplot-nox valgrind golang-go libboost-fiber1.81-dev
+  cargo librust-tokio-dev librust-tokio-util-dev)
 # The fuzz target: clang with libFuzzer.
 WEFT_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
