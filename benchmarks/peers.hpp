@@ -158,6 +158,17 @@ std::vector<double> asio_spawn_fanout(const Config& cfg, std::size_t coroutines)
 double asio_spawn_recv_kib_per_coroutine(std::size_t n, double (*rss)());
 double asio_spawn_sleep_kib_per_coroutine(std::size_t n, double (*rss)());
 
+// A peer that is a program of its own, built beside weft-bench (peers_program.cpp): its path
+// (empty if it is not there), its "version" line, the numbers it prints when run with `args`
+// (aborts if none), and its "serve-echo THREADS" mode as a child process.
+class EchoServer;
+std::string peer_program_path(const char* name);
+std::string peer_program_version(const std::string& path);
+std::vector<double> peer_program_samples(const std::string& path, const char* name,
+                                         const std::vector<std::string>& args);
+std::unique_ptr<EchoServer> peer_program_echo_server(const std::string& path, const char* name,
+                                                     int threads);
+
 // Go (benchmarks/go/peer.go): weft-bench-go beside this program, built when Debian's
 // golang-go is installed. go_samples runs it once with `args` and returns what it printed.
 bool go_available();
