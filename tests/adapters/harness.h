@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,5 +161,22 @@ extern const struct test wsp_event_tests[];
 extern const unsigned wsp_event_test_count;
 extern const struct test wsp_run_tests[];
 extern const unsigned wsp_run_test_count;
+
+/* A plain OS thread's cancel of `target`'s blocking call (pthread_create(..., cancel_thread,
+ * &t)): it retries while weft_cancel_blocking_call answers WSAEINVAL (the call is not yet
+ * outstanding), then keeps the reply. */
+struct thread_cancel {
+  weft_fiber_t target;
+  int reply;
+};
+static inline void* cancel_thread(void* arg) {
+  struct thread_cancel* t = (struct thread_cancel*)arg;
+  int err = 0, rc;
+  while ((rc = weft_cancel_blocking_call(t->target, &err)) == SOCKET_ERROR && err == WSAEINVAL) {
+    sched_yield();
+  }
+  t->reply = rc;
+  return NULL;
+}
 
 #endif

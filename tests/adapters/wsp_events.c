@@ -255,22 +255,7 @@ static int test_wait_cancelled_by_another_fiber(void* arg) {
   return 0;
 }
 
-/* §2: cancelled from another OS thread. */
-struct thread_cancel {
-  weft_fiber_t target;
-  int reply;
-};
-static void* cancel_thread(void* arg) {
-  struct thread_cancel* t = arg;
-  int err = 0, rc;
-  /* WSAEINVAL until the wait is outstanding; then 0. */
-  while ((rc = weft_cancel_blocking_call(t->target, &err)) == SOCKET_ERROR && err == WSAEINVAL) {
-    sched_yield();
-  }
-  t->reply = rc;
-  return NULL;
-}
-
+/* §2: cancelled from another OS thread (cancel_thread: harness.h). */
 static int test_wait_cancelled_from_another_thread(void* arg) {
   (void)arg;
   int err = 0;
