@@ -62,35 +62,43 @@ struct WeftPair {
   }
 };
 
-// A fiber blocked in recv on an idle TCP socket, cancelled by another fiber of its runtime:
-// from the cancel call to the blocked fiber running with WSAEINTR (time-stamp counter at
-// both ends; the cycle then finishes with the target re-blocking and the canceller resuming).
+// On a fiber: a target fiber loops in `blocked_call()` (which returns the call's error), and
+// this fiber cancels it n times, each sample from the cancel call to the target running with
+// WSAEINTR (time-stamp counter at both ends; the cycle then finishes with the target
+// re-blocking and the canceller resuming).
+template <class Call>
+std::vector<double> cancel_blocked_fiber(std::size_t n, Call blocked_call) {
+  std::vector<double> out;
+  bool done = false;
+  std::uint64_t woke = 0;
+  auto target = *spawn([&] {
+    while (!done) {
+      if (blocked_call() == wsa::eintr) woke = ticks();
+    }
+  });
+  this_fiber::yield();
+  for (std::size_t i = 0; i < n; ++i) {
+    woke = 0;
+    std::uint64_t t0 = ticks();
+    (void)cancel_blocking_call(target);
+    this_fiber::yield();
+    if (woke == 0) std::abort();  // every cancel must have landed
+    out.push_back(ticks_to_ns(woke - t0));
+  }
+  done = true;
+  (void)cancel_blocking_call(target);
+  (void)join(target);
+  return out;
+}
+
+// A fiber blocked in recv on an idle TCP socket, cancelled by another fiber of its runtime.
 std::vector<double> weft_cancel_same_thread(const Config& cfg) {
   std::vector<double> out;
   Runtime rt;
-  const std::size_t n = cfg.samples(20'000);
   (void)rt.spawn([&] {
     WeftPair pair;
-    bool done = false;
-    std::uint64_t woke = 0;
-    auto target = *spawn([&] {
-      char b[1];
-      while (!done) {
-        if (recv(pair.a, b, 1).error() == wsa::eintr) woke = ticks();
-      }
-    });
-    this_fiber::yield();
-    for (std::size_t i = 0; i < n; ++i) {
-      woke = 0;
-      std::uint64_t t0 = ticks();
-      (void)cancel_blocking_call(target);
-      this_fiber::yield();
-      if (woke == 0) std::abort();  // every cancel must have landed
-      out.push_back(ticks_to_ns(woke - t0));
-    }
-    done = true;
-    (void)cancel_blocking_call(target);
-    (void)join(target);
+    char b[1];
+    out = cancel_blocked_fiber(cfg.samples(20'000), [&] { return recv(pair.a, b, 1).error(); });
   });
   (void)rt.run();
   return out;
@@ -101,28 +109,9 @@ std::vector<double> weft_cancel_same_thread(const Config& cfg) {
 std::vector<double> weft_cancel_channel_recv(const Config& cfg) {
   std::vector<double> out;
   Runtime rt;
-  const std::size_t n = cfg.samples(20'000);
   (void)rt.spawn([&] {
     Channel<int> ch(0);
-    bool done = false;
-    std::uint64_t woke = 0;
-    auto target = *spawn([&] {
-      while (!done) {
-        if (ch.recv().error() == wsa::eintr) woke = ticks();
-      }
-    });
-    this_fiber::yield();
-    for (std::size_t i = 0; i < n; ++i) {
-      woke = 0;
-      std::uint64_t t0 = ticks();
-      (void)cancel_blocking_call(target);
-      this_fiber::yield();
-      if (woke == 0) std::abort();  // every cancel must have landed
-      out.push_back(ticks_to_ns(woke - t0));
-    }
-    done = true;
-    (void)cancel_blocking_call(target);
-    (void)join(target);
+    out = cancel_blocked_fiber(cfg.samples(20'000), [&] { return ch.recv().error(); });
   });
   (void)rt.run();
   return out;
