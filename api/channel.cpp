@@ -6,7 +6,6 @@
 
 #include <mutex>
 #include <new>
-#include <optional>
 
 namespace weft::detail {
 
@@ -21,7 +20,7 @@ void channel_destroy(void* core) noexcept { core_of(core).~ChannelCore(); }
 
 namespace {
 
-// One per kind, so that the look under the lock is the kind's own.
+// One per kind, so that wait_one's look under the lock is the kind's own.
 template <WaitKind kind>
 Status channel_op(void* core, void* data, bool wait, const CancelToken& token) {
   const WaitOp op{kind, &core_of(core), data};
@@ -31,24 +30,12 @@ Status channel_op(void* core, void* data, bool wait, const CancelToken& token) {
   }
   BlockingEntry entry(token);
   if (auto ec = WaitCall::admit(entry, token)) return ec;
-  // One hold of the lock looks and, if the call must wait, makes it outstanding and links
-  // its node: nothing can be handed to it before it is linked, and once linked only a claim
-  // on its outcome (which a cancel may win first) hands it anything.
   ChannelCore& c = op.channel();
-  std::optional<WaitCall> call;
-  WaitNode node;
-  {
-    Wakes wakes;
-    std::lock_guard g(c.lock);
-    int r = kind == WaitKind::send ? channel_send_locked(c, data, wakes)
-                                   : channel_recv_locked(c, data, wakes);
-    if (r != kWouldBlock) return status_of(r);
-    call.emplace(entry, token);
-    node.waiter = &call->waiter();
-    node.data = data;
-    op.queue().push_back(&node);
-  }
-  WaitResult r = wait_linked(*call, op, node);
+  WaitQueue& queue = kind == WaitKind::send ? c.senders : c.receivers;
+  WaitResult r = wait_one(entry, token, op, c.lock, queue, [&](Wakes& wakes) {
+    return kind == WaitKind::send ? channel_send_locked(c, data, wakes)
+                                  : channel_recv_locked(c, data, wakes);
+  });
   if (r.error) return r.error;
   return status_of(r.result);
 }

@@ -22,17 +22,16 @@ using detail::Wakes;
 
 namespace {
 
-// The one blocking form of a single operation on a primitive: §7a's checks, a try, then the
-// wait. `entry` was made first thing in the public call, with its token.
-Status wait_one(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op) {
+// The one blocking form of a single operation on a primitive: §7a's checks, then wait_one.
+// `entry` was made first thing in the public call, with its token.
+Status wait_status(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op) {
   if (auto ec = WaitCall::admit(entry, token)) return ec;
-  detail::Waiter self;
-  self.owner = detail::this_owner();
-  detail::WaitResult r = detail::try_ops(&op, 1, self);
-  if (r.result != kWouldBlock) return detail::status_of(r.result);
-  WaitCall call(entry, token);
-  WaitNode node;
-  r = detail::wait_ops(call, &op, &node, 1);
+  SyncState& s = op.sync();
+  detail::WaitResult r = detail::wait_one(entry, token, op, s.lock, s.waiters, [&](Wakes& wakes) {
+    detail::Waiter self;  // no outstanding call yet: nothing can claim it
+    if (op.kind == WaitKind::lock) self.owner = detail::this_owner();
+    return detail::perform(op, self, wakes);
+  });
   if (r.error) return r.error;
   return detail::status_of(r.result);
 }
@@ -86,7 +85,7 @@ Status Mutex::lock(const CancelToken& token) {
   SyncState& s = SyncAccess::state(*this);
   // Only the owner can have written its own identity, and only it can clear it.
   if (s.value.load(std::memory_order_relaxed) == detail::this_owner()) return wsa::einval;
-  Status st = wait_one(entry, token, WaitOp{WaitKind::lock, &s});
+  Status st = wait_status(entry, token, WaitOp{WaitKind::lock, &s});
   if (st.ok()) note_held(1);
   return st;
 }
@@ -205,7 +204,7 @@ Semaphore::~Semaphore() { SyncAccess::state(*this).~SyncState(); }
 
 Status Semaphore::acquire(const CancelToken& token) {
   BlockingEntry entry(token);
-  return wait_one(entry, token, WaitOp{WaitKind::acquire, &SyncAccess::state(*this)});
+  return wait_status(entry, token, WaitOp{WaitKind::acquire, &SyncAccess::state(*this)});
 }
 
 bool Semaphore::try_acquire() noexcept {
@@ -279,7 +278,7 @@ bool Event::is_set() const noexcept {
 
 Status Event::wait(const CancelToken& token) {
   BlockingEntry entry(token);
-  return wait_one(entry, token, WaitOp{WaitKind::event, &SyncAccess::state(*this)});
+  return wait_status(entry, token, WaitOp{WaitKind::event, &SyncAccess::state(*this)});
 }
 
 bool Event::try_wait() noexcept {
@@ -310,7 +309,7 @@ void Latch::count_down(std::size_t n) noexcept {
 
 Status Latch::wait(const CancelToken& token) {
   BlockingEntry entry(token);
-  return wait_one(entry, token, WaitOp{WaitKind::latch, &SyncAccess::state(*this)});
+  return wait_status(entry, token, WaitOp{WaitKind::latch, &SyncAccess::state(*this)});
 }
 
 bool Latch::try_wait() const noexcept {

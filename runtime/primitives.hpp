@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 
 namespace weft::detail {
 
@@ -299,6 +300,30 @@ WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::siz
 // the lock in which it found the operation could not be performed and made its call
 // outstanding (`node.waiter` and `node.data` set, `node.index` 0).
 WaitResult wait_linked(WaitCall& call, const WaitOp& op, WaitNode& node) noexcept;
+
+// The blocking form of one operation `op` on a primitive or a channel (not an observer, not a
+// notify), admitted by `entry` (WaitCall::admit). One hold of `lock` looks — `look(wakes)`
+// performs the operation for a caller with no outstanding call, or says kWouldBlock — and, if
+// it must wait, makes the call outstanding and links its node in `queue`: nothing can be
+// handed to the call before it is linked, and once linked only a claim on its outcome (which a
+// cancel may win first) hands it anything.
+template <class Look>
+WaitResult wait_one(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op,
+                    SpinLock& lock, WaitQueue& queue, Look look) {
+  std::optional<WaitCall> call;
+  WaitNode node;
+  {
+    Wakes wakes;
+    std::lock_guard g(lock);
+    int r = look(wakes);
+    if (r != kWouldBlock) return {Err(), 0, r};
+    call.emplace(entry, token);
+    node.waiter = &call->waiter();
+    node.data = op.data;
+    queue.push_back(&node);
+  }
+  return wait_linked(*call, op, node);
+}
 
 // The Status of an operation's result.
 inline Status status_of(int result) noexcept {
