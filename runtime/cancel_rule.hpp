@@ -17,6 +17,14 @@
 //   send_to              unchanged (datagram: atomic)    unchanged (datagram)
 //   connect              aborted: the reaper holds the kernel socket until the attempt ends
 //   close, lingering     reset (treated as linger expiry)
+//   TLS handshake, recv  unchanged: a handshake resumes,   reset (stream)
+//                        a record partly received stays
+//                        buffered (semantics.md §9)
+//   TLS send, send_some  reset if any of the call was      reset (stream)
+//                        committed (a record wholly or
+//                        partly on the wire), else
+//                        unchanged
+//   TLS shutdown, close  reset (no close_notify wait can be cut short cleanly)
 //   sleep, join, resolve, signal_wait: no socket; their own rows say what stops (a timer, a
 //                        pool request), and nothing is left to undo
 //   the coordination waits (mutex, condition variable, semaphore, event, latch, channel
@@ -41,6 +49,9 @@ enum class Op : std::uint8_t {
   send,  // send, send_some (`moved`: the bytes already in the kernel); send_to
   connect,
   close_linger,  // a close waiting for SO_LINGER {1, t>0}
+  tls_read,      // a TLS handshake or recv, waiting for the peer's bytes or for room
+  tls_write,     // a TLS send or send_some (`moved`: what of the call is committed)
+  tls_close,     // a TLS shutdown (waiting for the peer's close_notify) or close (its flush)
 };
 
 enum class Leaves : std::uint8_t {
@@ -54,9 +65,12 @@ constexpr Leaves after_cancel(Op op, bool portable, bool stream, std::size_t mov
     case Op::accept:
     case Op::poll: return Leaves::unchanged;
     case Op::connect: return Leaves::aborted;
-    case Op::close_linger: return Leaves::reset;
+    case Op::close_linger:
+    case Op::tls_close: return Leaves::reset;
     case Op::recv:
-    case Op::send: break;
+    case Op::send:
+    case Op::tls_read:
+    case Op::tls_write: break;
   }
   if (!stream) return Leaves::unchanged;  // a datagram is atomic
   if (moved > 0) return Leaves::reset;    // bytes that left or were taken cannot come back

@@ -18,4 +18,5 @@
 #include <weft/signal.hpp>
 #include <weft/stop_token.hpp>
 #include <weft/sync.hpp>
+#include <weft/tls.hpp>
 #include <weft/wait_any.hpp>

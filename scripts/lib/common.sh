@@ -4,12 +4,12 @@
 # Build and test dependencies (architecture.md). One Boost version: 1.81.
 WEFT_BUILD_PACKAGES=(
   g++ meson ninja-build pkgconf
-  libuv1-dev libboost1.81-dev libboost-context1.81-dev libspdlog-dev
+  libuv1-dev libboost1.81-dev libboost-context1.81-dev libspdlog-dev libssl-dev
   googletest libgtest-dev
 )
 # The test suite's extras: real HTTP clients for weft-http, netcat for weft-chat, and the API
 # reference.
-WEFT_TEST_PACKAGES=(curl wrk netcat-openbsd doxygen)
+WEFT_TEST_PACKAGES=(curl wrk netcat-openbsd openssl python3 doxygen)
 # The benchmark suite's extras: plots, instruction counts (cachegrind), Go for the Go peers,
 # Boost.Fiber's library for the Boost.Fiber peers, and cargo with the tokio crates for the
 # tokio peers (architecture.md: optional; the suite skips each with a note when it is missing).

@@ -1,0 +1,789 @@
+// TLS streams (semantics.md §9): OpenSSL runs the protocol over a BIO of weft's own, which
+// reads and writes the stream's socket without ever blocking; every wait is weft's, a blocking
+// call on the socket's readiness (park.hpp), so each one is cancellable and the one table
+// (cancel_rule.hpp, the tls_ rows) says what its cancel leaves behind.
+//
+// What makes the rows hold:
+//   * recv: OpenSSL keeps what the socket gave it (a record partly received) in its own
+//     buffer, and a wait happens only when it has no whole record: a cancel consumes nothing.
+//   * send: a record is encrypted only after poll(2) says the socket has room, with
+//     SSL_MODE_ENABLE_PARTIAL_WRITE, so SSL_write encrypts one record and returns only when
+//     the record is wholly in the kernel. A call waits either for room with nothing of it
+//     committed (a cancel leaves the stream unchanged) or for the rest of a record the kernel
+//     took only part of, or for room after records of its own went out (a cancel resets).
+//   * handshake: both directions' bytes stay where they were (OpenSSL's buffers, the socket):
+//     calling it again resumes it.
+#include <weft/tls.hpp>
+
+#include "park.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+namespace weft::tls {
+
+using weft::detail::Attempt;
+using weft::detail::BlockingEntry;
+using weft::detail::CallState;
+using weft::detail::Err;
+using weft::detail::Op;
+using weft::detail::Parked;
+using weft::detail::Sock;
+using weft::detail::SockRef;
+using weft::detail::SockState;
+
+// --- errors ----------------------------------------------------------------------------------
+
+namespace {
+
+class TlsCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "weft.tls"; }
+  std::string message(int v) const override {
+    if (v < 0) {
+      return std::string("certificate verify failed: ") + X509_verify_cert_error_string(-v);
+    }
+    auto e = static_cast<unsigned long>(v);
+    if (ERR_GET_LIB(e) == ERR_LIB_SYS) return std::strerror(ERR_GET_REASON(e));
+    const char* reason = ERR_reason_error_string(e);
+    const char* lib = ERR_lib_error_string(e);
+    std::string out = reason ? reason : "TLS error " + std::to_string(ERR_GET_REASON(e));
+    if (lib) out += std::string(" (") + lib + ")";
+    return out;
+  }
+};
+
+const TlsCategory tls_category_instance;
+
+// The error of OpenSSL's error `e` (its queue's earliest): a system error keeps its errno.
+std::error_code openssl_error(unsigned long e) noexcept {
+  if (e == 0) return {static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, ERR_R_INTERNAL_ERROR)), category()};
+  if (ERR_SYSTEM_ERROR(e)) {
+    return {static_cast<int>(ERR_PACK(ERR_LIB_SYS, 0, ERR_GET_REASON(e))), category()};
+  }
+  return {static_cast<int>(ERR_PACK(ERR_GET_LIB(e), 0, ERR_GET_REASON(e))), category()};
+}
+
+// The error OpenSSL's queue holds now (its earliest entry); the queue is emptied.
+std::error_code take_openssl_error() noexcept {
+  std::error_code ec = openssl_error(ERR_get_error());
+  ERR_clear_error();
+  return ec;
+}
+
+}  // namespace
+
+const std::error_category& category() noexcept { return tls_category_instance; }
+
+// --- contexts --------------------------------------------------------------------------------
+
+namespace detail {
+
+struct ContextState {
+  SSL_CTX* ctx = nullptr;
+  bool server = false;
+  std::chrono::milliseconds close_timeout{};
+  std::vector<std::string> alpn;  // a server's accepted protocols, in order of preference
+  // A client's session cache: the newest resumable session per server (name and address).
+  // Sessions arrive on the runtime threads that run the streams, hence the lock.
+  std::mutex lock;
+  std::unordered_map<std::string, SSL_SESSION*> sessions;
+
+  ~ContextState() {
+    for (auto& kv : sessions) SSL_SESSION_free(kv.second);
+    SSL_CTX_free(ctx);
+  }
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::ContextState;
+using detail::StreamState;
+
+// ALPN's wire form: each protocol preceded by its length. Empty on a bad protocol name.
+std::string alpn_wire(const std::vector<std::string>& protocols) {
+  std::string wire;
+  for (const auto& p : protocols) {
+    if (p.empty() || p.size() > 255) return {};
+    wire += static_cast<char>(p.size());
+    wire += p;
+  }
+  return wire;
+}
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void* arg) {
+  auto* cs = static_cast<ContextState*>(arg);
+  for (const auto& mine : cs->alpn) {  // the server's order of preference decides
+    for (unsigned int i = 0; i < inlen; i += 1u + in[i]) {
+      unsigned int n = in[i];
+      if (i + 1 + n > inlen) break;
+      if (n == mine.size() && std::memcmp(in + i + 1, mine.data(), n) == 0) {
+        *out = in + i + 1;
+        *outlen = static_cast<unsigned char>(n);
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return SSL_TLSEXT_ERR_ALERT_FATAL;  // no protocol in common: no_application_protocol
+}
+
+int keep_client_session(SSL* ssl, SSL_SESSION* session);
+
+Result<std::shared_ptr<ContextState>> make_context(const Options& o, bool server) {
+  OPENSSL_init_ssl(0, nullptr);
+  ERR_clear_error();
+  if (o.close_timeout.count() < 0) return wsa::einval;
+  std::string wire = alpn_wire(o.alpn);
+  if (!o.alpn.empty() && wire.empty()) return wsa::einval;
+  auto cs = std::make_shared<ContextState>();
+  cs->server = server;
+  cs->close_timeout = o.close_timeout;
+  cs->alpn = o.alpn;
+  cs->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+  if (!cs->ctx) return wsa::enobufs;
+  SSL_CTX* ctx = cs->ctx;
+  SSL_CTX_set_app_data(ctx, cs.get());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // One record per SSL_write (see the top of this file), and the rest of a record retried from
+  // wherever the caller's buffer is.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read what the socket holds in one recv, not a record's header and then its body.
+  SSL_CTX_set_read_ahead(ctx, 1);
+
+  if (!o.certificate_chain_file.empty() || !o.private_key_file.empty()) {
+    if (o.certificate_chain_file.empty() || o.private_key_file.empty()) return wsa::einval;
+    if (SSL_CTX_use_certificate_chain_file(ctx, o.certificate_chain_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, o.private_key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+      return take_openssl_error();
+    }
+  } else if (server) {
+    return wsa::einval;
+  }
+  if (!o.ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1) {
+      return take_openssl_error();
+    }
+  } else if (!server && o.verify_peer && SSL_CTX_set_default_verify_paths(ctx) != 1) {
+    return take_openssl_error();
+  }
+  if (server) {
+    static const unsigned char kSessionContext[] = "weft";
+    SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+    if (!o.ca_file.empty() && o.verify_peer) {
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
+    if (!o.alpn.empty()) SSL_CTX_set_alpn_select_cb(ctx, select_alpn, cs.get());
+  } else {
+    SSL_CTX_set_verify(ctx, o.verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    if (!o.alpn.empty() &&
+        SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
+                                static_cast<unsigned int>(wire.size())) != 0) {
+      return wsa::einval;
+    }
+    SSL_CTX_set_session_cache_mode(ctx,
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, keep_client_session);
+  }
+  return cs;
+}
+
+}  // namespace
+
+Result<Context> Context::server(const Options& o) {
+  auto cs = make_context(o, true);
+  if (!cs.ok()) return cs.error();
+  return Context(std::move(*cs));
+}
+
+Result<Context> Context::client(const Options& o) {
+  auto cs = make_context(o, false);
+  if (!cs.ok()) return cs.error();
+  return Context(std::move(*cs));
+}
+
+bool Context::is_server() const noexcept { return s_ && s_->server; }
+
+// --- streams ---------------------------------------------------------------------------------
+
+namespace detail {
+
+struct StreamState {
+  std::shared_ptr<ContextState> ctx;
+  SSL* ssl = nullptr;
+  Socket sock = Socket::invalid;
+  std::string session_key;  // a client's key into its context's session cache
+  bool closed = false;      // close() has ended the stream: its handle is dead
+  bool closing = false;     // a close is putting close_notify on the wire
+  bool notify_sent = false;  // our close_notify is on the wire (shutdown, close)
+  bool peer_closed = false;  // the peer's close_notify has been read
+  std::error_code failed;    // a fatal error: every later call but close returns it
+  // Plaintext shutdown() read while it waited for the peer's close_notify, for recv.
+  std::string tail;
+  std::size_t tail_read = 0;
+  // What the BIO saw during the last OpenSSL call.
+  int io_errno = 0;
+  bool eof = false;
+
+  ~StreamState() { SSL_free(ssl); }
+};
+
+}  // namespace detail
+
+namespace {
+
+// --- the BIO: the socket, without blocking ---------------------------------------------------
+
+Sock* sock_of(StreamState* st) noexcept {
+  weft::detail::RuntimeImpl* rt = weft::detail::tls_runtime;
+  return rt ? rt->sockets().get(st->sock) : nullptr;
+}
+
+int bio_read(BIO* b, char* out, int len) {
+  auto* st = static_cast<StreamState*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  Sock* s = sock_of(st);
+  if (!s || s->fd < 0) {
+    st->io_errno = s ? ECONNABORTED : ENOTSOCK;
+    return -1;
+  }
+  ssize_t n = weft::detail::retry_eintr(
+      [&] { return ::recv(s->fd, out, static_cast<std::size_t>(len), 0); });
+  if (n > 0) return static_cast<int>(n);
+  if (n == 0) {
+    st->eof = true;
+    return 0;
+  }
+  if (errno == EAGAIN) {
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  if (errno == ECONNRESET) s->reset_by_peer = true;
+  st->io_errno = errno;
+  return -1;
+}
+
+int bio_write(BIO* b, const char* in, int len) {
+  auto* st = static_cast<StreamState*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  Sock* s = sock_of(st);
+  if (!s || s->fd < 0) {
+    st->io_errno = s ? ECONNABORTED : ENOTSOCK;
+    return -1;
+  }
+  ssize_t n = weft::detail::retry_eintr(
+      [&] { return ::send(s->fd, in, static_cast<std::size_t>(len), MSG_NOSIGNAL); });
+  if (n >= 0) return static_cast<int>(n);
+  if (errno == EAGAIN) {
+    BIO_set_retry_write(b);
+    return -1;
+  }
+  if (errno == ECONNRESET || errno == EPIPE) s->reset_by_peer = true;
+  st->io_errno = errno;
+  return -1;
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:  // every write is already the kernel's
+    case BIO_CTRL_DUP: return 1;
+    default: return 0;
+  }
+}
+
+int bio_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+BIO_METHOD* socket_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "weft socket");
+    if (m) {
+      BIO_meth_set_read(m, bio_read);
+      BIO_meth_set_write(m, bio_write);
+      BIO_meth_set_ctrl(m, bio_ctrl);
+      BIO_meth_set_create(m, bio_create);
+    }
+    return m;
+  }();
+  return method;
+}
+
+int keep_client_session(SSL* ssl, SSL_SESSION* session) {
+  auto* st = static_cast<StreamState*>(SSL_get_app_data(ssl));
+  if (!st || st->session_key.empty() || !SSL_SESSION_is_resumable(session)) return 0;
+  std::lock_guard<std::mutex> hold(st->ctx->lock);
+  SSL_SESSION*& slot = st->ctx->sessions[st->session_key];
+  if (slot) SSL_SESSION_free(slot);
+  slot = session;
+  return 1;  // the cache keeps the reference OpenSSL handed over
+}
+
+// --- one OpenSSL call and what it asks for next ----------------------------------------------
+
+enum class Next { read, write, closed, failed };
+
+// Before an OpenSSL I/O call: its error queue empty (SSL_get_error reads it), nothing seen.
+void prepare(StreamState* st) noexcept {
+  ERR_clear_error();
+  st->io_errno = 0;
+  st->eof = false;
+}
+
+// The error of a call that failed for good: the socket's, a truncation (the TCP stream ended
+// without close_notify), or OpenSSL's own — a certificate's verification result by name.
+std::error_code failure(StreamState* st) noexcept {
+  std::error_code ec;
+  unsigned long e = ERR_peek_error();
+  if (st->io_errno) {
+    ec = weft::detail::errno_to_error(st->io_errno);
+  } else if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+             ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED &&
+             SSL_get_verify_result(st->ssl) != X509_V_OK) {
+    ec = {-static_cast<int>(SSL_get_verify_result(st->ssl)), category()};
+  } else if (st->eof) {
+    ec = wsa::econnreset;  // a truncation: no close_notify before the end
+  } else {
+    ec = openssl_error(e);
+  }
+  ERR_clear_error();
+  return ec;
+}
+
+Next classify(StreamState* st, int r, std::error_code& ec) noexcept {
+  switch (SSL_get_error(st->ssl, r)) {
+    case SSL_ERROR_WANT_READ: return Next::read;
+    case SSL_ERROR_WANT_WRITE: return Next::write;
+    case SSL_ERROR_ZERO_RETURN: return Next::closed;
+    default:
+      ec = failure(st);
+      st->failed = ec;  // OpenSSL allows no further I/O after these
+      return Next::failed;
+  }
+}
+
+// Parks the calling fiber until the stream's socket is readable or writable, as a blocking
+// call of kind `op` having committed `*moved` (tls_write). On any end but readiness the
+// table's row applies and the error to return is set.
+bool wait_ready(const BlockingEntry& entry, StreamState* st, Next next, Op op,
+                const std::size_t* moved, Err& error, std::int64_t deadline_ns = 0) {
+  auto ready = [] { return Attempt::done; };
+  Parked p = weft::detail::park_until_done(entry, st->sock,
+                                           next == Next::write ? UV_WRITABLE : UV_READABLE, op,
+                                           moved, ready, deadline_ns);
+  if (p.done()) return true;
+  if (p.unfinished()) weft::detail::leave_after_cancel(op, st->sock, moved ? *moved : 0);
+  error = p.error;
+  return false;
+}
+
+// Room in the socket's send queue now (or an error a write will report).
+bool has_room(Sock* s) noexcept {
+  pollfd p{s->fd, POLLOUT, 0};
+  return weft::detail::retry_eintr([&] { return ::poll(&p, 1, 0); }) != 0;
+}
+
+// The checks every stream call makes first (semantics.md §7a steps 1 and 2): a fiber, a
+// stream that is open, a socket that is not reset, no earlier fatal error.
+Err gate(const BlockingEntry& entry, StreamState* st, bool need_fiber = true) {
+  if (need_fiber) {
+    if (auto ec = entry.need_fiber()) return ec;
+  }
+  if (!st || st->closed) return wsa::enotsock;
+  SockRef r;
+  if (auto ec = weft::detail::sock_lookup(st->sock, r)) return ec;
+  if (auto ec = weft::detail::sock_gate(r.s)) return ec;
+  if (st->failed) return Err(st->failed);
+  return {};
+}
+
+// After a failed handshake: the alert OpenSSL sent is followed by the end of the stream.
+void end_after_failed_handshake(StreamState* st) noexcept {
+  (void)weft::shutdown(st->sock, Shutdown::send);
+}
+
+// The handshake, to its end, for a call that `entry` admitted.
+Err run_handshake(const BlockingEntry& entry, StreamState* st) {
+  while (!SSL_is_init_finished(st->ssl)) {
+    prepare(st);
+    int r = SSL_do_handshake(st->ssl);
+    if (r == 1) break;
+    std::error_code ec;
+    Next next = classify(st, r, ec);
+    if (next == Next::closed) {
+      ec = wsa::econnreset;
+      st->failed = ec;
+      next = Next::failed;
+    }
+    if (next == Next::failed) {
+      end_after_failed_handshake(st);
+      return Err(ec);
+    }
+    Err error;
+    if (!wait_ready(entry, st, next, Op::tls_read, nullptr, error)) return error;
+  }
+  return {};
+}
+
+// A record's plaintext at most (TLS's limit): SSL_write encrypts one record per call.
+constexpr std::size_t kRecord = 16384;
+
+// send and send_some: records until `len` bytes are out (all) or the socket has no room for
+// another after the first (send_some).
+Result<std::size_t> send_records(const BlockingEntry& entry, StreamState* st, const void* buf,
+                                 std::size_t len, bool all) {
+  if (st->notify_sent) return wsa::eshutdown;
+  if (auto ec = run_handshake(entry, st)) return ec;
+  const auto* p = static_cast<const char*>(buf);
+  std::size_t done = 0;      // plaintext of the call in records wholly on the wire
+  std::size_t at_risk = 0;   // done, plus a record encrypted and not yet wholly written
+  std::size_t chunk = 0;     // the record under way (or next)
+  bool pending = false;      // a record is encrypted and partly (or not) on the wire
+  while (done < len) {
+    Err error;
+    if (!pending) {
+      Sock* s = sock_of(st);
+      if (!s) return wsa::eintr;  // closed by another fiber
+      if (auto ec = weft::detail::sock_gate(s)) return ec;
+      if (!has_room(s)) {
+        if (!all && done > 0) break;
+        // Nothing of the call committed yet: a cancel here leaves the stream unchanged; after
+        // records of its own went out (send), it resets.
+        if (!wait_ready(entry, st, Next::write, Op::tls_write, &at_risk, error)) return error;
+        continue;
+      }
+      chunk = std::min(len - done, kRecord);
+    }
+    prepare(st);
+    std::size_t wrote = 0;
+    int r = SSL_write_ex(st->ssl, p + done, chunk, &wrote);
+    if (r == 1) {
+      done += wrote;
+      at_risk = done;
+      pending = false;
+      continue;
+    }
+    std::error_code ec;
+    Next next = classify(st, r, ec);
+    if (next == Next::failed) return ec;
+    if (next == Next::closed) return wsa::econnreset;
+    pending = true;
+    at_risk = done + chunk;
+    if (!wait_ready(entry, st, next, Op::tls_write, &at_risk, error)) return error;
+  }
+  return done;
+}
+
+// The admitted start of every stream call but close.
+template <class F>
+auto admitted(const CancelToken& token, StreamState* st, const void* buf, std::size_t len, F&& f)
+    -> decltype(f(std::declval<BlockingEntry&>())) {
+  BlockingEntry entry(token);
+  if (auto ec = gate(entry, st)) return ec;
+  if (!buf && len > 0) return wsa::efault;
+  if (auto ec = entry.admit()) return ec;
+  return f(entry);
+}
+
+}  // namespace
+
+Stream::Stream() noexcept = default;
+Stream::Stream(std::unique_ptr<StreamState> s) noexcept : s_(std::move(s)) {}
+Stream::Stream(Stream&&) noexcept = default;
+
+Stream& Stream::operator=(Stream&& o) noexcept {
+  if (this != &o) {
+    Stream old(std::move(*this));
+    s_ = std::move(o.s_);
+  }
+  return *this;
+}
+
+namespace {
+
+// The close that never waits (a destructor, or where close may not wait): close_notify into
+// the send queue if it has room, then the socket's graceful close (or its reset, per linger).
+void close_now(StreamState* st) noexcept {
+  if (st->closed) return;
+  st->closed = true;
+  Sock* s = sock_of(st);
+  if (s && s->fd >= 0 && s->state == SockState::connected && !st->failed && !st->notify_sent &&
+      SSL_is_init_finished(st->ssl) && !(s->linger_on && s->linger_seconds == 0)) {
+    prepare(st);
+    (void)SSL_shutdown(st->ssl);
+    ERR_clear_error();
+  }
+  (void)weft::close(st->sock);
+}
+
+}  // namespace
+
+Stream::~Stream() {
+  if (s_) close_now(s_.get());
+}
+
+namespace {
+
+// A stream of context `cs` over socket s, which must be a connected TCP socket of this
+// thread's runtime.
+Result<std::unique_ptr<StreamState>> new_stream(const std::shared_ptr<ContextState>& cs,
+                                                bool server, Socket s) {
+  if (!cs || cs->server != server) return wsa::einval;
+  SockRef r;
+  if (auto ec = weft::detail::sock_lookup(s, r)) return ec;
+  if (auto ec = weft::detail::sock_gate(r.s)) return ec;
+  if (r.s->type != SOCK_STREAM || r.s->state != SockState::connected) return wsa::enotconn;
+  static BIO_METHOD* method = socket_bio_method();
+  if (!method) return wsa::enobufs;
+  auto st = std::make_unique<StreamState>();
+  st->ctx = cs;
+  st->sock = s;
+  st->ssl = SSL_new(cs->ctx);
+  BIO* bio = st->ssl ? BIO_new(method) : nullptr;
+  if (!bio) {
+    ERR_clear_error();
+    return wsa::enobufs;
+  }
+  BIO_set_data(bio, st.get());
+  SSL_set_bio(st->ssl, bio, bio);  // one BIO both ways; the SSL owns it
+  SSL_set_app_data(st->ssl, st.get());
+  if (server) {
+    SSL_set_accept_state(st->ssl);
+  } else {
+    SSL_set_connect_state(st->ssl);
+  }
+  return st;
+}
+
+bool is_numeric_host(const std::string& name) {
+  unsigned char buf[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, name.c_str(), buf) == 1 ||
+         ::inet_pton(AF_INET6, name.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+Result<Stream> Stream::server(Context& ctx, Socket s) {
+  auto st = new_stream(ctx.s_, true, s);
+  if (!st.ok()) return st.error();
+  return Stream(std::move(*st));
+}
+
+Result<Stream> Stream::client(Context& ctx, Socket s, std::string_view server_name) {
+  std::string name(server_name);
+  if (name.find('\0') != std::string::npos) return wsa::einval;
+  const bool verify = ctx.s_ && SSL_CTX_get_verify_mode(ctx.s_->ctx) != SSL_VERIFY_NONE;
+  if (verify && name.empty()) return wsa::einval;
+  auto made = new_stream(ctx.s_, false, s);
+  if (!made.ok()) return made.error();
+  std::unique_ptr<StreamState> st = std::move(*made);
+  SSL* ssl = st->ssl;
+  const bool numeric = is_numeric_host(name);
+  if (!name.empty() && !numeric && SSL_set_tlsext_host_name(ssl, name.c_str()) != 1) {
+    ERR_clear_error();
+    return wsa::einval;
+  }
+  if (verify) {
+    int ok = numeric ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str())
+                     : SSL_set1_host(ssl, name.c_str());
+    if (ok != 1) {
+      ERR_clear_error();
+      return wsa::einval;
+    }
+  }
+  // Resumption: the newest session this context kept for the same name and address (a TLS
+  // 1.3 ticket is used once).
+  auto peer = weft::peer_address(s);
+  st->session_key = name + "|" + (peer.ok() ? peer->to_string() : std::string());
+  {
+    std::lock_guard<std::mutex> hold(ctx.s_->lock);
+    auto it = ctx.s_->sessions.find(st->session_key);
+    if (it != ctx.s_->sessions.end()) {
+      SSL_set_session(ssl, it->second);
+      SSL_SESSION_free(it->second);
+      ctx.s_->sessions.erase(it);
+    }
+  }
+  return Stream(std::move(st));
+}
+
+Status Stream::handshake(const CancelToken& token) {
+  StreamState* st = s_.get();
+  return admitted(token, st, nullptr, 0, [&](BlockingEntry& entry) -> Status {
+    return run_handshake(entry, st).error();
+  });
+}
+
+Result<std::size_t> Stream::recv(void* buf, std::size_t len, const CancelToken& token) {
+  StreamState* st = s_.get();
+  return admitted(token, st, buf, len, [&](BlockingEntry& entry) -> Result<std::size_t> {
+    if (st->tail_read < st->tail.size()) {  // what shutdown() read first
+      std::size_t n = std::min(len, st->tail.size() - st->tail_read);
+      std::memcpy(buf, st->tail.data() + st->tail_read, n);
+      st->tail_read += n;
+      return n;
+    }
+    if (st->peer_closed || len == 0) return std::size_t{0};
+    if (auto ec = run_handshake(entry, st)) return ec;
+    for (;;) {
+      prepare(st);
+      std::size_t got = 0;
+      int r = SSL_read_ex(st->ssl, buf, len, &got);
+      if (r == 1) return got;
+      std::error_code ec;
+      Next next = classify(st, r, ec);
+      if (next == Next::failed) return ec;
+      if (next == Next::closed) {
+        st->peer_closed = true;
+        return std::size_t{0};
+      }
+      Err error;
+      if (!wait_ready(entry, st, next, Op::tls_read, nullptr, error)) return error;
+    }
+  });
+}
+
+Status Stream::send(const void* buf, std::size_t len, const CancelToken& token) {
+  StreamState* st = s_.get();
+  return admitted(token, st, buf, len, [&](BlockingEntry& entry) -> Status {
+    auto r = send_records(entry, st, buf, len, true);
+    return r.ok() ? Status{} : Status(r.error());
+  });
+}
+
+Result<std::size_t> Stream::send_some(const void* buf, std::size_t len, const CancelToken& token) {
+  StreamState* st = s_.get();
+  return admitted(token, st, buf, len, [&](BlockingEntry& entry) {
+    return send_records(entry, st, buf, len, false);
+  });
+}
+
+namespace {
+
+// Puts close_notify on the wire, waiting (as a call of kind tls_close) until it is.
+Err send_close_notify(const BlockingEntry& entry, StreamState* st, std::int64_t deadline_ns) {
+  while (!st->notify_sent) {
+    prepare(st);
+    int r = SSL_shutdown(st->ssl);
+    if (r >= 0) {
+      st->notify_sent = true;
+      if (r == 1) st->peer_closed = true;
+      break;
+    }
+    std::error_code ec;
+    Next next = classify(st, r, ec);
+    if (next == Next::failed) return Err(ec);
+    Err error;
+    if (!wait_ready(entry, st, next, Op::tls_close, nullptr, error, deadline_ns)) return error;
+  }
+  return {};
+}
+
+}  // namespace
+
+Status Stream::shutdown(const CancelToken& token) {
+  StreamState* st = s_.get();
+  return admitted(token, st, nullptr, 0, [&](BlockingEntry& entry) -> Status {
+    if (!SSL_is_init_finished(st->ssl)) return wsa::enotconn;
+    if (auto ec = send_close_notify(entry, st, 0)) return ec;
+    // The peer's close_notify; what it sends before it is kept for recv.
+    std::string chunk(kRecord, '\0');
+    while (!st->peer_closed) {
+      prepare(st);
+      std::size_t got = 0;
+      int r = SSL_read_ex(st->ssl, chunk.data(), chunk.size(), &got);
+      if (r == 1) {
+        st->tail.append(chunk.data(), got);
+        continue;
+      }
+      std::error_code ec;
+      Next next = classify(st, r, ec);
+      if (next == Next::failed) return ec;
+      if (next == Next::closed) {
+        st->peer_closed = true;
+        break;
+      }
+      Err error;
+      if (!wait_ready(entry, st, next, Op::tls_close, nullptr, error)) return error;
+    }
+    return Status{};
+  });
+}
+
+Status Stream::close(const CancelToken& token) {
+  StreamState* st = s_.get();
+  if (!st || st->closed) return wsa::enotsock;
+  BlockingEntry entry(token);
+  SockRef r;
+  if (auto ec = weft::detail::sock_lookup(st->sock, r)) return ec;
+  if (r.s->state == SockState::closing || st->closing) return wsa::enotsock;  // by another fiber
+  auto& table = r.rt->sockets();
+  // Calls other fibers have outstanding on the stream end with WSAEINTR; a send that had
+  // committed part of its data leaves a cut-off stream, which the peer must see reset.
+  if (table.cancel_waiters_for_close(r.s) == weft::detail::Leaves::reset) table.reset(r.s);
+  const bool can_notify = r.s->fd >= 0 && r.s->state == SockState::connected && !st->failed &&
+                          !st->notify_sent && SSL_is_init_finished(st->ssl) &&
+                          !(r.s->linger_on && r.s->linger_seconds == 0);
+  if (can_notify) {
+    // A blocking call where it may wait; elsewhere (off a fiber, in a hook, at stop) the close
+    // that never waits. Under a cancelled token it is cancelled before it starts.
+    Err refused = entry.need_fiber();
+    if (!refused) refused = entry.admit();
+    if (refused.is(wsa::eintr) || refused.is(wsa::etimedout)) {
+      weft::detail::leave_after_cancel(Op::tls_close, st->sock, 0);
+      return refused;
+    }
+    if (refused) {
+      close_now(st);
+      return {};
+    }
+    const std::int64_t deadline =
+        weft::detail::RuntimeImpl::now_ns() +
+        std::chrono::duration_cast<std::chrono::nanoseconds>(st->ctx->close_timeout).count();
+    st->closing = true;
+    Err ec = send_close_notify(entry, st, std::max<std::int64_t>(deadline, 1));
+    st->closing = false;
+    // A cancel: the table has reset the connection, and the stream stays open for close
+    // alone. The bound passed (WSAETIMEDOUT), a stop, or a failure: reset or broken, the
+    // close goes on.
+    if (ec.is(wsa::eintr)) return ec;
+  }
+  st->closed = true;
+  return weft::close(st->sock, token);
+}
+
+Socket Stream::socket() const noexcept { return s_ ? s_->sock : Socket::invalid; }
+
+std::string_view Stream::alpn_selected() const noexcept {
+  if (!s_) return {};
+  const unsigned char* p = nullptr;
+  unsigned int n = 0;
+  SSL_get0_alpn_selected(s_->ssl, &p, &n);
+  return p ? std::string_view(reinterpret_cast<const char*>(p), n) : std::string_view();
+}
+
+bool Stream::handshake_done() const noexcept { return s_ && SSL_is_init_finished(s_->ssl); }
+
+bool Stream::resumed() const noexcept { return s_ && SSL_session_reused(s_->ssl) == 1; }
+
+std::string_view Stream::version() const noexcept {
+  if (!handshake_done()) return {};
+  return SSL_get_version(s_->ssl);
+}
+
+}  // namespace weft::tls
