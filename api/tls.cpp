@@ -195,8 +195,7 @@ Result<std::shared_ptr<ContextState>> make_context(const Options& o, bool server
                                 static_cast<unsigned int>(wire.size())) != 0) {
       return wsa::einval;
     }
-    SSL_CTX_set_session_cache_mode(ctx,
-                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, keep_client_session);
   }
   return cs;
@@ -226,9 +225,9 @@ struct StreamState {
   std::shared_ptr<ContextState> ctx;
   SSL* ssl = nullptr;
   Socket sock = Socket::invalid;
-  std::string session_key;  // a client's key into its context's session cache
-  bool closed = false;      // close() has ended the stream: its handle is dead
-  bool closing = false;     // a close is putting close_notify on the wire
+  std::string session_key;   // a client's key into its context's session cache
+  bool closed = false;       // close() has ended the stream: its handle is dead
+  bool closing = false;      // a close is putting close_notify on the wire
   bool notify_sent = false;  // our close_notify is on the wire (shutdown, close)
   bool peer_closed = false;  // the peer's close_notify has been read
   std::error_code failed;    // a fatal error: every later call but close returns it
@@ -450,10 +449,10 @@ Result<std::size_t> send_records(const BlockingEntry& entry, StreamState* st, co
   if (st->notify_sent) return wsa::eshutdown;
   if (auto ec = run_handshake(entry, st)) return ec;
   const auto* p = static_cast<const char*>(buf);
-  std::size_t done = 0;      // plaintext of the call in records wholly on the wire
-  std::size_t at_risk = 0;   // done, plus a record encrypted and not yet wholly written
-  std::size_t chunk = 0;     // the record under way (or next)
-  bool pending = false;      // a record is encrypted and partly (or not) on the wire
+  std::size_t done = 0;     // plaintext of the call in records wholly on the wire
+  std::size_t at_risk = 0;  // done, plus a record encrypted and not yet wholly written
+  std::size_t chunk = 0;    // the record under way (or next)
+  bool pending = false;     // a record is encrypted and partly (or not) on the wire
   while (done < len) {
     Err error;
     if (!pending) {
@@ -516,6 +515,20 @@ Stream& Stream::operator=(Stream&& o) noexcept {
 
 namespace {
 
+// Before the socket closes: what the kernel holds for the stream goes into OpenSSL, so that
+// protocol messages nobody had a reason to read (TLS 1.3 session tickets, which a client that
+// only sends never reads) do not make the close a reset — Linux resets a connection closed
+// with bytes unread. Plaintext the caller did not read stops it there, and the kernel's reset
+// then tells the peer so, as it would for a socket.
+void absorb_queued(StreamState* st) noexcept {
+  if (!SSL_is_init_finished(st->ssl) || st->failed || st->peer_closed) return;
+  char b;
+  std::size_t n = 0;
+  prepare(st);
+  (void)SSL_peek_ex(st->ssl, &b, 1, &n);  // reads until plaintext, a wait, or the end
+  ERR_clear_error();
+}
+
 // The close that never waits (a destructor, or where close may not wait): close_notify into
 // the send queue if it has room, then the socket's graceful close (or its reset, per linger).
 void close_now(StreamState* st) noexcept {
@@ -527,6 +540,7 @@ void close_now(StreamState* st) noexcept {
     prepare(st);
     (void)SSL_shutdown(st->ssl);
     ERR_clear_error();
+    absorb_queued(st);
   }
   (void)weft::close(st->sock);
 }
@@ -624,9 +638,8 @@ Result<Stream> Stream::client(Context& ctx, Socket s, std::string_view server_na
 
 Status Stream::handshake(const CancelToken& token) {
   StreamState* st = s_.get();
-  return admitted(token, st, nullptr, 0, [&](BlockingEntry& entry) -> Status {
-    return run_handshake(entry, st).error();
-  });
+  return admitted(token, st, nullptr, 0,
+                  [&](BlockingEntry& entry) -> Status { return run_handshake(entry, st).error(); });
 }
 
 Result<std::size_t> Stream::recv(void* buf, std::size_t len, const CancelToken& token) {
@@ -668,16 +681,30 @@ Status Stream::send(const void* buf, std::size_t len, const CancelToken& token) 
 
 Result<std::size_t> Stream::send_some(const void* buf, std::size_t len, const CancelToken& token) {
   StreamState* st = s_.get();
-  return admitted(token, st, buf, len, [&](BlockingEntry& entry) {
-    return send_records(entry, st, buf, len, false);
-  });
+  return admitted(token, st, buf, len,
+                  [&](BlockingEntry& entry) { return send_records(entry, st, buf, len, false); });
 }
 
 namespace {
 
-// Puts close_notify on the wire, waiting (as a call of kind tls_close) until it is.
+// Puts close_notify on the wire, waiting (as a call of kind tls_close) until it is. Like a
+// record of data, the alert is made only once the socket has room for it.
 Err send_close_notify(const BlockingEntry& entry, StreamState* st, std::int64_t deadline_ns) {
+  bool room = false;
   while (!st->notify_sent) {
+    Err error;
+    if (!room) {
+      Sock* s = sock_of(st);
+      if (!s) return wsa::eintr;  // closed by another fiber
+      if (auto ec = weft::detail::sock_gate(s)) return ec;
+      room = has_room(s);
+      if (!room) {
+        if (!wait_ready(entry, st, Next::write, Op::tls_close, nullptr, error, deadline_ns)) {
+          return error;
+        }
+        continue;
+      }
+    }
     prepare(st);
     int r = SSL_shutdown(st->ssl);
     if (r >= 0) {
@@ -688,7 +715,6 @@ Err send_close_notify(const BlockingEntry& entry, StreamState* st, std::int64_t 
     std::error_code ec;
     Next next = classify(st, r, ec);
     if (next == Next::failed) return Err(ec);
-    Err error;
     if (!wait_ready(entry, st, next, Op::tls_close, nullptr, error, deadline_ns)) return error;
   }
   return {};
@@ -758,12 +784,17 @@ Status Stream::close(const CancelToken& token) {
     st->closing = true;
     Err ec = send_close_notify(entry, st, std::max<std::int64_t>(deadline, 1));
     st->closing = false;
-    // A cancel: the table has reset the connection, and the stream stays open for close
-    // alone. The bound passed (WSAETIMEDOUT), a stop, or a failure: reset or broken, the
-    // close goes on.
-    if (ec.is(wsa::eintr)) return ec;
+    // Ended by a cancel, a deadline of its token or scope, or a stop: the table has reset the
+    // connection, and the stream stays open for close alone (as a lingering close's, §3). Its
+    // own bound passing (reset too), or a broken stream, ends in the close of the socket.
+    const bool bound_passed =
+        ec.is(wsa::etimedout) && weft::detail::RuntimeImpl::now_ns() >= deadline;
+    if ((ec.is(wsa::eintr) || ec.is(wsa::etimedout) || ec.is(wsa::enetdown)) && !bound_passed) {
+      return ec;
+    }
   }
   st->closed = true;
+  if (Sock* s = sock_of(st); s && s->state == SockState::connected) absorb_queued(st);
   return weft::close(st->sock, token);
 }
 

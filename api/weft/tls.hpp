@@ -36,8 +36,8 @@ namespace weft::tls {
 struct Options {
   std::string certificate_chain_file;  // PEM; required for a server; a client's own, if any
   std::string private_key_file;        // PEM
-  std::string ca_file;  // PEM; empty: the system's store (a client). A server given one asks
-                        // clients for a certificate and verifies it (mutual TLS)
+  std::string ca_file;      // PEM; empty: the system's store (a client). A server given one asks
+                            // clients for a certificate and verifies it (mutual TLS)
   bool verify_peer = true;  // a client verifies the server's certificate and name by default
   std::vector<std::string> alpn;  // offered (client) or accepted (server) protocols, in order
                                   // of preference; a server given some refuses a client that

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <weft/fiber.hpp>
+#include <weft/net.hpp>
 #include <weft/tls.hpp>
 
 #include <gtest/gtest.h>
@@ -29,6 +30,28 @@ inline std::string tls_pattern(std::size_t start, std::size_t n) {
   std::string s(n, '\0');
   for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((start + i) % 251);
   return s;
+}
+
+// Fills a TLS connection whose peer does not read, until its socket has no room: sends 1 KiB
+// records of the pattern from `start` on while poll says the socket is writable, and again
+// whenever room comes back within 250 ms — the peer's acknowledgements (which it may delay up
+// to 200 ms) free room after the buffers first look full. The send buffer is made small and
+// fixed (the kernel would otherwise grow it as the connection runs). Returns the plaintext
+// sent.
+inline std::size_t fill_tls(tls::Stream& st, std::size_t start = 0) {
+  int bytes = 4096;
+  EXPECT_TRUE(set_option(st.socket(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes).ok());
+  std::size_t sent = 0;
+  for (;;) {
+    PollEntry e{st.socket(), kPollOut, 0};
+    auto n = poll({&e, 1}, std::chrono::milliseconds(250));
+    if (!n.ok() || *n == 0) return sent;
+    while (poll({&e, 1}, std::chrono::milliseconds(0)).value_or(0) > 0) {
+      std::string chunk = tls_pattern(start + sent, 1024);
+      if (!st.send(chunk.data(), chunk.size()).ok()) return sent;
+      sent += chunk.size();
+    }
+  }
 }
 
 // A certificate authority and a server certificate it signed (for "localhost" and
@@ -161,7 +184,8 @@ class Child {
   std::string buf_;
 };
 
-// tls_peer.py (WEFT_TLS_PEER: its path, from the build).
+#ifdef WEFT_TLS_PEER
+// tls_peer.py (WEFT_TLS_PEER: its path, given by the build to the programs that use it).
 class PyTlsPeer {
  public:
   // A server on 127.0.0.1 (its port in port()), accepting one connection.
@@ -179,8 +203,8 @@ class PyTlsPeer {
   // connects before this returns (the listener's backlog takes the connection).
   static PyTlsPeer client(std::uint16_t port, std::vector<std::string> extra = {}) {
     const TestCerts& c = TestCerts::get();
-    std::vector<std::string> argv = {"python3",       WEFT_TLS_PEER, "client", std::to_string(port),
-                                     c.ca,            "localhost"};
+    std::vector<std::string> argv = {"python3", WEFT_TLS_PEER, "client", std::to_string(port),
+                                     c.ca,      "localhost"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     PyTlsPeer p(std::move(argv));
     std::string l = p.child_->line();
@@ -204,5 +228,6 @@ class PyTlsPeer {
   std::unique_ptr<Child> child_;
   std::uint16_t port_ = 0;
 };
+#endif
 
 }  // namespace weft::test
