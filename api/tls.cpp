@@ -15,6 +15,7 @@
 //     calling it again resumes it.
 #include <weft/tls.hpp>
 
+#include "log.hpp"
 #include "park.hpp"
 
 #include <openssl/err.h>
@@ -143,6 +144,13 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 
 int keep_client_session(SSL* ssl, SSL_SESSION* session);
 
+// The error of a file OpenSSL could not use, logged with the file's name.
+std::error_code file_error(const char* what, const std::string& file) {
+  std::error_code ec = take_openssl_error();
+  weft::detail::log_info("tls: cannot use {} {}: {}", what, file, ec.message());
+  return ec;
+}
+
 Result<std::shared_ptr<ContextState>> make_context(const Options& o, bool server) {
   OPENSSL_init_ssl(0, nullptr);
   ERR_clear_error();
@@ -166,17 +174,22 @@ Result<std::shared_ptr<ContextState>> make_context(const Options& o, bool server
 
   if (!o.certificate_chain_file.empty() || !o.private_key_file.empty()) {
     if (o.certificate_chain_file.empty() || o.private_key_file.empty()) return wsa::einval;
-    if (SSL_CTX_use_certificate_chain_file(ctx, o.certificate_chain_file.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, o.private_key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-      return take_openssl_error();
+    // An error code cannot carry a file's name: the log says which file failed.
+    if (SSL_CTX_use_certificate_chain_file(ctx, o.certificate_chain_file.c_str()) != 1) {
+      return file_error("certificate chain", o.certificate_chain_file);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, o.private_key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return file_error("private key", o.private_key_file);
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      return file_error("private key (for the certificate)", o.private_key_file);
     }
   } else if (server) {
     return wsa::einval;
   }
   if (!o.ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1) {
-      return take_openssl_error();
+      return file_error("CA file", o.ca_file);
     }
   } else if (!server && o.verify_peer && SSL_CTX_set_default_verify_paths(ctx) != 1) {
     return take_openssl_error();
@@ -537,10 +550,14 @@ void close_now(StreamState* st) noexcept {
   Sock* s = sock_of(st);
   if (s && s->fd >= 0 && s->state == SockState::connected && !st->failed && !st->notify_sent &&
       SSL_is_init_finished(st->ssl) && !(s->linger_on && s->linger_seconds == 0)) {
-    prepare(st);
-    (void)SSL_shutdown(st->ssl);
-    ERR_clear_error();
-    absorb_queued(st);
+    // Only into room (as every record); an alert the socket took only part of cuts the
+    // stream, which the peer must then see reset rather than ended.
+    if (has_room(s)) {
+      prepare(st);
+      if (SSL_shutdown(st->ssl) < 0) s->rt->sockets().reset(s);
+      ERR_clear_error();
+    }
+    if (s->state == SockState::connected) absorb_queued(st);
   }
   (void)weft::close(st->sock);
 }
@@ -593,12 +610,20 @@ bool is_numeric_host(const std::string& name) {
 }  // namespace
 
 Result<Stream> Stream::server(Context& ctx, Socket s) {
+  return server(static_cast<const Context&>(ctx), s);
+}
+
+Result<Stream> Stream::client(Context& ctx, Socket s, std::string_view server_name) {
+  return client(static_cast<const Context&>(ctx), s, server_name);
+}
+
+Result<Stream> Stream::server(const Context& ctx, Socket s) {
   auto st = new_stream(ctx.s_, true, s);
   if (!st.ok()) return st.error();
   return Stream(std::move(*st));
 }
 
-Result<Stream> Stream::client(Context& ctx, Socket s, std::string_view server_name) {
+Result<Stream> Stream::client(const Context& ctx, Socket s, std::string_view server_name) {
   std::string name(server_name);
   if (name.find('\0') != std::string::npos) return wsa::einval;
   const bool verify = ctx.s_ && SSL_CTX_get_verify_mode(ctx.s_->ctx) != SSL_VERIFY_NONE;

@@ -58,8 +58,9 @@ struct StreamState;
 // from any thread.
 class WEFT_API Context {
  public:
-  // Errors: WSAEINVAL (a server without certificate or key); "weft.tls" errors naming
-  // OpenSSL's reason (a file that cannot be read, a key that does not match the certificate).
+  // Errors: WSAEINVAL (a server without certificate or key, an empty or over-long ALPN
+  // name); "weft.tls" errors naming OpenSSL's reason (a file that cannot be read — its name
+  // goes to weft's log at level info —, a key that does not match the certificate).
   static Result<Context> server(const Options& o);
   static Result<Context> client(const Options& o);
 
@@ -88,9 +89,11 @@ class WEFT_API Stream {
   // Errors: WSAEINVAL (a context of the other side, an empty server name for a client that
   // verifies), WSAENOTSOCK, WSAENOTCONN (not a connected stream socket), WSAENOBUFS.
   static Result<Stream> server(Context& ctx, Socket s);
+  static Result<Stream> server(const Context& ctx, Socket s);
   // server_name: sent as SNI (unless it is a numeric address) and, with verify_peer, the name
   // (or address) the server's certificate must carry.
   static Result<Stream> client(Context& ctx, Socket s, std::string_view server_name);
+  static Result<Stream> client(const Context& ctx, Socket s, std::string_view server_name);
 
   // Runs the handshake to its end; returns at once if it is done. Errors: "weft.tls" (the
   // certificate, the name, a fatal alert, the protocol), WSAECONNRESET (the peer closed or

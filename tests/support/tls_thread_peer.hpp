@@ -115,8 +115,9 @@ class ThreadTlsPeer {
         if (e == SSL_ERROR_ZERO_RETURN) {
           char b;
           ssize_t n = ::recv(fd, &b, 1, 0);
-          how = n == 0 ? "close_notify+eof" : (n < 0 && errno == ECONNRESET) ? "close_notify+reset"
-                                                                               : "close_notify+?";
+          how = n == 0                           ? "close_notify+eof"
+                : (n < 0 && errno == ECONNRESET) ? "close_notify+reset"
+                                                 : "close_notify+?";
         } else if (errno == ECONNRESET) {
           how = "reset";
         } else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL) {
