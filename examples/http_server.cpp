@@ -1,12 +1,21 @@
 // weft-http: a small HTTP/1.1 server with keep-alive, one fiber per connection, on one or
-// more threads.
+// more threads; HTTPS with a certificate and its key.
 //
 //   weft-http [--host ADDRESS] [--port PORT] [--threads N]
 //             [--request-timeout MS] [--idle-timeout MS]
+//             [--tls-cert CHAIN.pem --tls-key KEY.pem]
 //
 // It answers GET and HEAD of `/` with a short text, 404 for other paths and 405 for other
 // methods; requests may be pipelined. Try `curl -i http://127.0.0.1:8080/` or
 // `wrk -c 100 -d 10s http://127.0.0.1:8080/`.
+//
+// With --tls-cert and --tls-key (PEM: the server's certificate chain, then its private key)
+// it speaks HTTPS instead: each connection's fiber wraps its socket in a weft::tls::Stream and
+// runs the handshake (within the request timeout; a drain ends it as it ends an idle wait),
+// then the same HTTP code runs over the stream. ALPN accepts "http/1.1" alone: a client that
+// offers only other protocols (h2, or http/1.0 as `curl --http1.0` does) is refused, one that
+// offers none is served. A failed handshake ends that connection alone and is logged at level
+// info (WEFT_LOG=info shows it). Try `curl --cacert ca.pem https://localhost:8080/`.
 //
 // Deadlines, the way weft spells them:
 //   * each request runs in a CancelScope with the request timeout (default 5 s): reading the
@@ -21,12 +30,15 @@
 
 #include "cli.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +54,7 @@ struct Config {
   std::chrono::milliseconds request_timeout{5000};
   std::chrono::milliseconds idle_timeout{30000};
   weft::CancelToken draining;
+  std::optional<weft::tls::Context> tls;  // HTTPS: the server's certificate, key and ALPN
 };
 
 struct Request {
@@ -141,18 +154,55 @@ std::string response(int status, std::string_view reason, std::string_view body,
   return out;
 }
 
+// The byte streams HTTP runs over, one type each for serve(): a plain TCP socket and a TLS
+// stream. Each has recv (0: the client's clean end), send (all or an error) and finish (after
+// the last answer: the end of the server's side). Their calls are blocking calls, under the
+// scopes serve() opens.
+class PlainStream {
+ public:
+  explicit PlainStream(weft::Socket s) noexcept : s_(s) {}
+  weft::Result<std::size_t> recv(void* buf, std::size_t len, const weft::CancelToken& token = {}) {
+    return weft::recv(s_, buf, len, 0, token);
+  }
+  weft::Status send(const void* buf, std::size_t len) {
+    auto n = weft::send(s_, buf, len);
+    return n.ok() ? weft::Status{} : weft::Status(n.error());
+  }
+  // FIN; the socket closes when its owner, the connection's fiber, ends.
+  void finish() { (void)weft::shutdown(s_, weft::Shutdown::send); }
+
+ private:
+  weft::Socket s_;
+};
+
+class TlsStream {
+ public:
+  explicit TlsStream(weft::tls::Stream& s) noexcept : s_(s) {}
+  weft::Result<std::size_t> recv(void* buf, std::size_t len, const weft::CancelToken& token = {}) {
+    return s_.recv(buf, len, token);
+  }
+  weft::Status send(const void* buf, std::size_t len) { return s_.send(buf, len); }
+  // close_notify, then the socket's graceful close.
+  void finish() { (void)s_.close(); }
+
+ private:
+  weft::tls::Stream& s_;
+};
+
 // Writes a last response under a scope of its own: the request's deadline may have passed
 // (a 408), and the answer is still worth a short try.
-void answer_and_close(weft::Socket c, int status, std::string_view reason) {
+template <class ByteStream>
+void answer_and_close(ByteStream& c, int status, std::string_view reason) {
   weft::CancelScope shield(weft::CancelScope::shield);
   weft::CancelScope brief(1s);
   std::string r = response(status, reason, std::string(reason) + "\n", false, false);
-  (void)weft::send(c, r.data(), r.size());
-  (void)weft::shutdown(c, weft::Shutdown::send);
+  (void)c.send(r.data(), r.size());
+  c.finish();
 }
 
-void serve(const Config& config, weft::UniqueSocket conn) {
-  weft::Socket c = conn.get();
+// The HTTP of one connection, over a PlainStream or a TlsStream.
+template <class ByteStream>
+void serve(const Config& config, ByteStream& c) {
   std::string buf(kHeadLimit, '\0');  // on the heap: fiber stacks stay small
   std::size_t have = 0;
   for (;;) {
@@ -160,8 +210,8 @@ void serve(const Config& config, weft::UniqueSocket conn) {
       // Between requests: wait for the next one's first bytes, at most the idle timeout,
       // and not past the drain.
       weft::CancelScope idle(config.idle_timeout);
-      auto n = weft::recv(c, buf.data(), buf.size(), 0, config.draining);
-      if (!n.ok() || *n == 0) return;  // idle, draining, the client's EOF, or an error
+      auto n = c.recv(buf.data(), buf.size(), config.draining);
+      if (!n.ok() || *n == 0) return;  // idle, draining, the client's end, or an error
       have = *n;
     }
     weft::CancelScope deadline(config.request_timeout);
@@ -169,7 +219,7 @@ void serve(const Config& config, weft::UniqueSocket conn) {
     while ((head_end = std::string_view(buf.data(), have).find("\r\n\r\n")) ==
            std::string_view::npos) {
       if (have == buf.size()) return answer_and_close(c, 431, "Request Header Fields Too Large");
-      auto n = weft::recv(c, buf.data() + have, buf.size() - have);
+      auto n = c.recv(buf.data() + have, buf.size() - have);
       if (!n.ok()) {
         if (n.error() == weft::wsa::etimedout) answer_and_close(c, 408, "Request Timeout");
         return;
@@ -190,7 +240,7 @@ void serve(const Config& config, weft::UniqueSocket conn) {
     std::memmove(buf.data(), buf.data() + consumed, have - consumed);
     have -= consumed;
     while (body > 0) {
-      auto n = weft::recv(c, buf.data(), std::min(body, buf.size()));
+      auto n = c.recv(buf.data(), std::min(body, buf.size()));
       if (!n.ok() || *n == 0) return;
       body -= *n;
     }
@@ -205,26 +255,87 @@ void serve(const Config& config, weft::UniqueSocket conn) {
     } else {
       out = response(200, "OK", kHello, head_only, r.keep_alive);
     }
-    if (!weft::send(c, out.data(), out.size()).ok()) return;
+    if (!c.send(out.data(), out.size()).ok()) return;
     if (!r.keep_alive) {
-      (void)weft::shutdown(c, weft::Shutdown::send);
+      c.finish();
       return;
     }
   }
 }
 
+void serve_plain(const Config& config, weft::UniqueSocket conn) {
+  PlainStream c(conn.get());
+  serve(config, c);
+}
+
+// A TLS stream over the connection, its handshake, then HTTP over it. A client that fails the
+// handshake (one that does not trust the certificate, speaks no TLS or is too slow) loses its
+// connection and nothing else.
+void serve_tls(const Config& config, weft::UniqueSocket conn) {
+  auto peer = weft::peer_address(conn.get());
+  std::string who = peer.ok() ? peer->to_string() : "a client";
+  weft::tls::Context ctx = *config.tls;  // a copy shares the context; Stream::server takes one
+  auto made = weft::tls::Stream::server(ctx, conn.get());
+  if (!made.ok()) {  // the socket is still conn's, which closes it
+    weft::get_logger()->warn("weft-http: no TLS stream for {}: {}", who, made.error().message());
+    return;
+  }
+  conn.release();  // the stream owns the socket now, and closes it when it is destroyed
+  weft::tls::Stream stream = std::move(*made);
+  {
+    // Within the request timeout; a drain ends it as it ends an idle wait.
+    weft::CancelScope deadline(config.request_timeout);
+    if (auto done = stream.handshake(config.draining); !done.ok()) {
+      weft::get_logger()->info("weft-http: TLS handshake with {} failed: {}", who,
+                               done.error().message());
+      return;
+    }
+  }
+  TlsStream c(stream);
+  serve(config, c);
+}
+
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--host ADDRESS] [--port PORT] [--threads N] [--request-timeout MS] "
-               "[--idle-timeout MS]\n",
+               "[--idle-timeout MS] [--tls-cert CHAIN.pem --tls-key KEY.pem]\n"
+               "  --tls-cert, --tls-key: HTTPS with this certificate chain and private key (PEM)\n",
                argv0);
   return 2;
+}
+
+bool can_open(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f) std::fclose(f);
+  return f != nullptr;
+}
+
+// The HTTPS context of --tls-cert and --tls-key, ALPN accepting HTTP/1.1 alone; nullopt with a
+// one-line message naming the file at fault.
+std::optional<weft::tls::Context> tls_context(const std::string& cert, const std::string& key) {
+  weft::tls::Options o;
+  o.certificate_chain_file = cert;
+  o.private_key_file = key;
+  o.alpn = {"http/1.1"};
+  auto ctx = weft::tls::Context::server(o);
+  if (ctx.ok()) return std::move(*ctx);
+  // OpenSSL reads the chain, then the key: the first that does not open is the one at fault;
+  // if both open, their contents are (not PEM, or a key that is not the certificate's).
+  std::string reason = ctx.error().message();
+  bool cert_opens = can_open(cert);
+  if (!cert_opens || !can_open(key)) {
+    std::fprintf(stderr, "weft-http: %s: %s\n", (cert_opens ? key : cert).c_str(), reason.c_str());
+  } else {
+    std::fprintf(stderr, "weft-http: cannot use certificate %s with key %s: %s\n", cert.c_str(),
+                 key.c_str(), reason.c_str());
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1", tls_cert, tls_key;
   long port = 8080, threads = 1, request_ms = 5000, idle_ms = 30000;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -239,6 +350,10 @@ int main(int argc, char** argv) {
       if (!parse_number(argv[++i], 1, 86'400'000, &request_ms)) return usage(argv[0]);
     } else if (a == "--idle-timeout" && more) {
       if (!parse_number(argv[++i], 1, 86'400'000, &idle_ms)) return usage(argv[0]);
+    } else if (a == "--tls-cert" && more && *argv[i + 1]) {
+      tls_cert = argv[++i];
+    } else if (a == "--tls-key" && more && *argv[i + 1]) {
+      tls_key = argv[++i];
     } else {
       return usage(argv[0]);
     }
@@ -248,13 +363,28 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "weft-http: %s is not a numeric IPv4 or IPv6 address\n", host.c_str());
     return 2;
   }
+  if (tls_cert.empty() != tls_key.empty()) {
+    std::fprintf(stderr, "weft-http: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  std::optional<weft::tls::Context> tls;
+  if (!tls_cert.empty()) {
+    tls = tls_context(tls_cert, tls_key);
+    if (!tls) return 2;
+  }
   std::signal(SIGPIPE, SIG_IGN);
 
   weft::RuntimeGroup group(static_cast<std::size_t>(threads));
   weft::CancelSource draining;
   Config config{std::chrono::milliseconds(request_ms), std::chrono::milliseconds(idle_ms),
-                draining.token()};
-  auto at = group.serve(*address, [&config](weft::UniqueSocket c) { serve(config, std::move(c)); });
+                draining.token(), std::move(tls)};
+  auto at = group.serve(*address, [&config](weft::UniqueSocket c) {
+    if (config.tls) {
+      serve_tls(config, std::move(c));
+    } else {
+      serve_plain(config, std::move(c));
+    }
+  });
   if (!at.ok()) {
     std::fprintf(stderr, "weft-http: cannot listen on %s: %s\n", address->to_string().c_str(),
                  at.error().message().c_str());
@@ -273,7 +403,8 @@ int main(int argc, char** argv) {
       group.finish();
     });
   }
-  std::printf("weft-http: listening on http://%s/\n", at->to_string().c_str());
+  std::printf("weft-http: listening on %s://%s/\n", config.tls ? "https" : "http",
+              at->to_string().c_str());
   std::fflush(stdout);
   auto ran = group.run();
   if (!ran.ok()) {

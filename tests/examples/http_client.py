@@ -17,30 +17,10 @@ import socket
 import subprocess
 import sys
 
+from common import curl, fail, read_until_close
+
 REQUEST_TIMEOUT_MS = 300
 IDLE_TIMEOUT_MS = 600
-
-
-def fail(msg: str) -> None:
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def curl(*args: str) -> subprocess.CompletedProcess:
-    """Runs curl; its output is decoded as is (CRLF kept)."""
-    r = subprocess.run(["curl", "-sS", "--max-time", "10", *args],
-                       capture_output=True, timeout=30)
-    r.stdout, r.stderr = r.stdout.decode(), r.stderr.decode()
-    return r
-
-
-def read_until_close(s: socket.socket) -> bytes:
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
 
 
 def main() -> int:
