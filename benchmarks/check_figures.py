@@ -44,6 +44,10 @@ REQUIRED = {
     "echo_threads": {"ratios": ["weft_2threads_over_1thread", "weft_over_asio_2threads"]},
     "fiber_memory": {"values": ["rss_kib_per_recv_fiber", "rss_kib_per_sleep_fiber"]},
     "scale": {"values": ["max_sleeping_fibers", "rss_gib_at_max"]},
+    "tls_echo": {"ratios": ["weft_over_floor", "weft_over_asio", "weft_cpu_over_floor_cpu"],
+                 "values": ["weft_cpu_us_per_round_trip", "floor_cpu_us_per_round_trip"]},
+    "tls_handshake": {"ratios": ["weft_over_floor", "weft_over_asio", "weft_cpu_over_floor_cpu"],
+                      "values": ["weft_cpu_us_per_handshake", "floor_cpu_us_per_handshake"]},
 }
 
 # Produced only on a machine with two cores or more: then required.
@@ -66,6 +70,8 @@ REQUIRED_WITH_GO = {
                                          "weft_over_go_locked"]},
     "channel_stream": {"ratios": ["weft_over_go", "weft_4to4_over_go_4to4"]},
     "mutex_contended": {"ratios": ["weft_over_go", "weft_2rt_over_go_2procs"]},
+    "tls_echo": {"ratios": ["weft_over_go"]},
+    "tls_handshake": {"ratios": ["weft_over_go"]},
 }
 
 # Produced only when weft-bench-tokio was built (Debian's cargo, librust-tokio-dev and
@@ -83,6 +89,13 @@ REQUIRED_WITH_TOKIO = {
     "channel_pingpong": {"ratios": ["weft_over_tokio", "weft_cap1_over_tokio"]},
     "channel_stream": {"ratios": ["weft_over_tokio"]},
     "mutex_contended": {"ratios": ["weft_over_tokio", "weft_2rt_over_tokio_2threads"]},
+}
+
+# Produced only when weft-bench-tokio-tls was built (Debian's librust-tokio-openssl-dev too):
+# then required.
+REQUIRED_WITH_TOKIO_TLS = {
+    "tls_echo": {"ratios": ["weft_over_tokio"]},
+    "tls_handshake": {"ratios": ["weft_over_tokio"]},
 }
 
 # Produced only when the Boost.Fiber peers were built (Debian's libboost-fiber1.81-dev
@@ -171,6 +184,8 @@ def main():
         extras.append(REQUIRED_WITH_GO)
     if env.get("tokio peer", "").startswith("weft-bench-tokio"):
         extras.append(REQUIRED_WITH_TOKIO)
+    if env.get("tokio-openssl peer", "").startswith("weft-bench-tokio-tls"):
+        extras.append(REQUIRED_WITH_TOKIO_TLS)
     if env.get("boost_fiber peer", "").startswith("Boost.Fiber"):
         extras.append(REQUIRED_WITH_BOOST_FIBER)
     for extra in extras:

@@ -24,6 +24,8 @@ const std::vector<FigureEntry>& figure_table() {
       {"echo_100conn_4KiB", figure_echo_100conn_4KiB},
       {"echo_1conn_4KiB", figure_echo_1conn_4KiB},
       {"echo_threads", figure_echo_threads},
+      {"tls_echo", figure_tls_echo},
+      {"tls_handshake", figure_tls_handshake},
       {"fiber_memory", figure_fiber_memory},
       {"scale", figure_scale},
   };

@@ -63,6 +63,10 @@ Figure figure_echo_100conn_4KiB(const Config& cfg);
 Figure figure_echo_1conn_4KiB(const Config& cfg);
 Figure figure_echo_threads(const Config& cfg);
 
+// figures_tls.cpp: TLS echo throughput and full handshakes, against the plain-OpenSSL floor.
+Figure figure_tls_echo(const Config& cfg);
+Figure figure_tls_handshake(const Config& cfg);
+
 // figures_memory.cpp: memory per fiber, and the most fibers at once.
 Figure figure_fiber_memory(const Config& cfg);
 Figure figure_scale(const Config& cfg);

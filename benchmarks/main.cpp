@@ -4,6 +4,7 @@
 #include "figures.hpp"
 #include "harness.hpp"
 #include "peers.hpp"
+#include "peers_tls.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -27,6 +28,7 @@ using namespace weft::bench;
 void usage() {
   std::puts("usage: weft-bench [--quick] [--json FILE] [--plot DIR] [--only NAME[,NAME...]]\n"
             "       weft-bench --serve-echo weft|libuv|asio_callbacks|asio_spawn\n"
+            "       weft-bench --serve-tls-echo weft|floor|asio|go|tokio\n"
             "       weft-bench --fast-path syscall_recv|weft_recv|syscall_send|weft_send BATCHES");
 }
 
@@ -175,6 +177,8 @@ int main(int argc, char** argv) {
       return run_sample(argv[++i]);
     } else if (a == "--serve-echo" && i + 1 < argc) {
       return serve_echo(argv[++i]);
+    } else if (a == "--serve-tls-echo" && i + 1 < argc) {
+      return serve_tls_echo(argv[++i]);
     } else if (a == "--fast-path" && i + 2 < argc) {
       return run_fast_path(argv[i + 1], argv[i + 2]);
     } else if (a == "-h" || a == "--help") {
@@ -211,6 +215,10 @@ int main(int argc, char** argv) {
   // The tokio peers likewise: run when weft-bench-tokio was built.
   env["tokio peer"] =
       tokio_available() ? "weft-bench-tokio, " + tokio_version() : tokio_skip_note();
+  // The tokio-openssl peer of the TLS figures likewise (a program of its own: without the
+  // tokio-openssl crate the other tokio peers are still built).
+  env["tokio-openssl peer"] = tokio_tls_available() ? "weft-bench-tokio-tls, " + tokio_tls_version()
+                                                    : tokio_tls_skip_note();
   // Boost.Fiber's peers likewise: built when meson found its library.
   env["boost_fiber peer"] = boost_fiber_available()
                                 ? "Boost.Fiber " + boost_fiber_version()

@@ -160,7 +160,9 @@ double asio_spawn_sleep_kib_per_coroutine(std::size_t n, double (*rss)());
 
 // A peer that is a program of its own, built beside weft-bench (peers_program.cpp): its path
 // (empty if it is not there), its "version" line, the numbers it prints when run with `args`
-// (aborts if none), and its "serve-echo THREADS" mode as a child process.
+// (aborts if none), and its "serve-echo THREADS" mode as a child process — or any mode that
+// prints its port on its first line, then serves until its standard input closes
+// (peer_program_server, with that mode and its arguments).
 class EchoServer;
 std::string peer_program_path(const char* name);
 std::string peer_program_version(const std::string& path);
@@ -168,6 +170,8 @@ std::vector<double> peer_program_samples(const std::string& path, const char* na
                                          const std::vector<std::string>& args);
 std::unique_ptr<EchoServer> peer_program_echo_server(const std::string& path, const char* name,
                                                      int threads);
+std::unique_ptr<EchoServer> peer_program_server(const std::string& path, const char* name,
+                                                const std::vector<std::string>& args);
 
 // Go (benchmarks/go/peer.go): weft-bench-go beside this program, built when Debian's
 // golang-go is installed. go_samples runs it once with `args` and returns what it printed.
@@ -212,6 +216,9 @@ class EchoServer {
  public:
   virtual ~EchoServer() = default;
   virtual std::uint16_t port() const = 0;
+  // The CPU time its threads have used so far (ns), for the figures that divide a server's
+  // own time by its work (the TLS figures); -1 where it is not known.
+  virtual std::int64_t cpu_ns() const { return -1; }
 };
 std::unique_ptr<EchoServer> asio_echo_server(bool coroutines, int threads = 1);
 std::unique_ptr<EchoServer> libuv_echo_server();

@@ -1,12 +1,16 @@
-// A peer that is a program of its own (weft-bench-go, weft-bench-tokio), built beside
-// weft-bench: where it is, its version, a round's samples, and an echo server run as a child.
+// A peer that is a program of its own (weft-bench-go, weft-bench-tokio, weft-bench-tokio-tls),
+// built beside weft-bench: where it is, its version, a round's samples, and a server run as a
+// child.
 #include "peers.hpp"
 
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
+#include <vector>
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,20 +18,22 @@
 namespace weft::bench {
 namespace {
 
-// NAME serve-echo THREADS, alive while this object is: it prints its port, then serves until
-// its standard input closes.
+// NAME MODE ARGS... (serve-echo THREADS, serve-tls-echo CERT KEY), alive while this object
+// is: it prints its port, then serves until its standard input closes.
 class ChildEchoServer final : public EchoServer {
  public:
-  ChildEchoServer(const std::string& path, const char* name, int threads) {
+  ChildEchoServer(const std::string& path, const char* name, const std::vector<std::string>& args) {
     int in[2], out[2];
     if (::pipe(in) != 0 || ::pipe(out) != 0) std::abort();
-    std::string n = std::to_string(threads);
+    std::vector<char*> argv{const_cast<char*>(name)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
       for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
-      ::execl(path.c_str(), name, "serve-echo", n.c_str(), static_cast<char*>(nullptr));
+      ::execv(path.c_str(), argv.data());
       ::_exit(127);
     }
     ::close(in[0]);
@@ -39,7 +45,7 @@ class ChildEchoServer final : public EchoServer {
     ::close(out[0]);
     port_ = static_cast<std::uint16_t>(std::atoi(line.c_str()));
     if (port_ == 0) {
-      std::fprintf(stderr, "weft-bench: %s serve-echo did not start\n", name);
+      std::fprintf(stderr, "weft-bench: %s %s did not start\n", name, args.front().c_str());
       std::abort();
     }
   }
@@ -49,6 +55,23 @@ class ChildEchoServer final : public EchoServer {
     ::waitpid(pid_, &status, 0);
   }
   std::uint16_t port() const override { return port_; }
+  // The time on CPU of every thread the child has now (/proc/PID/task/TID/schedstat, in ns:
+  // the tick-counted utime and stime would be too coarse for a round of a fraction of a
+  // second). A peer's runtime keeps its threads, so none that ran is missed.
+  std::int64_t cpu_ns() const override {
+    std::string dir = "/proc/" + std::to_string(pid_) + "/task";
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return -1;
+    std::int64_t sum = 0;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream stat(dir + "/" + e->d_name + "/schedstat");
+      long long on_cpu = 0;
+      if (stat >> on_cpu) sum += on_cpu;
+    }
+    ::closedir(d);
+    return sum;
+  }
 
  private:
   pid_t pid_ = -1;
@@ -94,7 +117,13 @@ std::vector<double> peer_program_samples(const std::string& path, const char* na
 
 std::unique_ptr<EchoServer> peer_program_echo_server(const std::string& path, const char* name,
                                                      int threads) {
-  return std::make_unique<ChildEchoServer>(path, name, threads);
+  return std::make_unique<ChildEchoServer>(
+      path, name, std::vector<std::string>{"serve-echo", std::to_string(threads)});
+}
+
+std::unique_ptr<EchoServer> peer_program_server(const std::string& path, const char* name,
+                                                const std::vector<std::string>& args) {
+  return std::make_unique<ChildEchoServer>(path, name, args);
 }
 
 }  // namespace weft::bench

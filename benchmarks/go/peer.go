@@ -22,11 +22,14 @@
 //	weft-bench-go serve-echo [THREADS]     an echo server (GOMAXPROCS=THREADS, 1 by default):
 //	                                        its port on the first line, served until
 //	                                        standard input closes
+//	weft-bench-go serve-tls-echo CERT KEY  the same over crypto/tls (GOMAXPROCS=1), with the
+//	                                        PEM certificate and key weft-bench made
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -305,6 +308,47 @@ func serveEcho(threads int) {
 	io.Copy(io.Discard, os.Stdin)
 }
 
+// A TLS echo server with a goroutine per connection on one P, as the TLS figures' other
+// servers: per connection the handshake, records echoed until the client's close_notify
+// (io.EOF), then Close, which answers with Go's own close_notify.
+func serveTLSEcho(certFile, keyFile string) {
+	runtime.GOMAXPROCS(1)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		fail("certificate: %v", err)
+	}
+	config := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	ln := listen()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c *tls.Conn) {
+				defer c.Close()
+				if c.Handshake() != nil {
+					return
+				}
+				buf := make([]byte, 8192)
+				for {
+					k, err := c.Read(buf)
+					if k > 0 {
+						if _, werr := c.Write(buf[:k]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}(tls.Server(c, config))
+		}
+	}()
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	io.Copy(io.Discard, os.Stdin)
+}
+
 // Two goroutines pass a token back and forth through two channels of the given capacity:
 // ns per round trip, each of `batches` samples the mean of `perBatch` round trips (1: each
 // round trip timed on its own). The partner sends back what it receives until `there` closes.
@@ -474,7 +518,7 @@ func printSamples(values []int64) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: weft-bench-go cancel-same-thread|cancel-cross-thread|fanout|recv-memory|sleep-memory N | chan-pingpong|chan-stream|mutex NUMBERS... | serve-echo [THREADS] | version")
+		fail("usage: weft-bench-go cancel-same-thread|cancel-cross-thread|fanout|recv-memory|sleep-memory N | chan-pingpong|chan-stream|mutex NUMBERS... | serve-echo [THREADS] | serve-tls-echo CERT KEY | version")
 	}
 	count := func() int {
 		if len(os.Args) < 3 {
@@ -541,6 +585,11 @@ func main() {
 			threads = count()
 		}
 		serveEcho(threads)
+	case "serve-tls-echo":
+		if len(os.Args) != 4 {
+			fail("serve-tls-echo takes a certificate file and a key file")
+		}
+		serveTLSEcho(os.Args[2], os.Args[3])
 	default:
 		fail("unknown mode %q", os.Args[1])
 	}

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Builds weft-bench-tokio (benchmarks/tokio) offline against Debian's crate registry.
+"""Builds weft-bench-tokio (benchmarks/tokio) and weft-bench-tokio-tls (benchmarks/tokio_tls)
+offline against Debian's crate registry.
 
-    build.py check CARGO RUSTC REGISTRY
-        exit 0 when the toolchain and the crates the peer needs are there (meson setup asks)
+    build.py check CARGO RUSTC REGISTRY [CRATE...]
+        exit 0 when the toolchain and the crates the peer needs are there (meson setup asks);
+        CRATE names a crate by the prefix of its directory in the registry ("tokio-1."), and
+        without any the tokio peer's are meant
     build.py build CARGO RUSTC REGISTRY WORKDIR OUTPUT SOURCES...
         copies SOURCES (Cargo.toml, build.rs, src/main.rs) into WORKDIR/src-copy, so that
         cargo writes its Cargo.lock there and not into the source tree, builds there with a
         CARGO_HOME of its own whose config replaces crates.io by REGISTRY (nothing is
-        downloaded: --offline), and copies the program to OUTPUT.
+        downloaded: --offline), and copies the program to OUTPUT (the crate's binary of
+        OUTPUT's name).
 
 Debian's cargo (/usr/bin/cargo) and rustc are named explicitly: a toolchain installed by hand
 elsewhere on PATH is neither needed nor used."""
@@ -16,11 +20,19 @@ import shutil
 import subprocess
 import sys
 
-# The crates the peer names, by the prefix of their directory in the registry.
+# The crates the tokio peer names, by the prefix of their directory in the registry.
 NEEDED = ("tokio-1.", "tokio-util-0.7.", "tokio-macros-", "libc-0.2.")
 
 
-def check(cargo, rustc, registry):
+def crate_name(prefix):
+    """A registry prefix's crate: "tokio-util-0.7." -> "tokio-util", "tokio-openssl-" ->
+    "tokio-openssl"."""
+    name = prefix.rstrip(".-")
+    head, _, last = name.rpartition("-")
+    return head if head and last[:1].isdigit() else name
+
+
+def check(cargo, rustc, registry, needed=NEEDED):
     if not (os.access(cargo, os.X_OK) and os.access(rustc, os.X_OK)):
         print(f"no {cargo} or {rustc} (Debian: cargo)")
         return 1
@@ -29,10 +41,11 @@ def check(cargo, rustc, registry):
     except OSError:
         print(f"no crate registry at {registry} (Debian: librust-tokio-dev)")
         return 1
-    missing = [p for p in NEEDED if not any(d.startswith(p) for d in present)]
+    missing = [p for p in needed if not any(d.startswith(p) for d in present)]
     if missing:
-        print(f"{registry} lacks {', '.join(p.rstrip('.-') for p in missing)} "
-              "(Debian: librust-tokio-dev, librust-tokio-util-dev)")
+        names = [crate_name(p) for p in missing]
+        print(f"{registry} lacks {', '.join(names)} "
+              f"(Debian: {', '.join(f'librust-{n}-dev' for n in names)})")
         return 1
     print("ok")
     return 0
@@ -69,7 +82,7 @@ def build(cargo, rustc, registry, workdir, output, sources):
     done = subprocess.run(cmd, cwd=src, env=env)
     if done.returncode != 0:
         return done.returncode
-    built = os.path.join(workdir, "target", "release", "weft-bench-tokio")
+    built = os.path.join(workdir, "target", "release", os.path.basename(output))
     tmp = output + ".tmp"
     shutil.copy2(built, tmp)
     os.replace(tmp, output)
@@ -78,7 +91,7 @@ def build(cargo, rustc, registry, workdir, output, sources):
 
 def main():
     if len(sys.argv) >= 5 and sys.argv[1] == "check":
-        return check(*sys.argv[2:5])
+        return check(*sys.argv[2:5], tuple(sys.argv[5:]) or NEEDED)
     if len(sys.argv) >= 8 and sys.argv[1] == "build":
         return build(*sys.argv[2:7], sys.argv[7:])
     print(__doc__, file=sys.stderr)

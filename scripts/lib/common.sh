@@ -12,9 +12,10 @@ WEFT_BUILD_PACKAGES=(
 WEFT_TEST_PACKAGES=(curl wrk netcat-openbsd openssl python3 doxygen)
 # The benchmark suite's extras: plots, instruction counts (cachegrind), Go for the Go peers,
 # Boost.Fiber's library for the Boost.Fiber peers, and cargo with the tokio crates for the
-# tokio peers (architecture.md: optional; the suite skips each with a note when it is missing).
+# tokio peers and tokio-openssl for the TLS figures' (architecture.md: optional; the suite
+# skips each with a note when it is missing).
 WEFT_BENCH_PACKAGES=(gnuplot-nox valgrind golang-go libboost-fiber1.81-dev
-  cargo librust-tokio-dev librust-tokio-util-dev)
+  cargo librust-tokio-dev librust-tokio-util-dev librust-tokio-openssl-dev)
 # The fuzz target: clang with libFuzzer.
 WEFT_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
