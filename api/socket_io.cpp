@@ -17,17 +17,7 @@
 
 namespace weft {
 
-using detail::Attempt;
-using detail::BlockingEntry;
-using detail::CallState;
-using detail::Err;
-using detail::Op;
-using detail::Parked;
-using detail::Sock;
-using detail::SockRef;
-using detail::SockState;
-
-namespace {
+namespace detail {
 
 // recv(2) and send(2), made without glibc's wrappers where the build allows. Those are
 // pthread cancellation points: in a process with more than one thread each call turns
@@ -66,6 +56,20 @@ namespace {
 #endif
   return ::send(fd, buf, len, flags);
 }
+
+}  // namespace detail
+
+using detail::Attempt;
+using detail::BlockingEntry;
+using detail::CallState;
+using detail::Err;
+using detail::Op;
+using detail::Parked;
+using detail::Sock;
+using detail::SockRef;
+using detail::SockState;
+
+namespace {
 
 Err stream_recv_gate(const Sock* s) {
   if (auto ec = detail::sock_gate(s)) return ec;
@@ -285,7 +289,7 @@ namespace {
       may_skip_try = false;
       if (r.s->drained) return Attempt::would_block;
     }
-    ssize_t n = detail::retry_eintr([&] { return sys_recv(r.s->fd, buf, len, flags); });
+    ssize_t n = detail::retry_eintr([&] { return detail::sys_recv(r.s->fd, buf, len, flags); });
     if (n == 0 && r.s->reset_by_peer && len > 0) {
       result = wsa::econnreset;  // Linux says 0 after it has reported a reset once
       return Attempt::done;
@@ -339,7 +343,7 @@ namespace {
     const char* p = static_cast<const char*>(buf);
     do {
       ssize_t n = detail::retry_eintr(
-          [&] { return sys_send(r.s->fd, p + sent, len - sent, flags | MSG_NOSIGNAL); });
+          [&] { return detail::sys_send(r.s->fd, p + sent, len - sent, flags | MSG_NOSIGNAL); });
       if (n < 0) {
         if (errno == EAGAIN) {
           if ((!all || (flags & MSG_DONTWAIT)) && sent > 0) break;

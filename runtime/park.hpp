@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstdint>
 
+#include <sys/types.h>
+
 namespace weft::detail {
 
 struct SockRef {
@@ -93,6 +95,11 @@ inline void leave_after_cancel(Op op, Socket h, std::size_t moved) noexcept {
   if (Sock* s = tls_runtime->sockets().get(h))
     tls_runtime->sockets().leave_after_cancel(s, op, moved);
 }
+
+// recv(2) and send(2) for the data calls (socket_io.cpp): without glibc's wrappers, which are
+// pthread cancellation points, where the build allows.
+ssize_t sys_recv(int fd, void* buf, std::size_t len, int flags) noexcept;
+ssize_t sys_send(int fd, const void* buf, std::size_t len, int flags) noexcept;
 
 // Runs a syscall, retrying on EINTR (a signal, not a cancel). (Returns errno in errno.)
 template <class Fn>
