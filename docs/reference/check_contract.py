@@ -4,7 +4,7 @@
 (a) Every test docs/semantics.md cites as `Suite.Test` exists. Where a test file is named
     beside the citation — "`A.B`, `A.C` (unit/stop)", "`A.*` in stress/cancel_races", or in
     the heading of the table's column, "proof (net/close_linger)" — the test must be in
-    tests/<that file>.cpp; a citation with no file named must be in some tests/**/*.cpp. A
+    tests/<that file>.cpp (or its .hpp, as conformance/matrix's one test is); a citation with no file named must be in some tests/**/*.cpp. A
     file named applies to the run of citations of one suite right before it, in the same
     table cell or paragraph ("`X.a`, `Y.b`, `Y.c` (f)": Y.b and Y.c are in f); the others
     before it take the file in the column's heading, if any. `Suite.*` asks only that the
@@ -38,10 +38,11 @@ def rel(p: pathlib.Path) -> str:
 TEST_MACRO = re.compile(
     r"\b(?:TEST|TEST_F|TEST_P|TYPED_TEST|TYPED_TEST_P)\s*\(\s*(\w+)\s*,\s*(\w+)\s*\)")
 tests_dir = root / "tests"
-tests_by_file = {}  # "unit/stop" -> {(suite, name)}
-for path in sorted(tests_dir.rglob("*.cpp")):
+tests_by_file = {}  # "unit/stop" -> {(suite, name)}; a header's tests count for its .cpp
+for path in sorted(list(tests_dir.rglob("*.cpp")) + list(tests_dir.rglob("*.hpp"))):
     key = str(path.relative_to(tests_dir).with_suffix(""))
-    tests_by_file[key] = set(TEST_MACRO.findall(path.read_text(encoding="utf-8")))
+    found = set(TEST_MACRO.findall(path.read_text(encoding="utf-8")))
+    tests_by_file[key] = tests_by_file.get(key, set()) | found
 all_tests = set().union(*tests_by_file.values())
 test_folders = sorted(p.name for p in tests_dir.iterdir() if p.is_dir())
 
