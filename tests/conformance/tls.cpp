@@ -520,6 +520,117 @@ TEST_F(Tls, AServerAnswersOpensslSClient) {
   });
 }
 
+// A weft server and a weft client of one runtime, for what is not a cancel row: resumption,
+// client certificates, ALPN. `serve` runs on each accepted stream after its handshake.
+struct Pair {
+  Socket listener = Socket::invalid;
+  std::uint16_t port = 0;
+  Pair() {
+    listener = *socket(AF_INET, SOCK_STREAM);
+    EXPECT_TRUE(bind(listener, Address::loopback_v4(0)).ok());
+    EXPECT_TRUE(listen(listener, 8).ok());
+    port = local_address(listener)->port();
+  }
+  ~Pair() { (void)close(listener); }
+  // One connection: the server's handshake result comes back through `server_result`.
+  FiberId serve_one(tls::Context& ctx, Status& server_result) {
+    return *spawn([this, &ctx, &server_result] {
+      auto a = accept(listener);
+      ASSERT_TRUE(a.ok());
+      auto st = tls::Stream::server(ctx, *a);
+      ASSERT_TRUE(st.ok());
+      server_result = st->handshake();
+      if (!server_result.ok()) return;
+      (void)st->send("x", 1);
+      char b[8];
+      (void)st->recv(b, sizeof b);  // until the client's close_notify
+      (void)st->close();
+    });
+  }
+};
+
+TEST_F(Tls, AClientResumesItsSessionWithTheSameServer) {
+  run_in_fiber([] {
+    tls::Context server = server_context();
+    tls::Context client = client_context();
+    Pair pair;
+    for (int i = 0; i < 2; ++i) {
+      Status served = wsa::einval;
+      FiberId f = pair.serve_one(server, served);
+      tls::Stream st = connect_stream(client, pair.port);
+      ASSERT_TRUE(st.handshake().ok());
+      EXPECT_EQ(st.resumed(), i == 1) << "connection " << i;
+      char b;
+      EXPECT_EQ(st.recv(&b, 1).value_or(0), 1u);  // the session tickets came before it
+      EXPECT_TRUE(st.close().ok());
+      ASSERT_TRUE(join(f).ok());
+      EXPECT_TRUE(served.ok()) << served.error().message();
+    }
+  });
+}
+
+TEST_F(Tls, AServerWithACaFileRequiresAClientCertificateItVerifies) {
+  run_in_fiber([] {
+    tls::Options so;
+    so.certificate_chain_file = TestCerts::get().cert;
+    so.private_key_file = TestCerts::get().key;
+    so.ca_file = TestCerts::get().ca;
+    auto server = tls::Context::server(so);
+    ASSERT_TRUE(server.ok());
+    Pair pair;
+    {  // No certificate: the server refuses, the client learns it from the alert.
+      tls::Context anonymous = client_context();
+      Status served = wsa::einval;
+      FiberId f = pair.serve_one(*server, served);
+      tls::Stream st = connect_stream(anonymous, pair.port);
+      Status h = st.handshake();
+      char b;
+      Result<std::size_t> r = h.ok() ? st.recv(&b, 1) : Result<std::size_t>(h.error());
+      ASSERT_FALSE(r.ok());  // TLS 1.3: the client's handshake ends first, the alert follows
+      EXPECT_EQ(r.error().category(), tls::category()) << r.error().message();
+      ASSERT_TRUE(join(f).ok());
+      ASSERT_FALSE(served.ok());
+      EXPECT_EQ(served.error().category(), tls::category());
+      EXPECT_TRUE(st.close().ok());
+    }
+    {  // A certificate the authority signed: accepted.
+      tls::Options co;
+      co.ca_file = TestCerts::get().ca;
+      co.certificate_chain_file = TestCerts::get().cert;
+      co.private_key_file = TestCerts::get().key;
+      auto client = tls::Context::client(co);
+      ASSERT_TRUE(client.ok());
+      Status served = wsa::einval;
+      FiberId f = pair.serve_one(*server, served);
+      tls::Stream st = connect_stream(*client, pair.port);
+      ASSERT_TRUE(st.handshake().ok());
+      char b;
+      EXPECT_EQ(st.recv(&b, 1).value_or(0), 1u);
+      EXPECT_TRUE(st.close().ok());
+      ASSERT_TRUE(join(f).ok());
+      EXPECT_TRUE(served.ok()) << served.error().message();
+    }
+  });
+}
+
+TEST_F(Tls, AServerRefusesAClientWithNoProtocolInCommon) {
+  run_in_fiber([] {
+    tls::Context server = server_context({"h2", "http/1.1"});
+    tls::Context client = client_context({"imap"});
+    Pair pair;
+    Status served = wsa::einval;
+    FiberId f = pair.serve_one(server, served);
+    tls::Stream st = connect_stream(client, pair.port);
+    Status h = st.handshake();
+    ASSERT_FALSE(h.ok());
+    EXPECT_NE(h.error().message().find("no application protocol"), std::string::npos)
+        << h.error().message();
+    ASSERT_TRUE(join(f).ok());
+    EXPECT_FALSE(served.ok());
+    EXPECT_TRUE(st.close().ok());
+  });
+}
+
 TEST_F(Tls, BadArgumentsAreRefusedClearly) {
   tls::Options none;
   EXPECT_EQ(tls::Context::server(none).error(), wsa::einval);  // no certificate
