@@ -107,6 +107,7 @@ Status set_option(Socket h, int level, int name, const void* value, socklen_t le
   if (::setsockopt(r.s->fd, level, name, value, option_size(level, name)) != 0) {
     return detail::errno_to_error(errno);
   }
+  if (level == SOL_SOCKET && name == SO_SNDBUF) ++r.s->sndbuf_changes;  // see Sock
   if (level == SOL_SOCKET && name == SO_LINGER) {
     const auto* l = static_cast<const linger*>(value);
     r.s->linger_on = l->l_onoff != 0;

@@ -247,6 +247,10 @@ struct StreamState {
   // Plaintext shutdown() read while it waited for the peer's close_notify, for recv.
   std::string tail;
   std::size_t tail_read = 0;
+  // Room in the send buffer known without asking (room_for), valid while the socket's
+  // SO_SNDBUF has not been set again since.
+  std::size_t room = 0;
+  std::uint32_t room_changes = 0;
   // What the BIO saw during the last OpenSSL call.
   int io_errno = 0;
   bool eof = false;
@@ -419,6 +423,44 @@ bool has_room(Sock* s) noexcept {
   return weft::detail::retry_eintr([&] { return ::poll(&p, 1, 0); }) != 0;
 }
 
+// What a record may take of the send buffer, at most, beyond its plaintext: its header and
+// tag, and the socket buffers the kernel may allocate to hold it.
+constexpr std::size_t kRecordCharge = 8192;
+// Kept back from what poll proved free, for what OpenSSL writes unasked (a key update's
+// answer during a recv) and is not charged.
+constexpr std::size_t kRoomMargin = 16384;
+
+// Room for a record of `plain` bytes: the kernel will take at least a byte of it. Known
+// without asking most of the time: when poll(2) says POLLOUT, Linux has at least a third of
+// SO_SNDBUF free (POLLOUT means the free space is at least half of what is queued), and only
+// the stream's own writes take from it (acknowledgements give back). So until the records
+// written since could have used up that third, the next write finds room — what poll would
+// have said — and no syscall asks. On loopback the send buffer grows to megabytes at once: a
+// poll every hundred 4 KiB records instead of one per record.
+bool room_for(StreamState* st, Sock* s, std::size_t plain) noexcept {
+  const std::size_t charge = plain + kRecordCharge;
+  if (st->room_changes == s->sndbuf_changes && st->room >= charge) {
+    st->room -= charge;
+    return true;
+  }
+  st->room = 0;
+  pollfd p{s->fd, POLLOUT, 0};
+  int n = weft::detail::retry_eintr([&] { return ::poll(&p, 1, 0); });
+  if (n == 0) return false;
+  if (n > 0 && (p.revents & POLLOUT)) {
+    int sndbuf = 0;
+    socklen_t len = sizeof sndbuf;
+    if (::getsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0 && sndbuf > 0) {
+      const std::size_t third = static_cast<std::size_t>(sndbuf) / 3;
+      if (third > kRoomMargin + charge) {
+        st->room = third - kRoomMargin - charge;
+        st->room_changes = s->sndbuf_changes;
+      }
+    }
+  }
+  return true;  // room, or an error the write will report
+}
+
 // The checks every stream call makes first (semantics.md §7a steps 1 and 2): a fiber, a
 // stream that is open, a socket that is not reset, no earlier fatal error.
 Err gate(const BlockingEntry& entry, StreamState* st, bool need_fiber = true) {
@@ -481,14 +523,14 @@ Result<std::size_t> send_records(const BlockingEntry& entry, StreamState* st, co
       Sock* s = sock_of(st);
       if (!s) return wsa::eintr;  // closed by another fiber
       if (auto ec = weft::detail::sock_gate(s)) return ec;
-      if (!has_room(s)) {
+      chunk = std::min(len - done, kRecord);
+      if (!room_for(st, s, chunk)) {
         if (!all && done > 0) break;
         // Nothing of the call committed yet: a cancel here leaves the stream unchanged; after
         // records of its own went out (send), it resets.
         if (!wait_ready(entry, st, Next::write, Op::tls_write, &at_risk, error)) return error;
         continue;
       }
-      chunk = std::min(len - done, kRecord);
     }
     prepare(st);
     std::size_t wrote = 0;
@@ -505,6 +547,7 @@ Result<std::size_t> send_records(const BlockingEntry& entry, StreamState* st, co
     if (next == Next::closed) return wsa::econnreset;
     pending = true;
     at_risk = done + chunk;
+    st->room = 0;  // the kernel took only part: what it has free is unknown again
     if (!wait_ready(entry, st, next, Op::tls_write, &at_risk, error)) return error;
   }
   return done;

@@ -100,6 +100,9 @@ struct Sock {
   // are delivered first).
   bool reset_by_peer = false;
   int linger_seconds = 0;
+  // Counts set_option(SO_SNDBUF) calls: what a TLS stream knows of the room in the send
+  // buffer (tls.cpp, room_for) is void once the buffer's size was set again.
+  std::uint32_t sndbuf_changes = 0;
   std::uint32_t slot = 0;
   std::uint32_t gen = 0;
   RuntimeImpl* rt = nullptr;
