@@ -24,8 +24,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include <arpa/inet.h>
@@ -166,6 +168,9 @@ Result<std::shared_ptr<ContextState>> make_context(const Options& o, bool server
   SSL_CTX* ctx = cs->ctx;
   SSL_CTX_set_app_data(ctx, cs.get());
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // No TLS 1.2 renegotiation: it would make a recv write and a send read, which the rows of
+  // semantics §9 (and a reader and a writer sharing the stream) rule out.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   // One record per SSL_write (see the top of this file), and the rest of a record retried from
   // wherever the caller's buffer is.
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -251,6 +256,8 @@ struct StreamState {
   // SO_SNDBUF has not been set again since.
   std::size_t room = 0;
   std::uint32_t room_changes = 0;
+  // A send under way has committed this much of its call (0: nothing, or no send).
+  std::size_t write_at_risk = 0;
   // What the BIO saw during the last OpenSSL call.
   int io_errno = 0;
   bool eof = false;
@@ -347,13 +354,26 @@ BIO_METHOD* socket_bio_method() {
   return method;
 }
 
+constexpr std::size_t kSessionCacheSize = 1024;
+
 int keep_client_session(SSL* ssl, SSL_SESSION* session) {
   auto* st = static_cast<StreamState*>(SSL_get_app_data(ssl));
   if (!st || st->session_key.empty() || !SSL_SESSION_is_resumable(session)) return 0;
   std::lock_guard<std::mutex> hold(st->ctx->lock);
-  SSL_SESSION*& slot = st->ctx->sessions[st->session_key];
-  if (slot) SSL_SESSION_free(slot);
-  slot = session;
+  auto& cache = st->ctx->sessions;
+  try {
+    // Bounded: past kSessionCacheSize servers, the cache starts again (expired sessions and
+    // servers never seen again would otherwise stay for the context's life).
+    if (cache.size() >= kSessionCacheSize && cache.find(st->session_key) == cache.end()) {
+      for (auto& kv : cache) SSL_SESSION_free(kv.second);
+      cache.clear();
+    }
+    SSL_SESSION*& slot = cache[st->session_key];
+    if (slot) SSL_SESSION_free(slot);
+    slot = session;
+  } catch (...) {  // out of memory: no resumption, and no exception through OpenSSL's frames
+    return 0;
+  }
   return 1;  // the cache keeps the reference OpenSSL handed over
 }
 
@@ -402,20 +422,70 @@ Next classify(StreamState* st, int r, std::error_code& ec) noexcept {
   }
 }
 
-// Parks the calling fiber until the stream's socket is readable or writable, as a blocking
-// call of kind `op` having committed `*moved` (tls_write). On any end but readiness the
-// table's row applies and the error to return is set.
-bool wait_ready(const BlockingEntry& entry, StreamState* st, Next next, Op op,
-                const std::size_t* moved, Err& error, std::int64_t deadline_ns = 0) {
-  auto ready = [] { return Attempt::done; };
-  Parked p = weft::detail::park_until_done(entry, st->sock,
-                                           next == Next::write ? UV_WRITABLE : UV_READABLE, op,
-                                           moved, ready, deadline_ns);
-  if (p.done()) return true;
-  if (p.unfinished()) weft::detail::leave_after_cancel(op, st->sock, moved ? *moved : 0);
-  error = p.error;
-  return false;
-}
+// The waits of one public call: one blocking call (blocking.hpp), outstanding from its first
+// wait to the call's end, so that a cancel, a deadline or a stop that comes while the fiber
+// runs OpenSSL between two waits is kept (BlockingCall::rearm) and ends the next wait, as a
+// socket call's retries keep it. `deadline_ns` (not 0) ends the call with WSAETIMEDOUT.
+class Waits {
+ public:
+  // `closing`: the waits of the stream's close itself (its flush is not cut by its own mark).
+  explicit Waits(const BlockingEntry& entry, std::int64_t deadline_ns = 0,
+                 bool closing = false) noexcept
+      : entry_(entry), deadline_ns_(deadline_ns), closing_(closing) {}
+  Waits(const Waits&) = delete;
+  Waits& operator=(const Waits&) = delete;
+
+  // Parks until the stream's socket is readable (Next::read) or writable, as a call of kind
+  // `op` having committed `*moved` (tls_write). On any end but readiness the table's row
+  // applies and `error` is what to return; a stream closed meanwhile by another fiber gives
+  // WSAEINTR.
+  bool wait(StreamState* st, Next next, Op op, const std::size_t* moved, Err& error) {
+    const Socket h = st->sock;  // the stream may be closed while the fiber is parked
+    weft::detail::RuntimeImpl* rt = entry_.runtime();
+    CallState how = CallState::pending;
+    if (!call_) {
+      call_.emplace(entry_);
+      if (deadline_ns_ > 0) {
+        deadline_.emplace(entry_.fiber(), CallState::timed_out);
+        deadline_->arm(deadline_ns_);
+      }
+    } else {
+      how = call_->rearm();  // a cancel that came since the last wait ended is kept
+    }
+    if (how == CallState::pending) {
+      Sock* s = rt->sockets().get(h);
+      if (!s) {
+        error = wsa::eintr;  // closed by another fiber
+        return false;
+      }
+      weft::detail::IoWaiter waiter(entry_.fiber(), next == Next::write ? UV_WRITABLE : UV_READABLE,
+                                    op, moved);
+      if (auto ec = rt->sockets().wait_add(s, waiter)) {
+        error = Err(ec);
+        return false;
+      }
+      how = call_->wait();
+      if (how == CallState::completed) {
+        if (st->closed || (st->closing && !closing_)) {  // another fiber closed the stream
+          error = wsa::eintr;
+          return false;
+        }
+        return true;
+      }
+    }
+    weft::detail::leave_after_cancel(op, h, moved ? *moved : 0);
+    error = weft::detail::outcome_error(how);
+    return false;
+  }
+  const BlockingEntry& entry() const noexcept { return entry_; }
+
+ private:
+  const BlockingEntry& entry_;
+  std::int64_t deadline_ns_;
+  bool closing_;
+  std::optional<weft::detail::BlockingCall> call_;
+  std::optional<weft::detail::CallDeadline> deadline_;  // ends before the call
+};
 
 // Room in the socket's send queue now (or an error a write will report).
 bool has_room(Sock* s) noexcept {
@@ -437,7 +507,19 @@ constexpr std::size_t kRoomMargin = 16384;
 // written since could have used up that third, the next write finds room — what poll would
 // have said — and no syscall asks. On loopback the send buffer grows to megabytes at once: a
 // poll every hundred 4 KiB records instead of one per record.
+//
+// Not where tcp_notsent_lowat is set (a finite value makes a write fail once that many bytes
+// wait unsent, whatever the room): there every record asks. (Under global TCP memory pressure
+// the kernel may shrink a send buffer at any moment; poll's answer is a snapshot too.)
 bool room_for(StreamState* st, Sock* s, std::size_t plain) noexcept {
+  static const bool may_budget = [] {
+    std::FILE* f = std::fopen("/proc/sys/net/ipv4/tcp_notsent_lowat", "r");
+    if (!f) return false;
+    unsigned long long lowat = 0;
+    const bool read = std::fscanf(f, "%llu", &lowat) == 1;
+    std::fclose(f);
+    return read && lowat >= 0xffffffffull;  // the default: no limit
+  }();
   const std::size_t charge = plain + kRecordCharge;
   if (st->room_changes == s->sndbuf_changes && st->room >= charge) {
     st->room -= charge;
@@ -452,7 +534,7 @@ bool room_for(StreamState* st, Sock* s, std::size_t plain) noexcept {
     socklen_t len = sizeof sndbuf;
     if (::getsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0 && sndbuf > 0) {
       const std::size_t third = static_cast<std::size_t>(sndbuf) / 3;
-      if (third > kRoomMargin + charge) {
+      if (may_budget && third > kRoomMargin + charge) {
         st->room = third - kRoomMargin - charge;
         st->room_changes = s->sndbuf_changes;
       }
@@ -467,7 +549,7 @@ Err gate(const BlockingEntry& entry, StreamState* st, bool need_fiber = true) {
   if (need_fiber) {
     if (auto ec = entry.need_fiber()) return ec;
   }
-  if (!st || st->closed) return wsa::enotsock;
+  if (!st || st->closed || st->closing) return wsa::enotsock;
   SockRef r;
   if (auto ec = weft::detail::sock_lookup(st->sock, r)) return ec;
   if (auto ec = weft::detail::sock_gate(r.s)) return ec;
@@ -481,7 +563,7 @@ void end_after_failed_handshake(StreamState* st) noexcept {
 }
 
 // The handshake, to its end, for a call that `entry` admitted.
-Err run_handshake(const BlockingEntry& entry, StreamState* st) {
+Err run_handshake(Waits& w, StreamState* st) {
   while (!SSL_is_init_finished(st->ssl)) {
     prepare(st);
     int r = SSL_do_handshake(st->ssl);
@@ -498,7 +580,7 @@ Err run_handshake(const BlockingEntry& entry, StreamState* st) {
       return Err(ec);
     }
     Err error;
-    if (!wait_ready(entry, st, next, Op::tls_read, nullptr, error)) return error;
+    if (!w.wait(st, next, Op::tls_read, nullptr, error)) return error;
   }
   return {};
 }
@@ -508,16 +590,21 @@ constexpr std::size_t kRecord = 16384;
 
 // send and send_some: records until `len` bytes are out (all) or the socket has no room for
 // another after the first (send_some).
-Result<std::size_t> send_records(const BlockingEntry& entry, StreamState* st, const void* buf,
-                                 std::size_t len, bool all) {
-  if (st->notify_sent) return wsa::eshutdown;
-  if (auto ec = run_handshake(entry, st)) return ec;
+Result<std::size_t> send_records(Waits& w, StreamState* st, const void* buf, std::size_t len,
+                                 bool all) {
+  if (auto ec = run_handshake(w, st)) return ec;
   const auto* p = static_cast<const char*>(buf);
   std::size_t done = 0;     // plaintext of the call in records wholly on the wire
   std::size_t at_risk = 0;  // done, plus a record encrypted and not yet wholly written
   std::size_t chunk = 0;    // the record under way (or next)
   bool pending = false;     // a record is encrypted and partly (or not) on the wire
+  // What a close of another fiber must know, parked or not: this send has committed bytes.
+  struct AtRisk {
+    StreamState* st;
+    ~AtRisk() { st->write_at_risk = 0; }
+  } mark{st};
   while (done < len) {
+    st->write_at_risk = at_risk;
     Err error;
     if (!pending) {
       Sock* s = sock_of(st);
@@ -528,7 +615,7 @@ Result<std::size_t> send_records(const BlockingEntry& entry, StreamState* st, co
         if (!all && done > 0) break;
         // Nothing of the call committed yet: a cancel here leaves the stream unchanged; after
         // records of its own went out (send), it resets.
-        if (!wait_ready(entry, st, Next::write, Op::tls_write, &at_risk, error)) return error;
+        if (!w.wait(st, Next::write, Op::tls_write, &at_risk, error)) return error;
         continue;
       }
     }
@@ -544,24 +631,38 @@ Result<std::size_t> send_records(const BlockingEntry& entry, StreamState* st, co
     std::error_code ec;
     Next next = classify(st, r, ec);
     if (next == Next::failed) return ec;
-    if (next == Next::closed) return wsa::econnreset;
+    if (next == Next::closed) {
+      st->failed = wsa::econnreset;
+      return wsa::econnreset;
+    }
     pending = true;
     at_risk = done + chunk;
+    st->write_at_risk = at_risk;
     st->room = 0;  // the kernel took only part: what it has free is unknown again
-    if (!wait_ready(entry, st, next, Op::tls_write, &at_risk, error)) return error;
+    if (!w.wait(st, next, Op::tls_write, &at_risk, error)) return error;
   }
   return done;
 }
 
-// The admitted start of every stream call but close.
-template <class F>
-auto admitted(const CancelToken& token, StreamState* st, const void* buf, std::size_t len, F&& f)
-    -> decltype(f(std::declval<BlockingEntry&>())) {
+// The admitted start of every stream call but close: semantics §7a's order — a fiber, the
+// stream and the arguments, the stream's state for this call (`state`), then the hook, stop
+// and token checks.
+template <class State, class F>
+auto admitted(const CancelToken& token, StreamState* st, const void* buf, std::size_t len,
+              State&& state, F&& f) -> decltype(f(std::declval<BlockingEntry&>())) {
   BlockingEntry entry(token);
   if (auto ec = gate(entry, st)) return ec;
   if (!buf && len > 0) return wsa::efault;
+  if (Err ec = state()) return ec;
   if (auto ec = entry.admit()) return ec;
   return f(entry);
+}
+
+Err any_state() noexcept { return {}; }
+
+// A send after shutdown or close_notify: WSAESHUTDOWN.
+Err may_send(const StreamState* st) noexcept {
+  return st->notify_sent ? Err(wsa::eshutdown) : Err();
 }
 
 }  // namespace
@@ -600,6 +701,9 @@ void close_now(StreamState* st) noexcept {
   if (st->closed) return;
   st->closed = true;
   Sock* s = sock_of(st);
+  if (s && st->write_at_risk > 0) s->rt->sockets().reset(s);  // a send of another fiber cut
+  // It never waits: a lingering close (SO_LINGER {1, t>0}) goes on in the background instead.
+  if (s && s->linger_on && s->linger_seconds > 0) (void)weft::set_linger(st->sock, std::nullopt);
   if (s && s->fd >= 0 && s->state == SockState::connected && !st->failed && !st->notify_sent &&
       SSL_is_init_finished(st->ssl) && !(s->linger_on && s->linger_seconds == 0)) {
     // Only into room (as every record); an alert the socket took only part of cuts the
@@ -715,28 +819,34 @@ Result<Stream> Stream::client(const Context& ctx, Socket s, std::string_view ser
 
 Status Stream::handshake(const CancelToken& token) {
   StreamState* st = s_.get();
-  return admitted(token, st, nullptr, 0,
-                  [&](BlockingEntry& entry) -> Status { return run_handshake(entry, st).error(); });
+  return admitted(token, st, nullptr, 0, any_state, [&](BlockingEntry& entry) -> Status {
+    Waits w(entry);
+    return run_handshake(w, st).error();
+  });
 }
 
 Result<std::size_t> Stream::recv(void* buf, std::size_t len, const CancelToken& token) {
   StreamState* st = s_.get();
-  return admitted(token, st, buf, len, [&](BlockingEntry& entry) -> Result<std::size_t> {
-    if (st->tail_read < st->tail.size()) {  // what shutdown() read first
-      std::size_t n = std::min(len, st->tail.size() - st->tail_read);
-      std::memcpy(buf, st->tail.data() + st->tail_read, n);
-      st->tail_read += n;
-      return n;
-    }
-    if (st->peer_closed || len == 0) return std::size_t{0};
-    if (auto ec = run_handshake(entry, st)) return ec;
+  return admitted(token, st, buf, len, any_state, [&](BlockingEntry& entry) -> Result<std::size_t> {
+    if (len == 0) return std::size_t{0};
+    Waits w(entry);
+    if (auto ec = run_handshake(w, st)) return ec;
     for (;;) {
+      // What a shutdown() of another fiber read first, and the end it found: looked at before
+      // every read and after every wait (that shutdown wakes the readers).
+      if (st->tail_read < st->tail.size()) {
+        std::size_t n = std::min(len, st->tail.size() - st->tail_read);
+        std::memcpy(buf, st->tail.data() + st->tail_read, n);
+        st->tail_read += n;
+        return n;
+      }
+      if (st->peer_closed) return std::size_t{0};
       // Nothing buffered and the socket known drained: wait for readiness before reading (a
       // read would only find EAGAIN, at the price of OpenSSL's whole failing read path).
       Sock* s = sock_of(st);
       if (s && s->drained && !SSL_has_pending(st->ssl)) {
         Err error;
-        if (!wait_ready(entry, st, Next::read, Op::tls_read, nullptr, error)) return error;
+        if (!w.wait(st, Next::read, Op::tls_read, nullptr, error)) return error;
       }
       prepare(st);
       std::size_t got = 0;
@@ -750,30 +860,43 @@ Result<std::size_t> Stream::recv(void* buf, std::size_t len, const CancelToken& 
         return std::size_t{0};
       }
       Err error;
-      if (!wait_ready(entry, st, next, Op::tls_read, nullptr, error)) return error;
+      if (!w.wait(st, next, Op::tls_read, nullptr, error)) return error;
     }
   });
 }
 
 Status Stream::send(const void* buf, std::size_t len, const CancelToken& token) {
   StreamState* st = s_.get();
-  return admitted(token, st, buf, len, [&](BlockingEntry& entry) -> Status {
-    auto r = send_records(entry, st, buf, len, true);
-    return r.ok() ? Status{} : Status(r.error());
-  });
+  return admitted(
+      token, st, buf, len, [st] { return may_send(st); },
+      [&](BlockingEntry& entry) -> Status {
+        Waits w(entry);
+        auto r = send_records(w, st, buf, len, true);
+        return r.ok() ? Status{} : Status(r.error());
+      });
 }
 
 Result<std::size_t> Stream::send_some(const void* buf, std::size_t len, const CancelToken& token) {
   StreamState* st = s_.get();
-  return admitted(token, st, buf, len,
-                  [&](BlockingEntry& entry) { return send_records(entry, st, buf, len, false); });
+  return admitted(
+      token, st, buf, len, [st] { return may_send(st); },
+      [&](BlockingEntry& entry) {
+        Waits w(entry);
+        return send_records(w, st, buf, len, false);
+      });
 }
 
 namespace {
 
+// A recv of another fiber parked on the socket looks again: shutdown() took what it waits for
+// (plaintext for the tail, or the end). A spurious wake for a writer, which looks again too.
+void wake_readers(StreamState* st) noexcept {
+  if (Sock* s = sock_of(st)) s->rt->sockets().wake_all(s, CallState::completed);
+}
+
 // Puts close_notify on the wire, waiting (as a call of kind tls_close) until it is. Like a
 // record of data, the alert is made only once the socket has room for it.
-Err send_close_notify(const BlockingEntry& entry, StreamState* st, std::int64_t deadline_ns) {
+Err send_close_notify(Waits& w, StreamState* st) {
   bool room = false;
   while (!st->notify_sent) {
     Err error;
@@ -783,7 +906,7 @@ Err send_close_notify(const BlockingEntry& entry, StreamState* st, std::int64_t 
       if (auto ec = weft::detail::sock_gate(s)) return ec;
       room = has_room(s);
       if (!room) {
-        if (!wait_ready(entry, st, Next::write, Op::tls_close, nullptr, error, deadline_ns)) {
+        if (!w.wait(st, Next::write, Op::tls_close, nullptr, error)) {
           return error;
         }
         continue;
@@ -799,7 +922,7 @@ Err send_close_notify(const BlockingEntry& entry, StreamState* st, std::int64_t 
     std::error_code ec;
     Next next = classify(st, r, ec);
     if (next == Next::failed) return Err(ec);
-    if (!wait_ready(entry, st, next, Op::tls_close, nullptr, error, deadline_ns)) return error;
+    if (!w.wait(st, next, Op::tls_close, nullptr, error)) return error;
   }
   return {};
 }
@@ -808,9 +931,16 @@ Err send_close_notify(const BlockingEntry& entry, StreamState* st, std::int64_t 
 
 Status Stream::shutdown(const CancelToken& token) {
   StreamState* st = s_.get();
-  return admitted(token, st, nullptr, 0, [&](BlockingEntry& entry) -> Status {
+  // Before the handshake's end: WSAENOTCONN. While a send of another fiber has committed
+  // part of its call: WSAEINVAL (close_notify cannot come between its records).
+  auto state = [st]() -> Err {
     if (!SSL_is_init_finished(st->ssl)) return wsa::enotconn;
-    if (auto ec = send_close_notify(entry, st, 0)) return ec;
+    if (st->write_at_risk > 0) return wsa::einval;
+    return {};
+  };
+  return admitted(token, st, nullptr, 0, state, [&](BlockingEntry& entry) -> Status {
+    Waits w(entry);
+    if (auto ec = send_close_notify(w, st)) return ec;
     // The peer's close_notify; what it sends before it is kept for recv.
     std::string chunk(kRecord, '\0');
     while (!st->peer_closed) {
@@ -819,6 +949,7 @@ Status Stream::shutdown(const CancelToken& token) {
       int r = SSL_read_ex(st->ssl, chunk.data(), chunk.size(), &got);
       if (r == 1) {
         st->tail.append(chunk.data(), got);
+        wake_readers(st);
         continue;
       }
       std::error_code ec;
@@ -826,10 +957,11 @@ Status Stream::shutdown(const CancelToken& token) {
       if (next == Next::failed) return ec;
       if (next == Next::closed) {
         st->peer_closed = true;
+        wake_readers(st);
         break;
       }
       Err error;
-      if (!wait_ready(entry, st, next, Op::tls_close, nullptr, error)) return error;
+      if (!w.wait(st, next, Op::tls_close, nullptr, error)) return error;
     }
     return Status{};
   });
@@ -845,7 +977,10 @@ Status Stream::close(const CancelToken& token) {
   auto& table = r.rt->sockets();
   // Calls other fibers have outstanding on the stream end with WSAEINTR; a send that had
   // committed part of its data leaves a cut-off stream, which the peer must see reset.
-  if (table.cancel_waiters_for_close(r.s) == weft::detail::Leaves::reset) table.reset(r.s);
+  // So does a send that readiness had woken and that has not run since (no longer parked).
+  if (table.cancel_waiters_for_close(r.s) == weft::detail::Leaves::reset || st->write_at_risk > 0) {
+    table.reset(r.s);
+  }
   const bool can_notify = r.s->fd >= 0 && r.s->state == SockState::connected && !st->failed &&
                           !st->notify_sent && SSL_is_init_finished(st->ssl) &&
                           !(r.s->linger_on && r.s->linger_seconds == 0);
@@ -866,7 +1001,11 @@ Status Stream::close(const CancelToken& token) {
         weft::detail::RuntimeImpl::now_ns() +
         std::chrono::duration_cast<std::chrono::nanoseconds>(st->ctx->close_timeout).count();
     st->closing = true;
-    Err ec = send_close_notify(entry, st, std::max<std::int64_t>(deadline, 1));
+    Err ec;
+    {
+      Waits w(entry, std::max<std::int64_t>(deadline, 1), true);
+      ec = send_close_notify(w, st);
+    }  // the call ends before the socket's close, which may linger (a blocking call of its own)
     st->closing = false;
     // Ended by a cancel, a deadline of its token or scope, or a stop: the table has reset the
     // connection, and the stream stays open for close alone (as a lingering close's, §3). Its
@@ -876,10 +1015,17 @@ Status Stream::close(const CancelToken& token) {
     if ((ec.is(wsa::eintr) || ec.is(wsa::etimedout) || ec.is(wsa::enetdown)) && !bound_passed) {
       return ec;
     }
+    // OpenSSL could not make the alert (a record of a send it holds): the stream is cut.
+    if (ec && ec.error().category() == category()) {
+      if (Sock* s = sock_of(st)) s->rt->sockets().reset(s);
+    }
   }
-  st->closed = true;
   if (Sock* s = sock_of(st); s && s->state == SockState::connected) absorb_queued(st);
-  return weft::close(st->sock, token);
+  // The socket's close may linger (SO_LINGER {1, t>0}) and be cancelled: then the handle, and
+  // the stream with it, stays open for another close.
+  Status closed = weft::close(st->sock, token);
+  if (closed.ok() || closed.error() == wsa::enotsock) st->closed = true;
+  return closed;
 }
 
 Socket Stream::socket() const noexcept { return s_ ? s_->sock : Socket::invalid; }

@@ -10,7 +10,14 @@
 //
 // A stream may have one fiber receiving and another sending at the same time (OpenSSL runs
 // between their waits, never during one). It belongs to the runtime of its socket and is used
-// from that runtime's fibers.
+// from that runtime's fibers. Destroying a stream, or moving another onto it, while a call of
+// another fiber is under way on it is a programming error (as for the primitives of
+// weft/sync.hpp): close it, which ends those calls with WSAEINTR, and join those fibers first.
+//
+// A call is one blocking call from its first wait to its end: a cancel, a deadline or a stop
+// that comes while the fiber runs OpenSSL between two waits is kept and ends the next wait,
+// unless the call completes first. TLS 1.2 renegotiation is refused (it would make a recv
+// write and a send read).
 //
 // Errors: the socket's own ("wsa": WSAECONNRESET, WSAECONNABORTED after a reset, ...), and,
 // for what is not a socket failure — a certificate that does not verify, a name that does not
@@ -54,7 +61,8 @@ struct StreamState;
 
 // A configuration shared by many streams (OpenSSL's SSL_CTX): certificates, verification,
 // ALPN, and the session cache that lets a client resume a session with a server it has spoken
-// to (TLS 1.3 tickets, TLS 1.2 sessions). Cheap to copy (the copies share it); safe to use
+// to (TLS 1.3 tickets, TLS 1.2 sessions; the newest per server name and address, for up to
+// 1,024 servers). Cheap to copy (the copies share it); safe to use
 // from any thread.
 class WEFT_API Context {
  public:
@@ -130,8 +138,10 @@ class WEFT_API Stream {
   Result<std::size_t> send_some(const void* buf, std::size_t len, const CancelToken& token = {});
 
   // Sends close_notify and waits for the peer's. Plaintext the peer sent before its
-  // close_notify is kept: recv returns it, then 0. Later sends fail WSAESHUTDOWN.
-  // Errors: WSAENOTCONN (the handshake has not completed), WSAECONNRESET.
+  // close_notify is kept: recv returns it (a recv of another fiber too), then 0. Later sends
+  // fail WSAESHUTDOWN. Errors: WSAENOTCONN (the handshake has not completed), WSAEINVAL (a
+  // send of another fiber is under way and has committed part of its data: close_notify
+  // cannot come between its records), WSAECONNRESET.
   // Cancellation: returns WSAEINTR; the connection is reset (RST).
   Status shutdown(const CancelToken& token = {});
 

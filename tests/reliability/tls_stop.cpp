@@ -100,7 +100,9 @@ TEST(TlsStopFault, AHandshakeFloodStoppedMidwayEndsEveryCallWithWsaenetdownAndLe
                           while (!server_gone.load()) {
                             auto s = socket(AF_INET, SOCK_STREAM);
                             if (!s.ok()) return;
-                            if (!connect(*s, Address::loopback_v4(port.load())).ok()) {
+                            // Bounded: once the server stops accepting, its full backlog drops
+                            // SYNs, and the kernel's own connect timeout is minutes.
+                            if (!connect(*s, Address::loopback_v4(port.load()), 200ms).ok()) {
                               (void)close(*s);
                               (void)this_fiber::sleep_for(1ms);
                               continue;

@@ -314,6 +314,17 @@ TEST(TlsCancelRaces, ASendCancelledMidwayResetsAndNoByteIsDuplicated) {
     while (joined.error() == wsa::eintr) joined = join(*connector);
     EXPECT_TRUE(joined.ok()) << joined.error().message();
   });
+  // A canceller of the same runtime: whenever it runs the sender is blocked or ready, so its
+  // cancels land (every third time it runs, so that sends also complete); and one on another
+  // thread, whose cancels land at any moment.
+  (void)rt.spawn([&] {
+    for (unsigned i = 0; !finished.load(); ++i) {
+      if (FiberId f = sender_id.load(); f != FiberId::none && i % 3 == 0) {
+        (void)cancel_blocking_call(f);
+      }
+      this_fiber::yield();
+    }
+  });
   std::thread runner([&] { ASSERT_TRUE(rt.run().ok()); });
   std::thread canceller([&] {
     while (!finished.load()) {
