@@ -644,9 +644,9 @@ Result<std::size_t> send_records(Waits& w, StreamState* st, const void* buf, std
   return done;
 }
 
-// The admitted start of every stream call but close: semantics §7a's order — a fiber, the
-// stream and the arguments, the stream's state for this call (`state`), then the hook, stop
-// and token checks.
+// How every stream call starts (the stream's last call has a start of its own, below):
+// semantics §7a's order — a fiber, the stream and the arguments, the stream's state for this
+// call (`state`), then the hook, stop and token checks.
 template <class State, class F>
 auto admitted(const CancelToken& token, StreamState* st, const void* buf, std::size_t len,
               State&& state, F&& f) -> decltype(f(std::declval<BlockingEntry&>())) {
