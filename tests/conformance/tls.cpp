@@ -78,6 +78,20 @@ void wait_drained(Socket s) {
   ADD_FAILURE() << "the blocked call never read what arrived";
 }
 
+// Runs `call` in a fiber of its own and cancels it once it is blocked — after `meanwhile`,
+// which runs first (a peer's step the call waits through); returns what the call returned.
+template <class F, class G = void (*)()>
+auto cancelled_while_blocked(
+    F call, G meanwhile = [] {}) -> decltype(call()) {
+  std::optional<decltype(call())> result;
+  auto f = spawn([&] { result.emplace(call()); });
+  this_fiber::yield();  // it blocks
+  meanwhile();
+  EXPECT_TRUE(cancel_blocking_call(*f).ok());
+  EXPECT_TRUE(join(*f).ok());
+  return result.value_or(wsa::einval);
+}
+
 // Receives exactly n bytes of plaintext.
 std::string recv_n(tls::Stream& st, std::size_t n) {
   std::string out;
@@ -154,12 +168,12 @@ TEST_F(Tls, ACancelledHandshakeResumesWhereItStopped) {
     PyTlsPeer peer = PyTlsPeer::server();
     tls::Context ctx = client_context();
     tls::Stream st = connect_stream(ctx, peer.port());
-    Status first = wsa::einval;
-    auto h = spawn([&] { first = st.handshake(); });
-    EXPECT_EQ(peer.cmd("hold_flight").rfind("ok held", 0), 0u);
-    wait_drained(st.socket());  // the half flight is in OpenSSL's buffer
-    ASSERT_TRUE(cancel_blocking_call(*h).ok());
-    ASSERT_TRUE(join(*h).ok());
+    Status first =
+        cancelled_while_blocked([&] { return st.handshake(); },
+                                [&] {
+                                  EXPECT_EQ(peer.cmd("hold_flight").rfind("ok held", 0), 0u);
+                                  wait_drained(st.socket());  // half the flight in
+                                });
     EXPECT_EQ(first.error(), wsa::eintr);
     EXPECT_FALSE(st.handshake_done());
     peer.post("release");
@@ -180,15 +194,13 @@ TEST_F(Tls, ACancelledRecvKeepsAHalfReceivedRecord) {
     PyTlsPeer peer = PyTlsPeer::server();
     tls::Context ctx = client_context();
     tls::Stream st = handshaken(ctx, peer);
-    Result<std::size_t> got = wsa::einval;
-    auto r = spawn([&] {
-      char b[64];
-      got = st.recv(b, sizeof b);
-    });
-    EXPECT_EQ(peer.cmd("send_cut 3000").rfind("ok held", 0), 0u);
-    wait_drained(st.socket());
-    ASSERT_TRUE(cancel_blocking_call(*r).ok());
-    ASSERT_TRUE(join(*r).ok());
+    char b[64];
+    Result<std::size_t> got =
+        cancelled_while_blocked([&] { return st.recv(b, sizeof b); },
+                                [&] {
+                                  EXPECT_EQ(peer.cmd("send_cut 3000").rfind("ok held", 0), 0u);
+                                  wait_drained(st.socket());
+                                });
     EXPECT_EQ(got.error(), wsa::eintr);
     EXPECT_EQ(peer.cmd("release"), "ok");
     EXPECT_EQ(recv_n(st, 3000), tls_pattern(0, 3000));  // whole, in order
@@ -204,15 +216,9 @@ TEST_F(Tls, ASendCancelledBeforeItCommittedLeavesTheStreamUnchanged) {
     tls::Stream st = handshaken(ctx, peer);
     std::size_t queued = test::fill_tls(st);
     ASSERT_GT(queued, 0u);
-    Status sent = wsa::einval;
-    auto s = spawn([&] {
-      std::string tail = tls_pattern(queued, 100);
-      sent = st.send(tail.data(), tail.size());
-    });
-    this_fiber::yield();  // it waits for room
-    ASSERT_TRUE(cancel_blocking_call(*s).ok());
-    ASSERT_TRUE(join(*s).ok());
-    EXPECT_EQ(sent.error(), wsa::eintr);
+    std::string tail = tls_pattern(queued, 100);
+    Status sent = cancelled_while_blocked([&] { return st.send(tail.data(), tail.size()); });
+    EXPECT_EQ(sent.error(), wsa::eintr);  // it was waiting for room
     // Unchanged: the peer reads what was queued, then what comes next, in order.
     peer.post("recv " + std::to_string(queued + 100));
     std::string next = tls_pattern(queued, 100);
@@ -221,11 +227,7 @@ TEST_F(Tls, ASendCancelledBeforeItCommittedLeavesTheStreamUnchanged) {
     // And send_some, cancelled the same way, leaves it unchanged too.
     const std::size_t base = queued + 100;
     const std::size_t more = test::fill_tls(st, base);
-    Result<std::size_t> some = wsa::einval;
-    auto s2 = spawn([&] { some = st.send_some("x", 1); });
-    this_fiber::yield();
-    ASSERT_TRUE(cancel_blocking_call(*s2).ok());
-    ASSERT_TRUE(join(*s2).ok());
+    Result<std::size_t> some = cancelled_while_blocked([&] { return st.send_some("x", 1); });
     EXPECT_EQ(some.error(), wsa::eintr);
     peer.post("recv " + std::to_string(more + 50));
     std::string last = tls_pattern(base + more, 50);
@@ -243,12 +245,8 @@ TEST_F(Tls, ASendCancelledAfterItCommittedResetsAndThePeerReadsWholeRecords) {
     tls::Context ctx = client_context();
     tls::Stream st = handshaken(ctx, peer);
     std::string big = tls_pattern(0, 4 << 20);
-    Status sent = wsa::einval;
-    auto s = spawn([&] { sent = st.send(big.data(), big.size()); });
-    this_fiber::yield();  // part went out, then it waits
-    ASSERT_TRUE(cancel_blocking_call(*s).ok());
-    ASSERT_TRUE(join(*s).ok());
-    EXPECT_EQ(sent.error(), wsa::eintr);
+    Status sent = cancelled_while_blocked([&] { return st.send(big.data(), big.size()); });
+    EXPECT_EQ(sent.error(), wsa::eintr);  // part went out, then it waited
     std::string end = peer.cmd("read_to_end");
     ASSERT_EQ(end.rfind("ok reset ", 0), 0u) << end;
     EXPECT_EQ(end.substr(end.size() - 2), " 1") << end;  // a prefix of what was sent
@@ -283,11 +281,7 @@ TEST_F(Tls, ACancelledShutdownResets) {
     PyTlsPeer peer = PyTlsPeer::server();
     tls::Context ctx = client_context();
     tls::Stream st = handshaken(ctx, peer);
-    Status done = wsa::einval;
-    auto s = spawn([&] { done = st.shutdown(); });
-    this_fiber::yield();
-    ASSERT_TRUE(cancel_blocking_call(*s).ok());
-    ASSERT_TRUE(join(*s).ok());
+    Status done = cancelled_while_blocked([&] { return st.shutdown(); });
     EXPECT_EQ(done.error(), wsa::eintr);
     EXPECT_EQ(peer.cmd("read_to_end"), "ok close_notify 0 1");  // sent before the wait
     EXPECT_EQ(peer.cmd("send 10").rfind("error", 0), 0u);       // then reset
@@ -408,14 +402,8 @@ TEST_F(Tls, PortableModeResetsAfterACancelledRecv) {
         PyTlsPeer peer = PyTlsPeer::server();
         tls::Context ctx = client_context();
         tls::Stream st = handshaken(ctx, peer);
-        Result<std::size_t> got = wsa::einval;
-        auto r = spawn([&] {
-          char b[8];
-          got = st.recv(b, sizeof b);
-        });
-        this_fiber::yield();
-        ASSERT_TRUE(cancel_blocking_call(*r).ok());
-        ASSERT_TRUE(join(*r).ok());
+        char b8[8];
+        Result<std::size_t> got = cancelled_while_blocked([&] { return st.recv(b8, sizeof b8); });
         EXPECT_EQ(got.error(), wsa::eintr);
         EXPECT_EQ(peer.cmd("read_to_end"), "ok reset 0 1");
         char b[4];
@@ -433,11 +421,9 @@ TEST_F(Tls, PortableModeResetsAfterACancelledHandshake) {
         PyTlsPeer peer = PyTlsPeer::server();
         tls::Context ctx = client_context();
         tls::Stream st = connect_stream(ctx, peer.port());
-        Status h = wsa::einval;
-        auto f = spawn([&] { h = st.handshake(); });
-        EXPECT_EQ(peer.cmd("hold_flight").rfind("ok held", 0), 0u);
-        ASSERT_TRUE(cancel_blocking_call(*f).ok());
-        ASSERT_TRUE(join(*f).ok());
+        Status h = cancelled_while_blocked(
+            [&] { return st.handshake(); },
+            [&] { EXPECT_EQ(peer.cmd("hold_flight").rfind("ok held", 0), 0u); });
         EXPECT_EQ(h.error(), wsa::eintr);
         EXPECT_EQ(st.handshake().error(), wsa::econnaborted);
         EXPECT_TRUE(st.close().ok());
