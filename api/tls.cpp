@@ -26,9 +26,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <optional>
-#include <unordered_map>
 
 #include <arpa/inet.h>
 #include <poll.h>
@@ -36,12 +34,10 @@
 
 namespace weft::tls {
 
-using weft::detail::Attempt;
 using weft::detail::BlockingEntry;
 using weft::detail::CallState;
 using weft::detail::Err;
 using weft::detail::Op;
-using weft::detail::Parked;
 using weft::detail::Sock;
 using weft::detail::SockRef;
 using weft::detail::SockState;
@@ -49,12 +45,6 @@ using weft::detail::SockState;
 using detail::ContextState;
 using detail::openssl_error;
 using detail::StreamState;
-
-// --- errors ----------------------------------------------------------------------------------
-
-// --- contexts --------------------------------------------------------------------------------
-
-// --- streams ---------------------------------------------------------------------------------
 
 namespace {
 
