@@ -243,6 +243,9 @@ TEST(TlsCancelRaces, ASendCancelledMidwayResetsAndNoByteIsDuplicated) {
   Runtime rt;
   Address addr;
   Fd listener = test::posix_listener(addr);
+  // A small window at the peer: with 8 KiB of send buffer, no send of 20 KB or more fits at
+  // once, so each one waits, and the same-runtime canceller below runs while it does.
+  test::set_small_buffers(listener.get());
   std::atomic<FiberId> sender_id{FiberId::none};
   std::atomic<long> attempts{0};
   std::atomic<bool> done{false}, finished{false};
@@ -287,7 +290,7 @@ TEST(TlsCancelRaces, ASendCancelledMidwayResetsAndNoByteIsDuplicated) {
       ASSERT_TRUE(h.ok()) << h.error().message();
       std::uint64_t sent = 0;
       for (int i = 0; i < 200 && !done.load(); ++i) {
-        buf = tls_pattern(sent, 1 + rng() % 40000);
+        buf = tls_pattern(sent, 20000 + rng() % 20000);
         Status r = st->send(buf.data(), buf.size());
         if (r.ok()) {
           sent += buf.size();
