@@ -66,13 +66,7 @@ TEST(CancelRaces, RecvDeliversEveryByteExactlyOnceInOrder) {
         consumed.store(received, std::memory_order_release);
       }
     });
-    // The same-runtime canceller: whenever it runs, the reader is blocked or ready.
-    while (!done.load()) {
-      Status c = cancel_blocking_call(*reader);
-      if (!c.ok() && c.error() != wsa::einval) bad_replies.fetch_add(1);
-      attempts.fetch_add(1, std::memory_order_relaxed);
-      this_fiber::yield();
-    }
+    test::cancel_from_this_runtime(*reader, done, attempts, bad_replies);
     ASSERT_TRUE(join(*reader).ok());
     EXPECT_TRUE(close(*s).ok());
   });

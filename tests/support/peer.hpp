@@ -3,10 +3,12 @@
 // instead of hanging it.
 #pragma once
 
+#include <weft/fiber_id.hpp>
 #include <weft/net.hpp>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -66,6 +68,10 @@ inline bool posix_readable(int fd, int timeout_ms = 5000) {
 // Like posix_readable, but from a fiber: the runtime's thread keeps running its loop (and so
 // its own callbacks) while the test waits.
 inline bool posix_readable_from_fiber(int fd, int timeout_ms);
+
+// (Defined below, after weft/fiber.hpp.)
+inline void cancel_from_this_runtime(FiberId f, const std::atomic<bool>& done,
+                                     std::atomic<long>& attempts, std::atomic<long>& bad_replies);
 
 inline Fd posix_accept(int listener, int timeout_ms = 5000) {
   if (!posix_readable(listener, timeout_ms)) return Fd{};
@@ -176,7 +182,22 @@ inline std::size_t fill_send_buffer(Socket s) {
 
 }  // namespace weft::test
 
+#include <weft/cancel.hpp>
 #include <weft/fiber.hpp>
+
+// The same-runtime canceller of the race tests: cancels fiber f's call each time it runs —
+// then f is blocked or ready, never mid-call — until `done`; counts the attempts, and the
+// replies that are neither 0 nor WSAEINVAL (none is allowed).
+inline void weft::test::cancel_from_this_runtime(FiberId f, const std::atomic<bool>& done,
+                                                 std::atomic<long>& attempts,
+                                                 std::atomic<long>& bad_replies) {
+  while (!done.load()) {
+    Status c = cancel_blocking_call(f);
+    if (!c.ok() && c.error() != wsa::einval) bad_replies.fetch_add(1);
+    attempts.fetch_add(1, std::memory_order_relaxed);
+    this_fiber::yield();
+  }
+}
 
 inline bool weft::test::posix_readable_from_fiber(int fd, int timeout_ms) {
   for (int waited = 0; waited <= timeout_ms; waited += 5) {
