@@ -10,9 +10,11 @@
 #include <weft/fiber.hpp>
 #include <weft/fiber_group.hpp>
 #include <weft/fiber_id.hpp>
+#include <weft/fs.hpp>
 #include <weft/hooks.hpp>
 #include <weft/log.hpp>
 #include <weft/net.hpp>
+#include <weft/offload.hpp>
 #include <weft/runtime.hpp>
 #include <weft/runtime_group.hpp>
 #include <weft/signal.hpp>

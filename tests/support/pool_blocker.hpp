@@ -1,5 +1,6 @@
 // Test helper: occupies every thread of libuv's thread pool (one per process) until
-// destroyed, so that a pool request made meanwhile (a resolve) waits in the pool's queue.
+// destroyed, so that a pool request made meanwhile (a resolve, a file call, an offload) waits
+// in the pool's queue.
 #pragma once
 
 #include <uv.h>
@@ -27,7 +28,8 @@ struct PoolBlocker {
     return static_cast<std::size_t>(n > 0 ? n : 4);
   }
 
-  PoolBlocker() : works(pool_threads()) {
+  // Holds `threads` threads of the pool (all of them by default).
+  explicit PoolBlocker(std::size_t threads = pool_threads()) : works(threads) {
     uv_loop_init(&loop);
     for (auto& w : works) {
       w.data = this;
