@@ -48,6 +48,10 @@ REQUIRED = {
                  "values": ["weft_cpu_us_per_round_trip", "floor_cpu_us_per_round_trip"]},
     "tls_handshake": {"ratios": ["weft_over_floor", "weft_over_asio", "weft_cpu_over_floor_cpu"],
                       "values": ["weft_cpu_us_per_handshake", "floor_cpu_us_per_handshake"]},
+    "file_read": {"ratios": ["weft_over_libuv", "weft_cpu_over_libuv_cpu"],
+                  "values": ["weft_p50_ns", "weft_p99_ns", "libuv_p50_ns", "libuv_p99_ns",
+                             "weft_cpu_ns_per_read", "libuv_cpu_ns_per_read"]},
+    "offload": {"ratios": ["weft_over_libuv", "weft_p99_over_libuv_p99"]},
 }
 
 # Produced only on a machine with two cores or more: then required.

@@ -26,6 +26,8 @@ const std::vector<FigureEntry>& figure_table() {
       {"echo_threads", figure_echo_threads},
       {"tls_echo", figure_tls_echo},
       {"tls_handshake", figure_tls_handshake},
+      {"file_read", figure_file_read},
+      {"offload", figure_offload},
       {"fiber_memory", figure_fiber_memory},
       {"scale", figure_scale},
   };

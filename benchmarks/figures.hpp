@@ -67,6 +67,14 @@ Figure figure_echo_threads(const Config& cfg);
 Figure figure_tls_echo(const Config& cfg);
 Figure figure_tls_handshake(const Config& cfg);
 
+// figures_pool.cpp: files and offload on libuv's thread pool, against libuv's own requests.
+Figure figure_file_read(const Config& cfg);
+Figure figure_offload(const Config& cfg);
+// --pool NAME OPS: OPS operations (a multiple of 100) of one of their contenders
+// (weft_offload, libuv_offload, weft_file_read, libuv_file_read), alone in this process: for
+// counting its instructions per operation under cachegrind (benchmarks/instructions.py).
+int run_pool(const std::string& name, const std::string& ops);
+
 // figures_memory.cpp: memory per fiber, and the most fibers at once.
 Figure figure_fiber_memory(const Config& cfg);
 Figure figure_scale(const Config& cfg);

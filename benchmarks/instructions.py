@@ -25,9 +25,18 @@ The fast path (figure recv_ready): each contender runs alone in its process
 in the kernel, which cachegrind does not count: weft's figure less the raw call's is what
 weft adds to each call in user space.
 
+The pool figures (offload, file_read): each contender runs alone in its process
+(`weft-bench --pool NAME OPS`) for P1 and then P2 operations — round trips of an empty
+offload, or 4 KiB preads of a cached file from 100 readers — and (Ir(P2) - Ir(P1)) / (P2 - P1)
+is its instructions per operation. Every thread of the process is counted: the loop's and the
+pool's. How long libuv's loop spins in its async handler for the pool thread that woke it, and
+how often a pool thread finds its queue empty and sleeps, follow the threads' timing, which
+valgrind (one thread at a time) sets differently from a real run: the offload counts move by
+10-15% between runs, the file_read counts by about 2%.
+
 usage: instructions.py WEFT-BENCH [--json FILE] [--rounds R1,R2] [--only NAME[,NAME...]]
 (--only: some of echo, echo_1conn_64B, echo_100conn_4KiB, echo_1conn_4KiB, tls_echo,
-tls_handshake, fast_path; all by default)
+tls_handshake, fast_path, offload, file_read; all by default)
 """
 import json
 import re
@@ -51,6 +60,10 @@ TLS_CONNECTIONS, TLS_SIZE = 100, 4096  # tls_echo's shape
 TLS_ROUNDS = (20, 100)  # fewer than the echo shapes': a TLS round trip costs ~30x as much
 TLS_HANDSHAKES = (20, 100)
 TLS_GOAL = 1.1  # weft at most 1.1x the floor's instructions per round trip (docs/benchmarks.md)
+# The pool figures and their contenders (weft-bench --pool NAME OPS): (figure, weft's, libuv's).
+POOL = [("offload", "weft_offload", "libuv_offload"),
+        ("file_read", "weft_file_read", "libuv_file_read")]
+POOL_OPS = (2000, 10000)
 
 
 def drive(port: int, connections: int, size: int, rounds: int) -> None:
@@ -169,13 +182,21 @@ def count_fast(bench: str, name: str, batches: int, work: str) -> int:
     return total(name, p.returncode, p.stderr, out)
 
 
+def count_pool(bench: str, name: str, ops: int, work: str) -> int:
+    out = f"{work}/cg.pool.{name}.{ops}"
+    p = subprocess.run(cachegrind(out, [bench, "--pool", name, str(ops)]),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    return total(name, p.returncode, p.stderr, out)
+
+
 def main() -> int:
     args = sys.argv[1:]
     if not args or args[0].startswith("-"):
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
     bench, json_path, r1, r2 = args[0], None, 50, 250
-    known = [figure for figure, _, _ in SHAPES] + ["tls_echo", "tls_handshake", "fast_path"]
+    known = [figure for figure, _, _ in SHAPES] + ["tls_echo", "tls_handshake", "fast_path"] + \
+        [figure for figure, _, _ in POOL]
     only = set(known)
     i = 1
     while i < len(args):
@@ -199,7 +220,9 @@ def main() -> int:
         return 0
     shapes = {}
     fast = {}
+    pool = {}
     b1, b2 = FAST_BATCHES
+    p1, p2 = POOL_OPS
     with tempfile.TemporaryDirectory() as work:
         for figure, connections, size in SHAPES:
             if figure not in only:
@@ -238,6 +261,15 @@ def main() -> int:
             for name in FAST:
                 lo, hi = count_fast(bench, name, b1, work), count_fast(bench, name, b2, work)
                 fast[name] = (hi - lo) / ((b2 - b1) * 1000)
+        for figure, weft, libuv in POOL:
+            if figure not in only:
+                continue
+            per_op = {}
+            for name in (weft, libuv):
+                lo, hi = count_pool(bench, name, p1, work), count_pool(bench, name, p2, work)
+                per_op[name] = (hi - lo) / (p2 - p1)
+            pool[figure] = {"instructions_per_op": per_op,
+                            "weft_over_libuv": per_op[weft] / per_op[libuv]}
     doc = {"rounds": [r1, r2], "shapes": shapes}
     echo_shapes = {k: v for k, v in shapes.items() if not k.startswith("tls_")}
     if echo_shapes:
@@ -290,6 +322,17 @@ def main() -> int:
         print(f"  weft adds {added['recv']:.0f} per recv and {added['send']:.0f} per send")
         doc.update({"fast_path_instructions_per_call": fast,
                     "fast_path_weft_added_per_call": added, "fast_path_batches": [b1, b2]})
+    if pool:
+        print(f"\ninstructions per operation of the pool figures (cachegrind Ir, every thread: "
+              f"the loop's and the pool's; {p1} and {p2} operations)")
+        for figure, weft, libuv in POOL:
+            if figure not in pool:
+                continue
+            got = pool[figure]["instructions_per_op"]
+            print(f"  {figure}")
+            for name in (weft, libuv):
+                print(f"    {name:16s} {got[name]:10.0f}   {got[name] / got[libuv]:.2f}x libuv")
+        doc.update({"pool_instructions": pool, "pool_ops": [p1, p2]})
     if json_path:
         with open(json_path, "w") as f:
             json.dump(doc, f, indent=1)

@@ -29,7 +29,9 @@ void usage() {
   std::puts("usage: weft-bench [--quick] [--json FILE] [--plot DIR] [--only NAME[,NAME...]]\n"
             "       weft-bench --serve-echo weft|libuv|asio_callbacks|asio_spawn\n"
             "       weft-bench --serve-tls-echo weft|floor|asio|go|tokio\n"
-            "       weft-bench --fast-path syscall_recv|weft_recv|syscall_send|weft_send BATCHES");
+            "       weft-bench --fast-path syscall_recv|weft_recv|syscall_send|weft_send BATCHES\n"
+            "       weft-bench --pool weft_offload|libuv_offload|weft_file_read|libuv_file_read "
+            "OPS");
 }
 
 // Whether `name` is a command on PATH.
@@ -181,6 +183,8 @@ int main(int argc, char** argv) {
       return serve_tls_echo(argv[++i]);
     } else if (a == "--fast-path" && i + 2 < argc) {
       return run_fast_path(argv[i + 1], argv[i + 2]);
+    } else if (a == "--pool" && i + 2 < argc) {
+      return run_pool(argv[i + 1], argv[i + 2]);
     } else if (a == "-h" || a == "--help") {
       usage();
       return 0;
