@@ -1,12 +1,23 @@
 #include <weft/net.hpp>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 
 namespace weft {
+
+namespace {
+
+// Where sun_path starts, and its size (108 bytes on Linux).
+constexpr std::size_t kPathOffset = offsetof(sockaddr_un, sun_path);
+constexpr std::size_t kPathSize = sizeof(sockaddr_un::sun_path);
+
+}  // namespace
 
 Address::Address() noexcept : storage_{}, len_(0) {}
 
@@ -31,6 +42,23 @@ Result<Address> Address::parse(std::string_view host, std::uint16_t port) {
   return wsa::einval;
 }
 
+Result<Address> Address::unix_path(std::string_view path) {
+  // A filesystem path keeps room for its terminating NUL, which the kernel counts in the
+  // length it reports (getsockname, accept); an abstract name is delimited by its length
+  // alone and may fill sun_path. An abstract name with nothing after its lead is refused
+  // like an empty path.
+  const bool abstract = !path.empty() && path.front() == '\0';
+  if (path.size() < (abstract ? 2u : 1u)) return wsa::einval;
+  if (path.find('\0', 1) != std::string_view::npos) return wsa::einval;
+  if (path.size() > (abstract ? kPathSize : kPathSize - 1)) return wsa::einval;
+  Address a;
+  auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
+  un->sun_family = AF_UNIX;
+  std::memcpy(un->sun_path, path.data(), path.size());
+  a.len_ = static_cast<socklen_t>(kPathOffset + path.size() + (abstract ? 0 : 1));
+  return a;
+}
+
 Result<Address> Address::from_sockaddr(const sockaddr* sa, socklen_t len) {
   if (!sa || len < static_cast<socklen_t>(sizeof(sa_family_t))) return wsa::efault;
   Address a;
@@ -44,6 +72,26 @@ Result<Address> Address::from_sockaddr(const sockaddr* sa, socklen_t len) {
     if (len < static_cast<socklen_t>(sizeof(sockaddr_in6))) return wsa::efault;
     std::memcpy(&a.storage_, sa, sizeof(sockaddr_in6));
     a.len_ = sizeof(sockaddr_in6);
+    return a;
+  }
+  if (sa->sa_family == AF_UNIX) {
+    // The kernel gives the family alone for an unnamed socket, a filesystem path with or
+    // without its NUL (and whatever the buffer held after it), and an abstract name by its
+    // length. A filesystem path is kept in one form, NUL-terminated and zeroed after, so
+    // that equal paths compare equal however they were reported.
+    const std::size_t bytes =
+        std::min<std::size_t>(static_cast<std::size_t>(len), sizeof(sockaddr_un));
+    std::memcpy(&a.storage_, sa, bytes);
+    auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
+    if (bytes <= kPathOffset) {
+      a.len_ = static_cast<socklen_t>(kPathOffset);  // unnamed
+    } else if (un->sun_path[0] != '\0') {
+      const std::size_t n = ::strnlen(un->sun_path, bytes - kPathOffset);
+      std::memset(un->sun_path + n, 0, sizeof a.storage_ - kPathOffset - n);
+      a.len_ = static_cast<socklen_t>(kPathOffset + n + 1);
+    } else {
+      a.len_ = static_cast<socklen_t>(bytes);  // abstract
+    }
     return a;
   }
   return wsa::eafnosupport;
@@ -81,7 +129,16 @@ std::uint16_t Address::port() const noexcept {
   return 0;
 }
 
+std::string Address::unix_path_name() const {
+  if (family() != AF_UNIX || len_ <= kPathOffset) return {};
+  const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
+  std::size_t n = len_ - kPathOffset;
+  if (un->sun_path[0] != '\0') n = ::strnlen(un->sun_path, n);  // without its NUL
+  return std::string(un->sun_path, n);
+}
+
 std::string Address::host() const {
+  if (family() == AF_UNIX) return unix_path_name();
   char buf[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
@@ -95,6 +152,13 @@ std::string Address::host() const {
 std::string Address::to_string() const {
   if (family() == AF_INET6) return "[" + host() + "]:" + std::to_string(port());
   if (family() == AF_INET) return host() + ":" + std::to_string(port());
+  if (family() == AF_UNIX) {
+    std::string path = unix_path_name();
+    if (path.empty()) return "(unnamed)";
+    // An abstract name is shown as Linux shows it in /proc/net/unix: '@' for each NUL.
+    if (path.front() == '\0') std::replace(path.begin(), path.end(), '\0', '@');
+    return path;
+  }
   return "(none)";
 }
 

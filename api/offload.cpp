@@ -86,6 +86,9 @@ CallState pool_run(BlockingCall& call, std::unique_ptr<PoolJob>& job) noexcept {
   }
   while (!p->done) f->rt->suspend();  // other wake-ups before the job's end are absorbed
   p->~PoolSlot();
+  // A cancel that won the word but lost the job stays a request: a call that goes on to wait
+  // for something else (sendfile) ends at its next wait, as if the cancel had come after.
+  if (how != CallState::completed) f->slot->word.complete_over(f->gen(), how);
   return CallState::completed;
 }
 

@@ -20,10 +20,11 @@ using detail::SockState;
 Result<Socket> socket(int family, int type, int protocol) {
   detail::RuntimeImpl* rt = detail::tls_runtime;
   if (!rt) return wsa::einval;
-  if (family != AF_INET && family != AF_INET6) return wsa::eafnosupport;
-  if (type != SOCK_STREAM && type != SOCK_DGRAM) return wsa::einval;
-  if (protocol != 0 && !(type == SOCK_STREAM && protocol == IPPROTO_TCP) &&
-      !(type == SOCK_DGRAM && protocol == IPPROTO_UDP)) {
+  if (family != AF_INET && family != AF_INET6 && family != AF_UNIX) return wsa::eafnosupport;
+  const bool seqpacket = type == SOCK_SEQPACKET && family == AF_UNIX;
+  if (type != SOCK_STREAM && type != SOCK_DGRAM && !seqpacket) return wsa::einval;
+  if (protocol != 0 && (family == AF_UNIX || !((type == SOCK_STREAM && protocol == IPPROTO_TCP) ||
+                                               (type == SOCK_DGRAM && protocol == IPPROTO_UDP)))) {
     return wsa::einval;
   }
   int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
@@ -46,7 +47,7 @@ Status listen(Socket h, int backlog) {
   SockRef r;
   if (auto ec = detail::sock_lookup(h, r)) return ec;
   if (auto ec = detail::sock_gate(r.s)) return ec;
-  if (r.s->type != SOCK_STREAM) return wsa::eopnotsupp;
+  if (!detail::connection_oriented(r.s->type)) return wsa::eopnotsupp;
   if (backlog < 0) return wsa::einval;
   if (r.s->state == SockState::connected || r.s->state == SockState::connecting)
     return wsa::eisconn;
@@ -95,6 +96,12 @@ socklen_t option_size(int level, int name) {
   return (level == SOL_SOCKET && name == SO_LINGER) ? sizeof(linger) : sizeof(int);
 }
 
+// IPPROTO_TCP options apply to TCP sockets only: a UDP or Unix-domain socket has none
+// (Linux says EOPNOTSUPP for AF_UNIX, ENOPROTOOPT for UDP; weft says WSAENOPROTOOPT for both).
+bool is_tcp(const detail::Sock* s) {
+  return s->type == SOCK_STREAM && (s->family == AF_INET || s->family == AF_INET6);
+}
+
 }  // namespace
 
 Status set_option(Socket h, int level, int name, const void* value, socklen_t len) {
@@ -103,7 +110,7 @@ Status set_option(Socket h, int level, int name, const void* value, socklen_t le
   if (auto ec = detail::sock_gate(r.s)) return ec;
   if (!option_known(level, name, true)) return wsa::enoprotoopt;
   if (!value || len < option_size(level, name)) return wsa::efault;
-  if (level == IPPROTO_TCP && r.s->type != SOCK_STREAM) return wsa::enoprotoopt;
+  if (level == IPPROTO_TCP && !is_tcp(r.s)) return wsa::enoprotoopt;
   if (::setsockopt(r.s->fd, level, name, value, option_size(level, name)) != 0) {
     return detail::errno_to_error(errno);
   }
@@ -122,6 +129,7 @@ Status get_option(Socket h, int level, int name, void* value, socklen_t* len) {
   if (r.s->state == SockState::closing) return wsa::enotsock;
   if (!option_known(level, name, false)) return wsa::enoprotoopt;
   if (!value || !len || *len < option_size(level, name)) return wsa::efault;
+  if (level == IPPROTO_TCP && !is_tcp(r.s)) return wsa::enoprotoopt;
   if (r.s->fd < 0) {  // aborted: the kernel socket is gone
     if (level == SOL_SOCKET && name == SO_ERROR) {
       *static_cast<int*>(value) = ECONNABORTED;
@@ -157,7 +165,8 @@ Status shutdown(Socket h, Shutdown how) {
   if (auto ec = detail::sock_gate(r.s)) return ec;
   if (how != Shutdown::receive && how != Shutdown::send && how != Shutdown::both)
     return wsa::einval;
-  if (r.s->type == SOCK_STREAM && r.s->state != SockState::connected) return wsa::enotconn;
+  if (detail::connection_oriented(r.s->type) && r.s->state != SockState::connected)
+    return wsa::enotconn;
   if (::shutdown(r.s->fd, static_cast<int>(how)) != 0) return detail::errno_to_error(errno);
   if (how != Shutdown::send) r.s->shut_rd = true;
   if (how != Shutdown::receive) r.s->shut_wr = true;
@@ -181,7 +190,9 @@ void clear_linger(int fd) noexcept {
   ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof off);
 }
 
-// Bytes sent but not yet acknowledged by the peer (FIN included).
+// Bytes sent but not yet acknowledged by the peer (FIN included). For AF_UNIX, what the
+// peer has not read yet: Linux charges a sent buffer to its sender until the receiver has
+// consumed it, and SIOCOUTQ reports that charge.
 int unacked(int fd) noexcept {
   int outq = 0;
   if (::ioctl(fd, SIOCOUTQ, &outq) != 0) return 0;
@@ -207,7 +218,7 @@ Status close(Socket h, const CancelToken& token) {
   }
 
   bool lingering = r.s->linger_on && r.s->linger_seconds > 0 && r.s->fd >= 0 &&
-                   r.s->type == SOCK_STREAM && r.s->state == SockState::connected;
+                   detail::connection_oriented(r.s->type) && r.s->state == SockState::connected;
   if (lingering) {
     // A lingering close is a blocking call. Where it may not wait (off a fiber, in a hook,
     // at stop) it closes gracefully in the background instead; under a cancelled token it

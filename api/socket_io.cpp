@@ -7,6 +7,8 @@
 
 #include "park.hpp"
 
+#include <algorithm>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -74,7 +76,8 @@ namespace {
 Err stream_recv_gate(const Sock* s) {
   if (auto ec = detail::sock_gate(s)) return ec;
   if (s->shut_rd) return wsa::eshutdown;
-  if (s->type == SOCK_STREAM && s->state != SockState::connected) return wsa::enotconn;
+  if (detail::connection_oriented(s->type) && s->state != SockState::connected)
+    return wsa::enotconn;
   if (s->type == SOCK_DGRAM && !s->bound && s->state != SockState::connected) return wsa::einval;
   return {};
 }
@@ -150,6 +153,72 @@ constexpr int kSendFlags = MSG_OOB | MSG_DONTROUTE | MSG_DONTWAIT;
 
 }  // namespace
 
+namespace {
+
+// The deadline of a connect's timeout (0: none, the kernel's own).
+std::int64_t deadline_after(std::chrono::milliseconds timeout) noexcept {
+  if (timeout.count() <= 0) return 0;
+  return detail::RuntimeImpl::now_ns() +
+         std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+}
+
+// An AF_UNIX stream connect that the kernel refused because the listener's backlog is full
+// (EAGAIN; socket h is marked connecting). The kernel started nothing, and no readiness
+// says when room comes: the client socket polls writable at once (Linux's unix_poll), and
+// only an accept wakes the kernel's own blocking connects. So the call waits on a timer
+// and tries again, 1 ms after the first refusal and twice as long after each next one, up
+// to 50 ms, until it connects, fails, or its outcome is fixed otherwise (a cancel, a
+// deadline, stop: the table's connect row). The wait is linked to the socket without
+// readiness, so that a close by another fiber finds and cancels it.
+Status connect_unix_when_room(const BlockingEntry& entry, Socket h, const Address& peer,
+                              std::int64_t deadline_ns) {
+  constexpr std::int64_t kFirstRetryNs = 1'000'000;
+  constexpr std::int64_t kLongestRetryNs = 50'000'000;
+  detail::Fiber* f = entry.fiber();
+  detail::RuntimeImpl* rt = entry.runtime();
+  detail::BlockingCall call(entry);
+  detail::CallDeadline deadline(f, CallState::timed_out);
+  if (deadline_ns > 0) deadline.arm(deadline_ns);
+  CallState how = CallState::pending;
+  for (std::int64_t retry_ns = kFirstRetryNs;; retry_ns = std::min(retry_ns * 2, kLongestRetryNs)) {
+    Sock* s = rt->sockets().get(h);
+    if (!s) return wsa::eintr;  // closed meanwhile
+    detail::IoWaiter waiter(f, UV_WRITABLE, Op::connect);
+    rt->sockets().wait_link(s, waiter);
+    detail::CallDeadline retry(f, CallState::completed);
+    retry.arm(detail::RuntimeImpl::now_ns() + retry_ns);
+    how = call.wait();
+    if (how != CallState::completed) break;
+    // Both timers complete the call the same way, and a completion moves only an outcome
+    // still pending: when the retry and the deadline come due in one turn of the loop, the
+    // one that ran second found the call completed already. The deadline's must not be
+    // lost with it.
+    if (deadline.fired()) {
+      how = CallState::timed_out;
+      break;
+    }
+    s = rt->sockets().get(h);
+    if (!s) return wsa::eintr;  // closed by another fiber after the timer fixed the outcome
+    if (s->state == SockState::aborted) return wsa::econnaborted;
+    int rc = detail::retry_eintr([&] { return ::connect(s->fd, peer.data(), peer.size()); });
+    if (rc == 0) {
+      s->state = SockState::connected;
+      s->bound = true;
+      return {};
+    }
+    if (errno != EAGAIN) {
+      s->state = SockState::open;
+      return detail::errno_to_error(errno);
+    }
+    how = call.rearm();
+    if (how != CallState::pending) break;
+  }
+  detail::leave_after_cancel(Op::connect, h, 0);
+  return detail::outcome_error(how);
+}
+
+}  // namespace
+
 Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
   BlockingEntry entry(token);
   if (auto ec = entry.need_fiber()) return ec;
@@ -170,7 +239,7 @@ Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
       });
       if (fd >= 0) {
-        result = r.rt->sockets().add(fd, r.s->family, SOCK_STREAM, SockState::connected);
+        result = r.rt->sockets().add(fd, r.s->family, r.s->type, SockState::connected);
         if (result.ok() && peer) {
           auto a = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
           if (a.ok()) *peer = *a;
@@ -204,7 +273,7 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
   if (timeout.count() < 0) return wsa::einval;
   switch (r.s->state) {
     case SockState::connected:
-      if (r.s->type == SOCK_STREAM) return wsa::eisconn;
+      if (detail::connection_oriented(r.s->type)) return wsa::eisconn;
       break;
     case SockState::connecting: return wsa::einprogress;  // Winsock: WSAEALREADY's role
     case SockState::listening: return wsa::einval;
@@ -217,6 +286,10 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
     r.s->state = SockState::connected;
     r.s->bound = true;
     return {};
+  }
+  if (errno == EAGAIN && r.s->family == AF_UNIX) {
+    r.s->state = SockState::connecting;
+    return connect_unix_when_room(entry, h, peer, deadline_after(timeout));
   }
   if (errno != EINPROGRESS) return detail::errno_to_error(errno);
   r.s->state = SockState::connecting;
@@ -250,13 +323,8 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
     }
     return Attempt::done;
   };
-  std::int64_t deadline =
-      timeout.count() > 0
-          ? detail::RuntimeImpl::now_ns() +
-                std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
-          : 0;
-  Parked p =
-      detail::park_until_done(entry, h, UV_WRITABLE, Op::connect, nullptr, attempt, deadline);
+  Parked p = detail::park_until_done(entry, h, UV_WRITABLE, Op::connect, nullptr, attempt,
+                                     deadline_after(timeout));
   if (!p.done()) {
     // Cancelled, timed out or stopped (or no way to wait): the attempt is abandoned. The
     // table says "aborted": the reaper holds the kernel socket until the attempt ends.
@@ -289,7 +357,16 @@ namespace {
       may_skip_try = false;
       if (r.s->drained) return Attempt::would_block;
     }
-    ssize_t n = detail::retry_eintr([&] { return detail::sys_recv(r.s->fd, buf, len, flags); });
+    ssize_t n;
+    if (r.s->pipe) [[unlikely]] {
+      if (flags & ~MSG_DONTWAIT) {
+        result = wsa::eopnotsupp;  // a pipe has no peeking and no out-of-band data
+        return Attempt::done;
+      }
+      n = detail::retry_eintr([&] { return ::read(r.s->fd, buf, len); });
+    } else {
+      n = detail::retry_eintr([&] { return detail::sys_recv(r.s->fd, buf, len, flags); });
+    }
     if (n == 0 && r.s->reset_by_peer && len > 0) {
       result = wsa::econnreset;  // Linux says 0 after it has reported a reset once
       return Attempt::done;
@@ -305,7 +382,7 @@ namespace {
       r.s->drained = true;
       return Attempt::would_block;
     }
-    if (errno == ECONNRESET && r.s->type == SOCK_STREAM) r.s->reset_by_peer = true;
+    if (errno == ECONNRESET && detail::connection_oriented(r.s->type)) r.s->reset_by_peer = true;
     result = detail::errno_to_error(errno);
     return Attempt::done;
   };
@@ -342,8 +419,17 @@ namespace {
     if (!enter(h, r, result, stream_send_gate, admission)) return Attempt::done;
     const char* p = static_cast<const char*>(buf);
     do {
-      ssize_t n = detail::retry_eintr(
-          [&] { return detail::sys_send(r.s->fd, p + sent, len - sent, flags | MSG_NOSIGNAL); });
+      ssize_t n;
+      if (r.s->pipe) [[unlikely]] {
+        if (flags & ~MSG_DONTWAIT) {
+          result = wsa::eopnotsupp;
+          return Attempt::done;
+        }
+        n = detail::retry_eintr([&] { return ::write(r.s->fd, p + sent, len - sent); });
+      } else {
+        n = detail::retry_eintr(
+            [&] { return detail::sys_send(r.s->fd, p + sent, len - sent, flags | MSG_NOSIGNAL); });
+      }
       if (n < 0) {
         if (errno == EAGAIN) {
           if ((!all || (flags & MSG_DONTWAIT)) && sent > 0) break;
@@ -414,11 +500,16 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
       result = detail::errno_to_error(errno);
       return Attempt::done;
     }
+    if (from && r.s->family == AF_UNIX && msg.msg_namelen == 0) {
+      // Linux gives no address at all for an unnamed AF_UNIX sender: the unnamed address.
+      ss.ss_family = AF_UNIX;
+      msg.msg_namelen = sizeof(sa_family_t);
+    }
     if (from && msg.msg_namelen > 0) {
       auto a = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), msg.msg_namelen);
       if (a.ok()) *from = *a;
     }
-    if (r.s->type == SOCK_DGRAM && (msg.msg_flags & MSG_TRUNC)) {
+    if (r.s->type != SOCK_STREAM && (msg.msg_flags & MSG_TRUNC)) {
       result = wsa::emsgsize;
     } else {
       result = static_cast<std::size_t>(n);

@@ -9,11 +9,12 @@
 //
 //   operation            precise mode                    portable mode
 //   accept, poll/select  unchanged                       unchanged
-//   recv, recv_from      unchanged (nothing consumed)    reset (stream); unchanged (datagram)
+//   recv, recv_from,     unchanged (nothing consumed)    reset (stream); unchanged (datagram)
+//   recv_fds
 //   recv_exact           reset if it took bytes, else    reset (stream)
 //                        unchanged
-//   send, send_some      reset if bytes went out, else   reset (stream)
-//                        unchanged
+//   send, send_some,     reset if bytes went out, else   reset (stream)
+//   send_fds             unchanged
 //   send_to              unchanged (datagram: atomic)    unchanged (datagram)
 //   connect              aborted: the reaper holds the kernel socket until the attempt ends
 //   close, lingering     reset (treated as linger expiry)
@@ -30,8 +31,17 @@
 //   the coordination waits (mutex, condition variable, semaphore, event, latch, channel
 //                        send and recv, wait_any): no socket; the primitive is left as if
 //                        the call had never been made (semantics.md §8, primitives.hpp)
+//   pipe recv, send      as recv and send, in both modes: unchanged unless a send had moved
+//                        bytes; "reset" closes the write end at once (semantics.md §10)
+//   file calls, offload  no socket: cancelled before the pool started them, they did nothing;
+//                        once started, never cancelled (pool.hpp); sendfile's socket waits
+//                        are the send row
+//   process wait         the child runs on; Process::run's staged end ends and reaps it
 //
-// A datagram socket is unchanged in both modes: a datagram is sent or received whole.
+// A datagram socket is unchanged in both modes: a datagram is sent or received whole; so is an
+// AF_UNIX SOCK_SEQPACKET socket, which keeps its messages whole. An AF_UNIX reset closes the
+// kernel socket at once (it has no RST), and an AF_UNIX connect leaves nothing for the reaper
+// (semantics.md §10).
 // Portable mode treats every such end alike, deadlines and stop included: it emulates the
 // strictest provider Winsock allows, which resets a socket after any cancelled call on it
 // other than accept and select.
@@ -45,8 +55,8 @@ namespace weft::detail {
 enum class Op : std::uint8_t {
   accept,
   poll,  // poll and select: every socket passed in
-  recv,  // recv, recv_from and recv_exact (`moved`: the bytes recv_exact had taken)
-  send,  // send, send_some (`moved`: the bytes already in the kernel); send_to
+  recv,  // recv, recv_from, recv_fds and recv_exact (`moved`: the bytes recv_exact had taken)
+  send,  // send, send_some, send_fds (`moved`: the bytes already in the kernel); send_to
   connect,
   close_linger,  // a close waiting for SO_LINGER {1, t>0}
   tls_read,      // a TLS handshake or recv, waiting for the peer's bytes or for room

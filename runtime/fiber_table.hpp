@@ -120,6 +120,19 @@ class OutcomeWord {
     return w_.compare_exchange_strong(expected, make_word(gen, how), std::memory_order_acq_rel,
                                       std::memory_order_acquire);
   }
+  // The call's outcome was fixed to `how` (a cancel, a deadline, stop), and yet what it
+  // waited for completed all the same and cannot be undone (a pool job that a pool thread
+  // started before the fiber could give it up, pool.hpp): the completion stands, and `how`
+  // is kept as the request a cancel that found the call completed leaves, which ends the
+  // call's next wait (rearm). Only while nothing else writes the word: fix() leaves a fixed
+  // outcome alone, and complete() only moves a pending one.
+  void complete_over(std::uint64_t gen, CallState how) noexcept {
+    std::uint64_t w = make_word(gen, CallState::completed);
+    if (how == CallState::cancelled) w |= kCancelRequested;
+    if (how == CallState::timed_out) w |= kCancelRequested | kRequestTimedOut;
+    w_.store(w, std::memory_order_release);  // netdown: rearm sees the runtime stopping
+  }
+
   // After a completion that turned out spurious (readiness, then EAGAIN): pending again.
   // Returns the outcome instead if a cancel or a deadline arrived meanwhile (it found the
   // call completed and asked for it anyway: no data moved, so it takes effect, with its

@@ -78,6 +78,7 @@ RuntimeImpl::~RuntimeImpl() {
     log_debug("runtime {}: closing {} sockets left open", index(), sockets_->open_count());
   }
   sockets_.reset();
+  while (RuntimeHandle* h = handles_.pop_front()) h->runtime_ending();
   if (options_.wake == WakeMethod::eventfd) {
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_poll_), nullptr);
   } else {

@@ -9,6 +9,7 @@
 
 #include "fiber.hpp"
 #include "fiber_table.hpp"
+#include "intrusive_list.hpp"
 #include "mailbox.hpp"
 #include "run_queue.hpp"
 #include "stack_pool.hpp"
@@ -26,6 +27,18 @@
 namespace weft::detail {
 
 class RuntimeImpl;
+
+// A libuv handle of this runtime's loop that a public object owns and that may outlive the
+// runtime's run() (a child process's watcher, api/process.cpp): linked in the runtime's list
+// while open, and told when the runtime is destroyed, so that it closes its handle before the
+// loop closes.
+struct RuntimeHandle {
+  virtual void runtime_ending() noexcept = 0;
+  ListHook<RuntimeHandle> hook{this};
+
+ protected:
+  ~RuntimeHandle() = default;
+};
 class SocketTable;
 
 // The runtime running on this thread (nullptr when none). Read by nearly every call, so it
@@ -63,6 +76,7 @@ class RuntimeImpl {
   uv_loop_t* loop() noexcept { return &loop_; }
   TimerHeap& timers() noexcept { return timers_; }
   SocketTable& sockets() noexcept { return *sockets_; }
+  IntrusiveList<RuntimeHandle>& handles() noexcept { return handles_; }
   // Steady-clock nanoseconds.
   static std::int64_t now_ns() noexcept;
 
@@ -119,6 +133,7 @@ class RuntimeImpl {
   TimerHeap timers_;
   StackPool stacks_;
   std::unique_ptr<SocketTable> sockets_;
+  IntrusiveList<RuntimeHandle> handles_;
   RuntimeMailbox::Batch inbox_;
 
   bool running_ = false;

@@ -36,6 +36,19 @@ void abortive_close(int fd) noexcept {
   close_fd(fd);
 }
 
+// The abortive close of a socket of `family`. AF_UNIX has no RST: Linux accepts SO_LINGER
+// there but its release ignores it, so the option is not set. Closed at once, the socket
+// still leaves its peer every byte that had reached it (it is in the peer's own queue);
+// the peer then reads ECONNRESET if bytes it had sent were still unread here, else end of
+// file (unix_release_sock).
+void abortive_close(int fd, int family) noexcept {
+  if (family == AF_UNIX) {
+    close_fd(fd);
+  } else {
+    abortive_close(fd);
+  }
+}
+
 }  // namespace
 
 // The connect reaper's entry: the descriptor of a cancelled connect, watched until the
@@ -87,14 +100,15 @@ void SocketTable::finish_reaping() noexcept {
   while (ReapEntry* e = reaping_.front()) reap_finish(e, true);
 }
 
-Result<Socket> SocketTable::add(int fd, int family, int type, SockState state) noexcept {
+Result<Socket> SocketTable::add(int fd, int family, int type, SockState state,
+                                bool close_on_failure) noexcept {
   std::uint32_t slot;
   if (!free_.empty()) {
     slot = free_.back();
     free_.pop_back();
   } else {
     if (slots_.size() >= kMaxSlots) {
-      close_fd(fd);
+      if (close_on_failure) close_fd(fd);
       return wsa::enobufs;
     }
     slot = static_cast<std::uint32_t>(slots_.size());
@@ -103,7 +117,7 @@ Result<Socket> SocketTable::add(int fd, int family, int type, SockState state) n
   auto* s = new (std::nothrow) Sock;
   if (!s) {
     free_.push_back(slot);
-    close_fd(fd);
+    if (close_on_failure) close_fd(fd);
     return wsa::enobufs;
   }
   s->fd = fd;
@@ -140,6 +154,10 @@ std::error_code SocketTable::wait_add(Sock* s, IoWaiter& w) noexcept {
   (w.events == UV_READABLE ? s->readers : s->writers).push_back(w.hook);
   update_interest(s);
   return {};
+}
+
+void SocketTable::wait_link(Sock* s, IoWaiter& w) noexcept {
+  (w.events == UV_READABLE ? s->readers : s->writers).push_back(w.hook);
 }
 
 void SocketTable::update_interest(Sock* s) noexcept {
@@ -200,7 +218,7 @@ void SocketTable::wake_all(Sock* s, CallState how) noexcept {
 }
 
 Leaves SocketTable::cancel_waiters_for_close(Sock* s) noexcept {
-  const bool portable = rt_->options().portable_mode;
+  const bool portable = rt_->options().portable_mode && !s->pipe;
   const bool stream = s->type == SOCK_STREAM;
   Leaves leaves = Leaves::unchanged;
   auto weigh = [&](IoWaiter& w) {
@@ -216,13 +234,23 @@ Leaves SocketTable::cancel_waiters_for_close(Sock* s) noexcept {
 
 void SocketTable::leave_after_cancel(Sock* s, Op op, std::size_t moved) noexcept {
   if (s->state == SockState::aborted) return;
-  switch (after_cancel(op, rt_->options().portable_mode, s->type == SOCK_STREAM, moved)) {
+  // Portable mode emulates Winsock's providers, which have no pipes: a pipe end follows
+  // its own rows (semantics.md §10) in both modes.
+  const bool portable = rt_->options().portable_mode && !s->pipe;
+  switch (after_cancel(op, portable, s->type == SOCK_STREAM, moved)) {
     case Leaves::unchanged: return;
     case Leaves::reset: reset(s); return;
     case Leaves::aborted:
       // The attempt is abandoned: the socket is aborted and the reaper holds the kernel
-      // socket until the attempt ends.
-      if (s->state == SockState::connecting) reap_connect(s);
+      // socket until the attempt ends. An AF_UNIX connect that waited was refused each time
+      // it tried (the listener's backlog was full), so nothing is under way in the kernel
+      // and nothing is left to hold: the socket is closed now.
+      if (s->state != SockState::connecting) return;
+      if (s->family == AF_UNIX) {
+        reset(s);
+      } else {
+        reap_connect(s);
+      }
       return;
   }
 }
@@ -252,7 +280,7 @@ void SocketTable::release(Sock* s) noexcept {
 
 void SocketTable::reset(Sock* s) noexcept {
   detach_poll(s);
-  if (s->fd >= 0) abortive_close(s->fd);
+  if (s->fd >= 0) abortive_close(s->fd, s->family);
   s->fd = -1;
   s->state = SockState::aborted;
   wake_all(s, CallState::completed);

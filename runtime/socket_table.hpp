@@ -20,7 +20,9 @@
 //      cancels and unlinks every waiter before the Sock can go.
 //   4. A cancelled connect hands its descriptor to the reaper (its own uv_poll_t and timer) and
 //      leaves the Sock aborted with no descriptor; the reaper resets or frees the kernel
-//      socket when the attempt ends, and counts it in pending_connects meanwhile.
+//      socket when the attempt ends, and counts it in pending_connects meanwhile. An AF_UNIX
+//      connect has no attempt under way in the kernel (it connects at once or is refused),
+//      so its descriptor is closed at once instead.
 //   5. run() does not return while the reaper holds attempts (each ends by itself, or at
 //      RuntimeOptions::connect_reap_timeout); stop() ends them at once, abortively.
 //   6. The table's destructor (the runtime's) closes whatever is still open, without linger.
@@ -55,6 +57,13 @@ enum class SockState : std::uint8_t {
   aborted,  // reset after a cancel: every call but close fails WSAECONNABORTED
   closing,  // a lingering close is under way: only that close may finish it
 };
+
+// SOCK_STREAM, and AF_UNIX's SOCK_SEQPACKET: sockets that listen, accept and connect. (A
+// SOCK_SEQPACKET socket keeps each message whole, as a datagram socket does: the table of
+// what a cancel leaves behind treats it as one.)
+inline bool connection_oriented(int type) noexcept {
+  return type == SOCK_STREAM || type == SOCK_SEQPACKET;
+}
 
 // A fiber parked on a socket's readiness. `op` and `moved` say what its call is and how many
 // bytes it has moved so far (null: none), so that a close by another fiber can apply the
@@ -99,6 +108,10 @@ struct Sock {
   // orderly FIN); weft keeps reporting WSAECONNRESET, as Winsock does (bytes still queued
   // are delivered first).
   bool reset_by_peer = false;
+  // One end of a pipe, a FIFO or a terminal (weft::pipe, a child's standard streams, an
+  // adopted descriptor): read(2) and write(2) instead of recv and send, a "reset" closes the
+  // descriptor at once (semantics.md §10), and the direction it cannot go is shut.
+  bool pipe = false;
   int linger_seconds = 0;
   // Counts set_option(SO_SNDBUF) calls: what a TLS stream knows of the room in the send
   // buffer (tls.cpp, room_for) is void once the buffer's size was set again.
@@ -119,8 +132,10 @@ class SocketTable {
   SocketTable(const SocketTable&) = delete;
   SocketTable& operator=(const SocketTable&) = delete;
 
-  // Takes ownership of a non-blocking descriptor. WSAENOBUFS when the table is full.
-  Result<Socket> add(int fd, int family, int type, SockState state) noexcept;
+  // Takes ownership of a non-blocking descriptor. WSAENOBUFS when the table is full; the
+  // descriptor is then closed, unless `close_on_failure` is false (it stays the caller's).
+  Result<Socket> add(int fd, int family, int type, SockState state,
+                     bool close_on_failure = true) noexcept;
   // The socket a handle names on this runtime, or nullptr (stale, closed, foreign, invalid).
   // Inline: every socket call looks its handle up, some several times.
   Sock* get(Socket h) const noexcept {
@@ -136,6 +151,9 @@ class SocketTable {
   // Links w into s's waiters and makes sure the poll watches for it. Errors only when the
   // uv_poll_t cannot be created for the descriptor.
   std::error_code wait_add(Sock* s, IoWaiter& w) noexcept;
+  // Links w into s's waiters without watching for readiness: for a wait that something
+  // else ends (a timer), which a close by another fiber must still find and cancel.
+  void wait_link(Sock* s, IoWaiter& w) noexcept;
   // Fixes the outcome of every waiter's call to `how` and unlinks them all.
   void wake_all(Sock* s, CallState how) noexcept;
   // A close by another fiber: cancels every waiter's call (WSAEINTR) and returns what the
@@ -149,8 +167,9 @@ class SocketTable {
   // Ends the handle: closes the descriptor if still open (caller has chosen the linger), the
   // poll, and frees the slot. Waiters must have been woken.
   void release(Sock* s) noexcept;
-  // Resets the connection (SO_LINGER {1,0} + close: RST, no TIME_WAIT) and marks the socket
-  // aborted; its waiters are completed so that they see WSAECONNABORTED.
+  // Resets the connection (SO_LINGER {1,0} + close: RST, no TIME_WAIT; AF_UNIX, which has no
+  // RST, is closed at once) and marks the socket aborted; its waiters are completed so that
+  // they see WSAECONNABORTED.
   void reset(Sock* s) noexcept;
   // Hands a connecting socket's descriptor to the reaper; the socket becomes aborted.
   void reap_connect(Sock* s) noexcept;

@@ -102,6 +102,13 @@ WEFT_SOCKET WSPSocket(int af, int type, int protocol, int* err) {
     *err = WSAEINVAL;
     return WEFT_INVALID_SOCKET;
   }
+  // Winsock's families only. weft::socket takes AF_UNIX too, but this adapter's address
+  // checks size a caller's buffer by the socket's own address, which says nothing of an
+  // AF_UNIX peer's length; Unix-domain sockets are the C++ API's (weft/unix.hpp).
+  if (af != AF_INET && af != AF_INET6) {
+    *err = WSAEAFNOSUPPORT;
+    return WEFT_INVALID_SOCKET;
+  }
   auto s = weft::socket(af, type, protocol);
   if (!s.ok()) {
     fail(err, s.error());

@@ -1,4 +1,6 @@
-// weft — sockets on fibers: TCP, UDP, select/poll, close and linger, name resolution.
+// weft — sockets on fibers: TCP, UDP, Unix-domain sockets, select/poll, close and linger, name
+// resolution. (What only Unix-domain sockets do — pairs, adopting an inherited descriptor,
+// passing descriptors, the peer's credentials — is in weft/unix.hpp.)
 //
 // Every socket is a non-blocking kernel socket behind a generation-tagged handle (Socket),
 // never a raw descriptor: a handle that was closed, or whose slot or descriptor has been
@@ -46,25 +48,43 @@
 
 namespace weft {
 
-// An IPv4 or IPv6 socket address.
+// An IPv4, IPv6 or Unix-domain (AF_UNIX) socket address.
+//
+// A Unix-domain address is a filesystem path, an abstract name (Linux: a name that begins with
+// a NUL byte and lives in no filesystem), or unnamed: the address of a socket that was never
+// bound, as a peer that connected without binding has. An unnamed address has family()
+// AF_UNIX, an empty host() and unix_path_name(), and to_string() "(unnamed)"; bound with
+// bind(), it asks the kernel for a fresh abstract name.
 class WEFT_API Address {
  public:
   Address() noexcept;
   // A numeric host ("127.0.0.1", "::1", "0.0.0.0", "::") and a port. WSAEINVAL otherwise
   // (names are resolved with resolve()).
   static Result<Address> parse(std::string_view host, std::uint16_t port);
-  // Copies a sockaddr; WSAEFAULT for null or short input, WSAEAFNOSUPPORT for a family other
-  // than AF_INET / AF_INET6.
+  // A Unix-domain address: a filesystem path ("/run/app.sock", or relative to the working
+  // directory), or, with a leading '\0', a name in the abstract namespace
+  // (std::string_view("\0app", 4)). WSAEINVAL for an empty path or a lone '\0', a NUL
+  // anywhere but the abstract lead, or a path too long for sockaddr_un: more than 107 bytes
+  // for a filesystem path (room is kept for its NUL), 108 with the lead for an abstract name.
+  static Result<Address> unix_path(std::string_view path);
+  // Copies a sockaddr: AF_INET, AF_INET6 or AF_UNIX (a sockaddr_un of the family alone is
+  // the unnamed address). WSAEFAULT for null or short input, WSAEAFNOSUPPORT for another
+  // family.
   static Result<Address> from_sockaddr(const sockaddr* sa, socklen_t len);
   static Address loopback_v4(std::uint16_t port) noexcept;
   static Address loopback_v6(std::uint16_t port) noexcept;
   static Address any_v4(std::uint16_t port) noexcept;
   static Address any_v6(std::uint16_t port) noexcept;
 
-  int family() const noexcept;  // AF_INET, AF_INET6, or AF_UNSPEC when empty
-  std::uint16_t port() const noexcept;
-  std::string host() const;       // numeric
-  std::string to_string() const;  // "127.0.0.1:80", "[::1]:80"
+  int family() const noexcept;          // AF_INET, AF_INET6, AF_UNIX, or AF_UNSPEC when empty
+  std::uint16_t port() const noexcept;  // 0 for AF_UNIX
+  std::string host() const;  // numeric; for AF_UNIX the path, as unix_path_name() gives it
+  // "127.0.0.1:80", "[::1]:80"; for AF_UNIX the path, an abstract name as "@name" (each NUL
+  // shown as '@', as Linux shows them), an unnamed address as "(unnamed)".
+  std::string to_string() const;
+  // The path of an AF_UNIX address as unix_path() takes it: an abstract name with its leading
+  // '\0'; empty for an unnamed address and for the other families.
+  std::string unix_path_name() const;
   const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t size() const noexcept { return len_; }
   bool operator==(const Address& o) const noexcept;
@@ -82,13 +102,20 @@ enum class Shutdown { receive = SHUT_RD, send = SHUT_WR, both = SHUT_RDWR };
 // --- creation, addresses, options (never block) ---------------------------------------
 
 // A new socket: family AF_INET or AF_INET6, type SOCK_STREAM or SOCK_DGRAM, protocol 0 or
-// the type's own. Errors: WSAEAFNOSUPPORT, WSAEINVAL (type/protocol), WSAEMFILE, WSAENOBUFS.
+// the type's own; or family AF_UNIX, type SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET (a
+// connected socket that keeps each message whole, as a datagram socket does), protocol 0.
+// Errors: WSAEAFNOSUPPORT, WSAEINVAL (type/protocol), WSAEMFILE, WSAENOBUFS.
 WEFT_API Result<Socket> socket(int family, int type, int protocol = 0);
-// Errors: WSAEINVAL (already bound, listening or connected), WSAEAFNOSUPPORT (address of the
-// other family), WSAEADDRINUSE, WSAEADDRNOTAVAIL.
+// Errors: WSAEINVAL (already bound, listening or connected), WSAEAFNOSUPPORT (address of
+// another family), WSAEADDRINUSE (for AF_UNIX: something exists at the path),
+// WSAEADDRNOTAVAIL; for a Unix path the filesystem's errors, as std::errc values (a missing
+// directory: no_such_file_or_directory, permission_denied).
+// A filesystem path stays after close, as in POSIX: weft never unlinks it, and a later bind
+// to it fails WSAEADDRINUSE until the caller removes it. Abstract names go with the socket.
 WEFT_API Status bind(Socket s, const Address& local);
-// Errors: WSAEOPNOTSUPP (not a stream socket), WSAEISCONN, WSAEINVAL (backlog < 0). An
-// unbound socket gets an ephemeral port, as in POSIX.
+// Errors: WSAEOPNOTSUPP (not a stream or seqpacket socket), WSAEISCONN, WSAEINVAL (backlog
+// < 0; an AF_UNIX socket not bound). An unbound TCP socket gets an ephemeral port, as in
+// POSIX.
 WEFT_API Status listen(Socket s, int backlog);
 WEFT_API Result<Address> local_address(Socket s);
 // Errors: WSAENOTCONN.
@@ -96,7 +123,8 @@ WEFT_API Result<Address> peer_address(Socket s);
 
 // Socket options. Levels/names supported: SOL_SOCKET (SO_LINGER, SO_RCVBUF, SO_SNDBUF,
 // SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_BROADCAST; read-only SO_ERROR, SO_TYPE) and
-// IPPROTO_TCP (TCP_NODELAY). Others: WSAENOPROTOOPT. Null or short values: WSAEFAULT.
+// IPPROTO_TCP (TCP_NODELAY, on a TCP socket). Others, and IPPROTO_TCP options on a UDP or
+// Unix-domain socket: WSAENOPROTOOPT. Null or short values: WSAEFAULT.
 WEFT_API Status set_option(Socket s, int level, int name, const void* value, socklen_t len);
 WEFT_API Status get_option(Socket s, int level, int name, void* value, socklen_t* len);
 // Typed conveniences.
@@ -118,10 +146,19 @@ WEFT_API Result<Socket> accept(Socket listener, Address* peer = nullptr,
 // Connects a stream socket (or sets a datagram socket's default peer). A zero timeout means
 // the kernel's own. Errors: WSAECONNREFUSED, WSAETIMEDOUT (timeout), WSAEISCONN,
 // WSAEINVAL (listening, or a connect already under way), WSAEAFNOSUPPORT.
+// AF_UNIX: a listener at the path that does not listen, or an abstract name nobody holds,
+// is WSAECONNREFUSED; a missing path is std::errc::no_such_file_or_directory, a path the
+// caller may not use std::errc::permission_denied. The kernel never leaves an AF_UNIX
+// connect under way: it connects at once, or, when the listener's backlog is full, refuses
+// with nothing started (EAGAIN) and signals no readiness when room comes. weft then retries
+// the connect on a timer, 1 ms after the first refusal and twice as long after each next
+// one, up to 50 ms between tries, until it connects, fails, times out or is cancelled.
 // Cancellation: returns WSAEINTR; the socket is aborted: every later call but close fails
 // WSAECONNABORTED, close returns 0 at once. The runtime keeps the kernel socket until the
 // attempt ends — if it connects it is reset (RST), if it fails or times out it is freed —
 // and counts it in RuntimeStats::pending_connects meanwhile. A timeout leaves the same.
+// (AF_UNIX: no attempt outlives a refusal, so the kernel socket is closed at once and
+// nothing is held; the listener's queue never saw it.)
 WEFT_API Status connect(Socket s, const Address& peer,
                         std::chrono::milliseconds timeout = std::chrono::milliseconds{0},
                         const CancelToken& token = {});
@@ -154,7 +191,8 @@ WEFT_API Result<std::size_t> send_some(Socket s, const void* buf, std::size_t le
 WEFT_API Status recv_exact(Socket s, void* buf, std::size_t len, const CancelToken& token = {});
 
 // Receives one datagram whole. If it is larger than len, the first len bytes are stored,
-// the rest discarded, and WSAEMSGSIZE returned (as Winsock does).
+// the rest discarded, and WSAEMSGSIZE returned (as Winsock does). The sender's address goes
+// to *from (an unnamed AF_UNIX sender's is the unnamed address).
 // Cancellation: returns WSAEINTR; no datagram was consumed.
 WEFT_API Result<std::size_t> recv_from(Socket s, void* buf, std::size_t len, Address* from,
                                        int flags = 0, const CancelToken& token = {});
@@ -172,6 +210,10 @@ WEFT_API Status shutdown(Socket s, Shutdown how);
 //   {1, 0}         abortive: RST at once, unsent data discarded, no TIME_WAIT.
 //   {1, t > 0}     blocks the fiber until the queued data is acknowledged (then FIN) or t
 //                  expires (then RST); returns 0 either way. Outside a fiber: graceful.
+// AF_UNIX has no RST: an abortive close, and every reset after a cancel (semantics.md §3),
+// closes the kernel socket at once. The peer still reads every byte that had reached it,
+// then ECONNRESET if bytes it had sent were still unread here, else end of file. {1, t > 0}
+// waits until the peer has read every byte (the kernel counts what it has not read yet).
 // Errors: WSAENOTSOCK (already closed, or being closed by another fiber).
 // Cancellation (the linger wait only): returns WSAEINTR; treated as linger expiry: the
 // connection is reset (RST) and the handle stays valid; close it again (it returns 0).

@@ -15,10 +15,12 @@
 #include <weft/log.hpp>
 #include <weft/net.hpp>
 #include <weft/offload.hpp>
+#include <weft/process.hpp>
 #include <weft/runtime.hpp>
 #include <weft/runtime_group.hpp>
 #include <weft/signal.hpp>
 #include <weft/stop_token.hpp>
 #include <weft/sync.hpp>
 #include <weft/tls.hpp>
+#include <weft/unix.hpp>
 #include <weft/wait_any.hpp>

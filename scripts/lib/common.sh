@@ -7,9 +7,9 @@ WEFT_BUILD_PACKAGES=(
   libuv1-dev libboost1.81-dev libboost-context1.81-dev libspdlog-dev libssl-dev
   googletest libgtest-dev
 )
-# The test suite's extras: real HTTP clients for weft-http, netcat for weft-chat, and the API
-# reference.
-WEFT_TEST_PACKAGES=(curl wrk netcat-openbsd openssl python3 doxygen)
+# The test suite's extras: real HTTP clients for weft-http, netcat for weft-chat, socat for the
+# Unix-domain socket tests, and the API reference.
+WEFT_TEST_PACKAGES=(curl wrk netcat-openbsd openssl python3 doxygen socat)
 # The benchmark suite's extras: plots, instruction counts (cachegrind), Go for the Go peers,
 # Boost.Fiber's library for the Boost.Fiber peers, and cargo with the tokio crates for the
 # tokio peers and tokio-openssl for the TLS figures' (architecture.md: optional; the suite

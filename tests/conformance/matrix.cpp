@@ -41,22 +41,6 @@ void connect_pair(Cell& c) {
   c.s = c.conn.s;
 }
 
-// A pair whose buffers are small from the start (set before the connection, so that the
-// window the peer advertises is small too): filling them takes tens of kilobytes, not
-// megabytes, and the peer reads them back at once.
-void connect_small_pair(Cell& c) {
-  Address addr;
-  c.conn.listener = test::posix_listener(addr);
-  test::set_small_buffers(c.conn.listener.get());
-  c.s = c.conn.s = *socket(AF_INET, SOCK_STREAM);
-  int small = 4096;
-  ASSERT_TRUE(set_option(c.s, SOL_SOCKET, SO_SNDBUF, &small, sizeof small).ok());
-  ASSERT_TRUE(set_option(c.s, SOL_SOCKET, SO_RCVBUF, &small, sizeof small).ok());
-  ASSERT_TRUE(connect(c.s, addr).ok());
-  c.conn.peer = test::posix_accept(c.conn.listener.get());
-  ASSERT_GE(c.conn.peer.get(), 0);
-}
-
 // After a close by another fiber: the handle is dead, and the peer saw what the table says.
 void expect_closed(Cell& c) { EXPECT_EQ(recv(c.s, c.buf, 1, MSG_DONTWAIT).error(), wsa::enotsock); }
 

@@ -116,6 +116,22 @@ struct Kind {
   std::function<Status(Cell&)> close = [](Cell& c) { return weft::close(c.s); };
 };
 
+// A pair whose buffers are small from the start (set before the connection, so that the
+// window the peer advertises is small too): filling them takes tens of kilobytes, not
+// megabytes, and the peer reads them back at once.
+inline void connect_small_pair(Cell& c) {
+  Address addr;
+  c.conn.listener = test::posix_listener(addr);
+  test::set_small_buffers(c.conn.listener.get());
+  c.s = c.conn.s = *socket(AF_INET, SOCK_STREAM);
+  int small = 4096;
+  ASSERT_TRUE(set_option(c.s, SOL_SOCKET, SO_SNDBUF, &small, sizeof small).ok());
+  ASSERT_TRUE(set_option(c.s, SOL_SOCKET, SO_RCVBUF, &small, sizeof small).ok());
+  ASSERT_TRUE(connect(c.s, addr).ok());
+  c.conn.peer = test::posix_accept(c.conn.listener.get());
+  ASSERT_GE(c.conn.peer.get(), 0);
+}
+
 inline constexpr Source kSources[] = {
     Source::fiber,          Source::thread, Source::token, Source::scope, Source::token_deadline,
     Source::scope_deadline, Source::stop,   Source::close, Source::hook,  Source::message};

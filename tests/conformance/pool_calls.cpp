@@ -255,6 +255,7 @@ TEST(Offload, StopFailsAQueuedCallAndWaitsForAStartedOne) {
   Runtime rt;
   Gate gate;
   std::atomic<bool> queued_ran{false};
+  std::atomic<bool> b_returned{false};
   Result<int> started_result = wsa::einval;
   Result<int> queued_result = wsa::einval;
   std::unique_ptr<test::PoolBlocker> pool;
@@ -274,13 +275,16 @@ TEST(Offload, StopFailsAQueuedCallAndWaitsForAStartedOne) {
                       queued_ran = true;
                       return 6;
                     });
+                    b_returned = true;
                   });
                   ASSERT_TRUE(b.ok());
                   ASSERT_TRUE(wait_until([&] { return blocked.load(); }));
                   rt.stop();
-                  // The stop is swept when this fiber next yields; the started call holds
-                  // run() until its function returns.
-                  (void)this_fiber::yield();
+                  // The stop is swept when this fiber next yields, and ends the queued call
+                  // (which gives its job up); only then may the pool have a free thread. The
+                  // started call holds run() until its function returns.
+                  for (int i = 0; i < 1000000 && !b_returned.load(); ++i) this_fiber::yield();
+                  EXPECT_TRUE(b_returned.load());
                   gate.open();
                   (void)a;
                 }).ok());

@@ -28,7 +28,7 @@ TEST(SocketErrors, OutsideAnyRuntimeIsInvalid) {
 
 TEST(SocketErrors, BadFamilyTypeAndProtocol) {
   run_in_fiber([] {
-    EXPECT_EQ(socket(AF_UNIX, SOCK_STREAM).error(), wsa::eafnosupport);
+    EXPECT_EQ(socket(AF_NETLINK, SOCK_STREAM).error(), wsa::eafnosupport);
     EXPECT_EQ(socket(12345, SOCK_STREAM).error(), wsa::eafnosupport);
     EXPECT_EQ(socket(AF_INET, SOCK_RAW).error(), wsa::einval);
     EXPECT_EQ(weft::socket(AF_INET, SOCK_STREAM, IPPROTO_UDP).error(), wsa::einval);

@@ -1,5 +1,6 @@
 // Faults, each with its expected outcome: peers that reset or vanish, the descriptor limit,
-// stacks that cannot be had, a runtime stopped under 10,000 blocked fibers of every kind.
+// stacks that cannot be had, a runtime stopped under 10,000 blocked fibers of every kind, a
+// saturated pool stopped under queued file calls and offloads.
 // Plain POSIX peers observe the other end.
 #include "../support/peer.hpp"
 #include "../support/process.hpp"
@@ -12,11 +13,14 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace {
 
@@ -358,6 +362,98 @@ TEST(StopFault, TenThousandFibersBlockedInEveryKindOfCallEachSeeWsaenetdownAndNo
     EXPECT_GT(netdown[kind], 0) << kind;
   }
   EXPECT_EQ(open_descriptors(), before);  // every socket closed, nothing held by the runtime
+}
+
+// --- a saturated pool, pipes and children under a stop --------------------------------------
+
+TEST(PoolFault, ASaturatedPoolStoppedEndsEveryQueuedCallUnrunAndWaitsForTheStartedOnes) {
+  { Runtime warm_up; }
+  const char* size = std::getenv("UV_THREADPOOL_SIZE");
+  const int pool_threads = size && std::atoi(size) > 0 ? std::atoi(size) : 4;
+  char tmpl[] = "/tmp/weft-faults-XXXXXX";
+  const int file_fd = ::mkstemp(tmpl);
+  ASSERT_GE(file_fd, 0);
+  ASSERT_EQ(::write(file_fd, "0123456789", 10), 10);
+  ::close(file_fd);
+  const int before = open_descriptors();
+  std::atomic<bool> release{false};
+  std::atomic<int> started{0};
+  std::atomic<int> queued_ran{0};
+  int started_results = 0, queued_netdown = 0, pipe_netdown = 0, wait_netdown = 0, other = 0;
+  int returned = 0;
+  const int kQueued = 1000 / kFiberDivisor;
+  const int kPipes = 200 / kFiberDivisor;
+  {
+    Runtime rt;
+    ASSERT_OK(rt.spawn([&] {
+      // Every pool thread held by a started offload that returns 7 once released.
+      for (int i = 0; i < pool_threads; ++i) {
+        ASSERT_TRUE(spawn([&] {
+                      auto r = offload([&] {
+                        started.fetch_add(1);
+                        while (!release.load()) std::this_thread::yield();
+                        return 7;
+                      });
+                      if (r.ok() && *r == 7) ++started_results;
+                      ++returned;
+                    }).ok());
+      }
+      while (started.load() < pool_threads) (void)this_fiber::sleep_for(1ms);
+      // Behind them, file calls and offloads that cannot start.
+      for (int i = 0; i < kQueued; ++i) {
+        ASSERT_TRUE(spawn([&, i] {
+                      std::error_code e;
+                      if (i % 2 == 0) {
+                        e = offload([&] { queued_ran.fetch_add(1); }).error();
+                      } else {
+                        e = fs::stat(tmpl).error();
+                      }
+                      (e == wsa::enetdown ? queued_netdown : other)++;
+                      ++returned;
+                    }).ok());
+      }
+      // Pipe reads with nothing to read, and waits for a child that sleeps.
+      for (int i = 0; i < kPipes; ++i) {
+        auto p = weft::pipe();
+        ASSERT_TRUE(p.ok());
+        ASSERT_TRUE(spawn([&, p = *p] {
+                      char b[8];
+                      (recv(p.first, b, sizeof b).error() == wsa::enetdown ? pipe_netdown
+                                                                           : other)++;
+                      (void)close(p.first);
+                      (void)close(p.second);
+                      ++returned;
+                    }).ok());
+      }
+      ProcessOptions o;
+      o.argv = {"sleep", "60"};
+      o.in = o.out = Stdio::null;
+      auto child = Process::spawn(o);
+      ASSERT_TRUE(child.ok());
+      const pid_t pid = child->pid();
+      ASSERT_TRUE(spawn([&] {
+                    (child->wait().error() == wsa::enetdown ? wait_netdown : other)++;
+                    ++returned;
+                  }).ok());
+      const int expected = pool_threads + kQueued + kPipes + 1;
+      for (int i = 0; i < 10; ++i) this_fiber::yield();  // every fiber has blocked
+      Runtime::current()->stop();
+      // The queued calls end at once; the started ones only when released.
+      while (returned < expected - pool_threads) this_fiber::yield();
+      release = true;
+      ::kill(pid, SIGKILL);
+    }));
+    ASSERT_TRUE(rt.run().ok());  // returns after the started calls returned
+    EXPECT_EQ(rt.stats().fibers_alive, 0u);
+  }
+  ::unlink(tmpl);
+  EXPECT_EQ(started_results, pool_threads);  // their real results, not WSAENETDOWN
+  EXPECT_EQ(queued_netdown, kQueued);
+  EXPECT_EQ(queued_ran.load(), 0);  // none of the queued functions ever ran
+  EXPECT_EQ(pipe_netdown, kPipes);
+  EXPECT_EQ(wait_netdown, 1);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(open_descriptors(), before);  // every pipe closed
 }
 
 // --- foreign threads racing a runtime's destruction -----------------------------------------

@@ -79,5 +79,22 @@ TEST(OutcomeWord, ADeadlineAfterASpuriousCompletionKeepsItsReason) {
   EXPECT_EQ(w.rearm(kGen, true), CallState::timed_out);          // before stop, as a fixed outcome
 }
 
+TEST(OutcomeWord, AnOutcomeCompletedOverKeepsTheCancelAsARequestForTheNextWait) {
+  for (CallState how : {CallState::cancelled, CallState::timed_out}) {
+    OutcomeWord w;
+    start_call(w);
+    ASSERT_EQ(w.fix(kGen, how), Fix::won);
+    w.complete_over(kGen, how);  // what the call waited for completed all the same
+    EXPECT_EQ(w.state(), CallState::completed);
+    EXPECT_EQ(w.fix(kGen, CallState::cancelled), Fix::no_effect);
+    EXPECT_EQ(w.rearm(kGen, false), how);  // the next wait ends in it, with its reason
+  }
+  OutcomeWord stopped;
+  start_call(stopped);
+  ASSERT_TRUE(stopped.complete(kGen, CallState::netdown));
+  stopped.complete_over(kGen, CallState::netdown);
+  EXPECT_EQ(stopped.rearm(kGen, true), CallState::netdown);
+}
+
 }  // namespace
 }  // namespace weft::detail
