@@ -1,13 +1,34 @@
 // weft-http: a small HTTP/1.1 server with keep-alive, one fiber per connection, on one or
-// more threads; HTTPS with a certificate and its key.
+// more threads; HTTPS with a certificate and its key; static files under a root directory.
 //
 //   weft-http [--host ADDRESS] [--port PORT] [--threads N]
 //             [--request-timeout MS] [--idle-timeout MS]
-//             [--tls-cert CHAIN.pem --tls-key KEY.pem]
+//             [--tls-cert CHAIN.pem --tls-key KEY.pem] [--root DIR]
 //
-// It answers GET and HEAD of `/` with a short text, 404 for other paths and 405 for other
-// methods; requests may be pipelined. Try `curl -i http://127.0.0.1:8080/` or
+// Without --root it answers GET and HEAD of `/` with a short text, 404 for other paths and 405
+// for other methods; requests may be pipelined. Try `curl -i http://127.0.0.1:8080/` or
 // `wrk -c 100 -d 10s http://127.0.0.1:8080/`.
+//
+// With --root DIR it serves the files under DIR instead (GET and HEAD), through weft::fs: the
+// file is opened and examined on libuv's pool, and its bytes go to the socket with
+// fs::sendfile (from the page cache, never through this process). What it answers:
+//   * a regular file: 200 with Content-Length, a Content-Type from its extension (a few common
+//     ones; application/octet-stream otherwise), Last-Modified and Accept-Ranges; a single
+//     byte range ("Range: bytes=A-B", "A-", "-N") gives 206 with Content-Range, or 416 past
+//     the end; several ranges get the whole file; If-Modified-Since gives 304 when the file
+//     has not changed since; If-Range with another date gets the whole file;
+//   * a directory: its index.html if it has one, else a plain HTML listing of its entries;
+//     a directory's path without its final '/' is redirected (301) to the path with it;
+//   * 404 for a missing file; 403 for a path with a ".." name (even percent-encoded), for a
+//     file that is not regular (a FIFO, a device), for one that the server may not read, and
+//     for anything outside DIR: symbolic links are followed, and the file that opened is then
+//     checked to lie under DIR (its real path, from /proc/self/fd): nothing outside DIR is
+//     ever served, whatever the links inside it say or become meanwhile.
+// The request's deadline (below) covers its head and the answer's head; the file's bytes then
+// go out as long as they move: each piece of at most 256 KiB must leave within the idle
+// timeout. A transfer that fails (the client went away) or stalls ends the connection with a
+// reset, never with a clean end after a cut-off file; the file closes with the connection's
+// fiber.
 //
 // With --tls-cert and --tls-key (PEM: the server's certificate chain, then its private key)
 // it speaks HTTPS instead: each connection's fiber wraps its socket in a weft::tls::Stream and
@@ -15,7 +36,9 @@
 // then the same HTTP code runs over the stream. ALPN accepts "http/1.1" alone: a client that
 // offers only other protocols (h2, or http/1.0 as `curl --http1.0` does) is refused, one that
 // offers none is served. A failed handshake ends that connection alone and is logged at level
-// info (WEFT_LOG=info shows it). Try `curl --cacert ca.pem https://localhost:8080/`.
+// info (WEFT_LOG=info shows it). Try `curl --cacert ca.pem https://localhost:8080/`. With
+// --root too, files are served over TLS as well: sendfile cannot encrypt, so their bytes are
+// read with File::pread, 64 KiB at a time, and sent through the stream.
 //
 // Deadlines, the way weft spells them:
 //   * each request runs in a CancelScope with the request timeout (default 5 s): reading the
@@ -34,13 +57,21 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace {
 
@@ -49,12 +80,16 @@ using namespace std::chrono_literals;
 constexpr std::size_t kHeadLimit = 16 * 1024;    // a longer request head gets 431
 constexpr std::size_t kBodyLimit = 1024 * 1024;  // a longer request body gets 413
 constexpr std::string_view kHello = "Hello from weft\n";
+constexpr std::uint64_t kFilePiece =
+    256 * 1024;                               // a file's bytes: each piece within the idle timeout
+constexpr std::size_t kTlsChunk = 64 * 1024;  // over TLS: read with pread, then sent
 
 struct Config {
   std::chrono::milliseconds request_timeout{5000};
   std::chrono::milliseconds idle_timeout{30000};
   weft::CancelToken draining;
   std::optional<weft::tls::Context> tls;  // HTTPS: the server's certificate, key and ALPN
+  std::string root;                       // --root, as a real path; empty: the greeting alone
 };
 
 struct Request {
@@ -64,6 +99,7 @@ struct Request {
   bool keep_alive = false;
   bool chunked = false;
   std::size_t content_length = 0;
+  std::string_view range, if_range, if_modified_since;
   bool bad = false;
 };
 
@@ -137,27 +173,382 @@ Request parse(std::string_view head) {
       r.content_length = static_cast<std::size_t>(std::min<unsigned long long>(n, SIZE_MAX));
     } else if (iequals(name, "transfer-encoding")) {
       r.chunked = true;
+    } else if (iequals(name, "range")) {
+      r.range = value;
+    } else if (iequals(name, "if-range")) {
+      r.if_range = value;
+    } else if (iequals(name, "if-modified-since")) {
+      r.if_modified_since = value;
     }
   }
   return r;
 }
 
-std::string response(int status, std::string_view reason, std::string_view body, bool head_only,
-                     bool keep_alive, std::string_view extra = {}) {
+// A response's head. `type` and `length` are left out when empty (a 304 has neither).
+std::string head_of(int status, std::string_view reason, std::string_view type,
+                    std::optional<std::uint64_t> length, bool keep_alive,
+                    std::string_view extra = {}) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-                    "\r\nServer: weft-http\r\nContent-Type: text/plain\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n";
+                    "\r\nServer: weft-http\r\n";
+  if (!type.empty()) out += "Content-Type: " + std::string(type) + "\r\n";
+  if (length) out += "Content-Length: " + std::to_string(*length) + "\r\n";
   out += extra;
   if (!keep_alive) out += "Connection: close\r\n";
   out += "\r\n";
+  return out;
+}
+
+std::string response(int status, std::string_view reason, std::string_view body, bool head_only,
+                     bool keep_alive, std::string_view extra = {}) {
+  std::string out = head_of(status, reason, "text/plain", body.size(), keep_alive, extra);
   if (!head_only) out += body;
   return out;
 }
 
+// --- files under --root ----------------------------------------------------------------
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The path of a request target (origin form "/a/b?q", or absolute form "http://h/a/b"),
+// percent-decoded; nullopt when malformed (no leading '/', a bad escape, a NUL).
+std::optional<std::string> decoded_path(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() > scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
+      std::size_t slash = target.find('/', scheme.size());
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+  }
+  target = target.substr(0, target.find_first_of("?#"));
+  if (target.empty() || target[0] != '/') return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] != '%') {
+      if (target[i] == '\0') return std::nullopt;
+      out += target[i];
+      continue;
+    }
+    if (i + 2 >= target.size()) return std::nullopt;
+    int hi = hex_digit(target[i + 1]), lo = hex_digit(target[i + 2]);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// The names of a decoded path joined again ("/a/b"; "" for the root itself), without empty
+// and "." names; false for a path with a ".." name: refused, whatever it would resolve to.
+bool clean_names(std::string_view path, std::string* names) {
+  names->clear();
+  while (!path.empty()) {
+    std::size_t slash = path.find('/');
+    std::string_view name = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+    if (name == "..") return false;
+    if (name.empty() || name == ".") continue;
+    *names += '/';
+    *names += name;
+  }
+  return true;
+}
+
+// Whether the real path `real` is `root` or lies under it.
+bool under_root(std::string_view real, std::string_view root) {
+  if (real.size() < root.size() || real.substr(0, root.size()) != root) return false;
+  return real.size() == root.size() || root.back() == '/' || real[root.size()] == '/';
+}
+
+struct Opened {
+  weft::fs::File file;
+  weft::fs::Stat stat;
+};
+
+// Opens `path` for reading if what opens lies under `root`. open(2) follows symbolic links,
+// so the check is made on the file that opened: its real path, which the kernel gives for its
+// descriptor (/proc/self/fd/N), read on the pool like the open. A link that leads outside, or
+// a directory swapped for one meanwhile, is caught there. O_NONBLOCK: a FIFO does not hold
+// the open until a writer comes (it is refused as not regular, after). Errors: open's and
+// stat's (std::errc values), the pool calls' (WSAETIMEDOUT when the request's deadline
+// passes, ...), and permission_denied for a file outside the root.
+weft::Result<Opened> open_under_root(const std::string& root, const std::string& path) {
+  auto f = weft::fs::File::open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!f.ok()) return f.error();
+  const int fd = f->native_handle();
+  auto real = weft::offload([fd] {
+    char buf[PATH_MAX];
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+    return n > 0 && static_cast<std::size_t>(n) < sizeof buf ? std::string(buf, n) : std::string();
+  });
+  if (!real.ok()) return real.error();
+  if (!under_root(*real, root)) return std::make_error_code(std::errc::permission_denied);
+  auto st = f->stat();
+  if (!st.ok()) return st.error();
+  return Opened{std::move(*f), *st};
+}
+
+std::string_view content_type(std::string_view name) {
+  static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+      {"html", "text/html; charset=utf-8"},
+      {"htm", "text/html; charset=utf-8"},
+      {"txt", "text/plain; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},
+      {"js", "text/javascript; charset=utf-8"},
+      {"mjs", "text/javascript; charset=utf-8"},
+      {"json", "application/json"},
+      {"xml", "application/xml"},
+      {"svg", "image/svg+xml"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"gif", "image/gif"},
+      {"webp", "image/webp"},
+      {"ico", "image/x-icon"},
+      {"pdf", "application/pdf"},
+      {"wasm", "application/wasm"},
+      {"mp4", "video/mp4"},
+      {"mp3", "audio/mpeg"},
+      {"zip", "application/zip"},
+      {"gz", "application/gzip"},
+      {"tar", "application/x-tar"},
+  };
+  std::size_t dot = name.rfind('.');
+  if (dot != std::string_view::npos && name.find('/', dot) == std::string_view::npos) {
+    std::string_view ext = name.substr(dot + 1);
+    for (const auto& [e, type] : kTypes) {
+      if (iequals(ext, e)) return type;
+    }
+  }
+  return "application/octet-stream";
+}
+
+// An HTTP date (IMF-fixdate), and back: nullopt when the text is not one.
+std::string http_date(std::int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
+
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  std::string s(text);
+  std::tm tm{};
+  const char* end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end) return std::nullopt;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+bool parse_digits(std::string_view text, std::uint64_t* out) {
+  if (text.empty() || text.size() > 19) return false;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+enum class RangeIs { whole, part, unsatisfiable };
+
+// A Range header against a file of `size` bytes: one range of bytes ("bytes=A-B", "A-",
+// "-N") is served; several, another unit or a malformed one get the whole file, as RFC 9110
+// allows.
+RangeIs parse_range(std::string_view spec, std::uint64_t size, std::uint64_t* first,
+                    std::uint64_t* last) {
+  spec = trim(spec);
+  if (spec.size() < 6 || !iequals(spec.substr(0, 6), "bytes=")) return RangeIs::whole;
+  spec = trim(spec.substr(6));
+  std::size_t dash = spec.find('-');
+  if (dash == std::string_view::npos || spec.find(',') != std::string_view::npos) {
+    return RangeIs::whole;
+  }
+  std::string_view a = trim(spec.substr(0, dash)), b = trim(spec.substr(dash + 1));
+  std::uint64_t start, end;
+  if (a.empty()) {  // the last N bytes
+    if (!parse_digits(b, &end)) return RangeIs::whole;
+    if (end == 0 || size == 0) return RangeIs::unsatisfiable;
+    *first = size - std::min(end, size);
+    *last = size - 1;
+    return RangeIs::part;
+  }
+  if (!parse_digits(a, &start)) return RangeIs::whole;
+  if (!b.empty() && (!parse_digits(b, &end) || end < start)) return RangeIs::whole;
+  if (start >= size) return RangeIs::unsatisfiable;
+  *first = start;
+  *last = b.empty() ? size - 1 : std::min(end, size - 1);
+  return RangeIs::part;
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// A name as it goes into a link: percent-encoded but for the unreserved characters.
+std::string url_escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A directory's listing: its entries by name, each a link; a subdirectory's with a final '/'.
+std::string listing(std::string_view path, std::vector<weft::fs::DirEntry> entries) {
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  const std::string title = "Index of " + html_escape(path);
+  std::string out = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
+                    "</title></head>\n<body><h1>" + title + "</h1>\n<ul>\n";
+  if (path != "/") out += "<li><a href=\"../\">../</a></li>\n";
+  for (const auto& e : entries) {
+    const bool dir = e.type == weft::fs::EntryType::directory;
+    const std::string slash = dir ? "/" : "";
+    out += "<li><a href=\"" + url_escape(e.name) + slash + "\">" + html_escape(e.name) + slash +
+           "</a></li>\n";
+  }
+  out += "</ul></body></html>\n";
+  return out;
+}
+
+// What a GET or HEAD under --root answers: the head (with a short body, when it has one) in
+// `out`, and for a file's bytes the open file and the part of it that follows the head.
+struct FileReply {
+  std::string out;
+  weft::fs::File file;  // open when bytes of it follow
+  std::uint64_t offset = 0, length = 0;
+  bool abandon = false;  // a pool call was cut short (the deadline passed, stop): 503, close
+};
+
+FileReply file_reply(const Config& config, const Request& r, bool head_only) {
+  FileReply reply;
+  auto plain = [&](int status, std::string_view reason, std::string_view extra = {}) {
+    reply.out =
+        response(status, reason, std::string(reason) + "\n", head_only, r.keep_alive, extra);
+    return std::move(reply);
+  };
+  auto failed = [&](std::error_code e) {
+    if (e == std::errc::no_such_file_or_directory || e == std::errc::not_a_directory ||
+        e == std::errc::filename_too_long) {
+      return plain(404, "Not Found");
+    }
+    if (e == std::errc::permission_denied || e == std::errc::operation_not_permitted ||
+        e == std::errc::too_many_symbolic_link_levels) {
+      return plain(403, "Forbidden");
+    }
+    if (e.category() == weft::wsa_category()) {  // the call's own end: deadline, stop, ...
+      reply.abandon = true;
+      return std::move(reply);
+    }
+    weft::get_logger()->warn("weft-http: {}: {}", r.target, e.message());
+    return plain(500, "Internal Server Error");
+  };
+
+  auto path = decoded_path(r.target);
+  if (!path) return plain(400, "Bad Request");
+  std::string names;
+  if (!clean_names(*path, &names)) return plain(403, "Forbidden");
+  auto opened = open_under_root(config.root, config.root + names);
+  if (!opened.ok()) return failed(opened.error());
+  Opened target = std::move(*opened);
+  std::string name = names;
+  if (target.stat.is_directory()) {
+    if (path->back() != '/') {  // "/dir" → "/dir/": links in its page are relative to it
+      std::string_view raw = r.target;
+      std::size_t query = raw.find('?');
+      std::string location(raw.substr(0, query));
+      location += '/';
+      if (query != std::string_view::npos) location += raw.substr(query);
+      return plain(301, "Moved Permanently", "Location: " + location + "\r\n");
+    }
+    auto index = open_under_root(config.root, config.root + names + "/index.html");
+    if (index.ok() && index->stat.is_regular()) {
+      target = std::move(*index);
+      name += "/index.html";
+    } else if (!index.ok() && index.error() != std::errc::no_such_file_or_directory) {
+      return failed(index.error());
+    } else {
+      // The listing of the directory that opened (and was checked), through its descriptor.
+      auto entries =
+          weft::fs::readdir("/proc/self/fd/" + std::to_string(target.file.native_handle()));
+      if (!entries.ok()) return failed(entries.error());
+      std::string body = listing(*path, std::move(*entries));
+      reply.out = head_of(200, "OK", "text/html; charset=utf-8", body.size(), r.keep_alive);
+      if (!head_only) reply.out += body;
+      return reply;
+    }
+  }
+  if (!target.stat.is_regular()) return plain(403, "Forbidden");  // a FIFO, a device, a socket
+
+  const std::uint64_t size = target.stat.size;
+  const std::int64_t mtime = target.stat.mtime_ns / 1'000'000'000;
+  const std::string modified = http_date(mtime);
+  std::string extra = "Last-Modified: " + modified + "\r\nAccept-Ranges: bytes\r\n";
+  if (!r.if_modified_since.empty() && r.range.empty()) {
+    auto since = parse_http_date(r.if_modified_since);
+    if (since && mtime <= *since) {
+      reply.out = head_of(304, "Not Modified", {}, std::nullopt, r.keep_alive,
+                          "Last-Modified: " + modified + "\r\n");
+      return reply;
+    }
+  }
+  int status = 200;
+  std::uint64_t first = 0, last = size == 0 ? 0 : size - 1;
+  if (!r.range.empty() && (r.if_range.empty() || trim(r.if_range) == modified)) {
+    switch (parse_range(r.range, size, &first, &last)) {
+      case RangeIs::whole: break;
+      case RangeIs::unsatisfiable:
+        return plain(416, "Range Not Satisfiable",
+                     "Content-Range: bytes */" + std::to_string(size) + "\r\n");
+      case RangeIs::part:
+        status = 206;
+        extra += "Content-Range: bytes " + std::to_string(first) + "-" + std::to_string(last) +
+                 "/" + std::to_string(size) + "\r\n";
+        break;
+    }
+  }
+  const std::uint64_t length = status == 206 ? last - first + 1 : size;
+  reply.out = head_of(status, status == 206 ? "Partial Content" : "OK", content_type(name), length,
+                      r.keep_alive, extra);
+  if (!head_only && length > 0) {
+    reply.file = std::move(target.file);
+    reply.offset = first;
+    reply.length = length;
+  }
+  return reply;
+}
+
 // The byte streams HTTP runs over, one type each for serve(): a plain TCP socket and a TLS
-// stream. Each has recv (0: the client's clean end), send (all or an error) and finish (after
-// the last answer: the end of the server's side). Their calls are blocking calls, under the
-// scopes serve() opens.
+// stream. Each has recv (0: the client's clean end), send (all or an error), send_file (a part
+// of a file, as long as it moves: each piece within `stall`) and finish (after the last
+// answer: the end of the server's side). Their calls are blocking calls, under the scopes
+// serve() opens.
 class PlainStream {
  public:
   explicit PlainStream(weft::Socket s) noexcept : s_(s) {}
@@ -167,6 +558,25 @@ class PlainStream {
   weft::Status send(const void* buf, std::size_t len) {
     auto n = weft::send(s_, buf, len);
     return n.ok() ? weft::Status{} : weft::Status(n.error());
+  }
+  // `len` bytes of `f` from `offset`, with fs::sendfile: from the page cache to the socket.
+  // On failure the answer is cut off, so the connection is set to reset when it closes (a
+  // piece cut off after moving bytes has reset it already, semantics.md §3): the client never
+  // takes a cut-off file, ended by a clean FIN, for a whole one.
+  weft::Status send_file(weft::fs::File& f, std::uint64_t offset, std::uint64_t len,
+                         std::chrono::milliseconds stall) {
+    while (len > 0) {
+      weft::CancelScope moving(stall);
+      auto n =
+          weft::fs::sendfile(s_, f, offset, static_cast<std::size_t>(std::min(len, kFilePiece)));
+      if (!n.ok() || *n == 0) {  // 0: the file shrank since its length was announced
+        (void)weft::set_linger(s_, std::chrono::seconds(0));
+        return n.ok() ? std::make_error_code(std::errc::io_error) : n.error();
+      }
+      offset += *n;
+      len -= *n;
+    }
+    return {};
   }
   // FIN; the socket closes when its owner, the connection's fiber, ends.
   void finish() { (void)weft::shutdown(s_, weft::Shutdown::send); }
@@ -182,6 +592,28 @@ class TlsStream {
     return s_.recv(buf, len, token);
   }
   weft::Status send(const void* buf, std::size_t len) { return s_.send(buf, len); }
+  // sendfile cannot encrypt: the file's bytes are read with pread, a chunk at a time, and sent
+  // through the stream. On failure the stream is set to reset when it closes, without
+  // close_notify: a cut-off file never ends cleanly.
+  weft::Status send_file(weft::fs::File& f, std::uint64_t offset, std::uint64_t len,
+                         std::chrono::milliseconds stall) {
+    std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(len, kTlsChunk)));
+    while (len > 0) {
+      weft::CancelScope moving(stall);
+      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(len, chunk.size()));
+      auto n = f.pread(chunk.data(), want, offset);
+      weft::Status sent = !n.ok()   ? weft::Status(n.error())
+                          : *n == 0 ? weft::Status(std::make_error_code(std::errc::io_error))
+                                    : s_.send(chunk.data(), *n);
+      if (!sent.ok()) {
+        (void)weft::set_linger(s_.socket(), std::chrono::seconds(0));
+        return sent;
+      }
+      offset += *n;
+      len -= *n;
+    }
+    return {};
+  }
   // close_notify, then the socket's graceful close.
   void finish() { (void)s_.close(); }
 
@@ -214,49 +646,69 @@ void serve(const Config& config, ByteStream& c) {
       if (!n.ok() || *n == 0) return;  // idle, draining, the client's end, or an error
       have = *n;
     }
-    weft::CancelScope deadline(config.request_timeout);
-    std::size_t head_end;
-    while ((head_end = std::string_view(buf.data(), have).find("\r\n\r\n")) ==
-           std::string_view::npos) {
-      if (have == buf.size()) return answer_and_close(c, 431, "Request Header Fields Too Large");
-      auto n = c.recv(buf.data() + have, buf.size() - have);
-      if (!n.ok()) {
-        if (n.error() == weft::wsa::etimedout) answer_and_close(c, 408, "Request Timeout");
-        return;
+    bool keep_alive = false;
+    weft::fs::File body;  // a file's bytes to send after the head, under --root
+    std::uint64_t body_offset = 0, body_length = 0;
+    {
+      weft::CancelScope deadline(config.request_timeout);
+      std::size_t head_end;
+      while ((head_end = std::string_view(buf.data(), have).find("\r\n\r\n")) ==
+             std::string_view::npos) {
+        if (have == buf.size()) return answer_and_close(c, 431, "Request Header Fields Too Large");
+        auto n = c.recv(buf.data() + have, buf.size() - have);
+        if (!n.ok()) {
+          if (n.error() == weft::wsa::etimedout) answer_and_close(c, 408, "Request Timeout");
+          return;
+        }
+        if (*n == 0) return;  // the client went away mid-request
+        have += *n;
       }
-      if (*n == 0) return;  // the client went away mid-request
-      have += *n;
-    }
-    Request r = parse(std::string_view(buf.data(), head_end));
-    std::size_t consumed = head_end + 4;
-    if (r.bad) return answer_and_close(c, 400, "Bad Request");
-    if (r.chunked) return answer_and_close(c, 501, "Not Implemented");
-    if (r.content_length > kBodyLimit) return answer_and_close(c, 413, "Content Too Large");
-    // A body is read and dropped: nothing here takes one.
-    std::size_t body = r.content_length;
-    std::size_t buffered = std::min(body, have - consumed);
-    consumed += buffered;
-    body -= buffered;
-    std::memmove(buf.data(), buf.data() + consumed, have - consumed);
-    have -= consumed;
-    while (body > 0) {
-      auto n = c.recv(buf.data(), std::min(body, buf.size()));
-      if (!n.ok() || *n == 0) return;
-      body -= *n;
-    }
+      // The head's fields point into buf: the request is answered before buf moves.
+      Request r = parse(std::string_view(buf.data(), head_end));
+      std::size_t consumed = head_end + 4;
+      if (r.bad) return answer_and_close(c, 400, "Bad Request");
+      if (r.chunked) return answer_and_close(c, 501, "Not Implemented");
+      if (r.content_length > kBodyLimit) return answer_and_close(c, 413, "Content Too Large");
 
-    bool head_only = r.method == "HEAD";
-    std::string out;
-    if (r.method != "GET" && !head_only) {
-      out = response(405, "Method Not Allowed", "Method Not Allowed\n", false, r.keep_alive,
-                     "Allow: GET, HEAD\r\n");
-    } else if (r.target != "/") {
-      out = response(404, "Not Found", "Not Found\n", head_only, r.keep_alive);
-    } else {
-      out = response(200, "OK", kHello, head_only, r.keep_alive);
+      bool head_only = r.method == "HEAD";
+      std::string out;
+      if (r.method != "GET" && !head_only) {
+        out = response(405, "Method Not Allowed", "Method Not Allowed\n", false, r.keep_alive,
+                       "Allow: GET, HEAD\r\n");
+      } else if (!config.root.empty()) {
+        FileReply reply = file_reply(config, r, head_only);
+        if (reply.abandon) return answer_and_close(c, 503, "Service Unavailable");
+        out = std::move(reply.out);
+        body = std::move(reply.file);
+        body_offset = reply.offset;
+        body_length = reply.length;
+      } else if (r.target != "/") {
+        out = response(404, "Not Found", "Not Found\n", head_only, r.keep_alive);
+      } else {
+        out = response(200, "OK", kHello, head_only, r.keep_alive);
+      }
+      keep_alive = r.keep_alive;
+
+      // A body is read and dropped: nothing here takes one.
+      std::size_t request_body = r.content_length;
+      std::size_t buffered = std::min(request_body, have - consumed);
+      consumed += buffered;
+      request_body -= buffered;
+      std::memmove(buf.data(), buf.data() + consumed, have - consumed);
+      have -= consumed;
+      while (request_body > 0) {
+        auto n = c.recv(buf.data(), std::min(request_body, buf.size()));
+        if (!n.ok() || *n == 0) return;
+        request_body -= *n;
+      }
+      if (!c.send(out.data(), out.size()).ok()) return;
     }
-    if (!c.send(out.data(), out.size()).ok()) return;
-    if (!r.keep_alive) {
+    // A file's bytes go out after the request's deadline: a large file to a slow client takes
+    // as long as it takes, as long as it moves (each piece within the idle timeout).
+    if (body.is_open() && !c.send_file(body, body_offset, body_length, config.idle_timeout).ok()) {
+      return;  // the client went away, or stalled: the connection (and the file) close
+    }
+    if (!keep_alive) {
       c.finish();
       return;
     }
@@ -295,12 +747,33 @@ void serve_tls(const Config& config, weft::UniqueSocket conn) {
   serve(config, c);
 }
 
-int usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [--host ADDRESS] [--port PORT] [--threads N] [--request-timeout MS] "
-               "[--idle-timeout MS] [--tls-cert CHAIN.pem --tls-key KEY.pem]\n"
-               "  --tls-cert, --tls-key: HTTPS with this certificate chain and private key (PEM)\n",
-               argv0);
+constexpr const char* kUsage =
+    "usage: %s [--host ADDRESS] [--port PORT] [--threads N] [--request-timeout MS]\n"
+    "          [--idle-timeout MS] [--tls-cert CHAIN.pem --tls-key KEY.pem] [--root DIR]\n";
+
+int help(const char* argv0) {
+  std::printf(kUsage, argv0);
+  std::printf(
+      "\nA small HTTP/1.1 server: keep-alive, pipelining, GET and HEAD.\n"
+      "  --host ADDRESS         numeric IPv4 or IPv6 address to listen on (127.0.0.1)\n"
+      "  --port PORT            port to listen on, 0 for any free one (8080)\n"
+      "  --threads N            runtimes, one thread each (1)\n"
+      "  --request-timeout MS   a request's head and its answer's head must fit in it (5000)\n"
+      "  --idle-timeout MS      a kept-alive connection's wait for its next request, and the\n"
+      "                         longest a piece of a file may take to leave (30000)\n"
+      "  --tls-cert CHAIN.pem   with --tls-key: HTTPS with this certificate chain and key\n"
+      "  --tls-key KEY.pem\n"
+      "  --root DIR             serve the files under DIR (index.html, else a listing, for a\n"
+      "                         directory; Range and If-Modified-Since; nothing outside DIR);\n"
+      "                         without it, / answers a greeting and other paths 404\n"
+      "SIGINT or SIGTERM drains the server: requests in flight finish, then it exits 0.\n");
+  return 0;
+}
+
+// A bad command line: what is wrong, then the usage; exit status 2.
+int usage(const char* argv0, const std::string& what) {
+  std::fprintf(stderr, "weft-http: %s\n", what.c_str());
+  std::fprintf(stderr, kUsage, argv0);
   return 2;
 }
 
@@ -335,27 +808,37 @@ std::optional<weft::tls::Context> tls_context(const std::string& cert, const std
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string host = "127.0.0.1", tls_cert, tls_key;
+  std::string host = "127.0.0.1", tls_cert, tls_key, root;
   long port = 8080, threads = 1, request_ms = 5000, idle_ms = 30000;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    bool more = i + 1 < argc;
-    if (a == "--host" && more) {
-      host = argv[++i];
-    } else if (a == "--port" && more) {
-      if (!parse_number(argv[++i], 0, 65535, &port)) return usage(argv[0]);
-    } else if (a == "--threads" && more) {
-      if (!parse_number(argv[++i], 1, 1024, &threads)) return usage(argv[0]);
-    } else if (a == "--request-timeout" && more) {
-      if (!parse_number(argv[++i], 1, 86'400'000, &request_ms)) return usage(argv[0]);
-    } else if (a == "--idle-timeout" && more) {
-      if (!parse_number(argv[++i], 1, 86'400'000, &idle_ms)) return usage(argv[0]);
-    } else if (a == "--tls-cert" && more && *argv[i + 1]) {
-      tls_cert = argv[++i];
-    } else if (a == "--tls-key" && more && *argv[i + 1]) {
-      tls_key = argv[++i];
+    if (a == "--help" || a == "-h") return help(argv[0]);
+    const bool takes_value = a == "--host" || a == "--port" || a == "--threads" ||
+                             a == "--request-timeout" || a == "--idle-timeout" ||
+                             a == "--tls-cert" || a == "--tls-key" || a == "--root";
+    if (!takes_value) return usage(argv[0], "unknown option " + std::string(a));
+    if (i + 1 == argc || !*argv[i + 1]) return usage(argv[0], std::string(a) + " needs a value");
+    const char* v = argv[++i];
+    if (a == "--host") {
+      host = v;
+    } else if (a == "--port") {
+      if (!parse_number(v, 0, 65535, &port)) return usage(argv[0], "--port: 0 to 65535");
+    } else if (a == "--threads") {
+      if (!parse_number(v, 1, 1024, &threads)) return usage(argv[0], "--threads: 1 to 1024");
+    } else if (a == "--request-timeout") {
+      if (!parse_number(v, 1, 86'400'000, &request_ms)) {
+        return usage(argv[0], "--request-timeout: milliseconds, 1 to 86400000");
+      }
+    } else if (a == "--idle-timeout") {
+      if (!parse_number(v, 1, 86'400'000, &idle_ms)) {
+        return usage(argv[0], "--idle-timeout: milliseconds, 1 to 86400000");
+      }
+    } else if (a == "--tls-cert") {
+      tls_cert = v;
+    } else if (a == "--tls-key") {
+      tls_key = v;
     } else {
-      return usage(argv[0]);
+      root = v;
     }
   }
   auto address = weft::Address::parse(host, static_cast<std::uint16_t>(port));
@@ -367,6 +850,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "weft-http: --tls-cert and --tls-key go together\n");
     return 2;
   }
+  if (!root.empty()) {
+    // Once, before serving: the root's real path, which every file served must lie under.
+    char* real = ::realpath(root.c_str(), nullptr);
+    struct stat st {};
+    if (!real || ::stat(real, &st) != 0) {
+      std::fprintf(stderr, "weft-http: --root %s: %s\n", root.c_str(), std::strerror(errno));
+      std::free(real);
+      return 2;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      std::fprintf(stderr, "weft-http: --root %s: not a directory\n", root.c_str());
+      std::free(real);
+      return 2;
+    }
+    root = real;
+    std::free(real);
+  }
   std::optional<weft::tls::Context> tls;
   if (!tls_cert.empty()) {
     tls = tls_context(tls_cert, tls_key);
@@ -377,7 +877,7 @@ int main(int argc, char** argv) {
   weft::RuntimeGroup group(static_cast<std::size_t>(threads));
   weft::CancelSource draining;
   Config config{std::chrono::milliseconds(request_ms), std::chrono::milliseconds(idle_ms),
-                draining.token(), std::move(tls)};
+                draining.token(), std::move(tls), root};
   auto at = group.serve(*address, [&config](weft::UniqueSocket c) {
     if (config.tls) {
       serve_tls(config, std::move(c));
@@ -403,8 +903,13 @@ int main(int argc, char** argv) {
       group.finish();
     });
   }
-  std::printf("weft-http: listening on %s://%s/\n", config.tls ? "https" : "http",
-              at->to_string().c_str());
+  if (config.root.empty()) {
+    std::printf("weft-http: listening on %s://%s/\n", config.tls ? "https" : "http",
+                at->to_string().c_str());
+  } else {
+    std::printf("weft-http: listening on %s://%s/ (files under %s)\n",
+                config.tls ? "https" : "http", at->to_string().c_str(), config.root.c_str());
+  }
   std::fflush(stdout);
   auto ran = group.run();
   if (!ran.ok()) {

@@ -68,6 +68,14 @@ def main() -> int:
             data = read_until_close(s).decode()
             if not (data.startswith("HTTP/1.1 200 OK") and "HTTP/1.1 404 Not Found" in data):
                 fail(f"pipelining: {data!r}")
+        # A GET, then a HEAD in the same write: each answered as itself (the first request's
+        # method and path are read before the second one's bytes move in the buffer).
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = read_until_close(s).decode()
+            if data.count("HTTP/1.1 200 OK") != 2 or data.count("Hello from weft") != 1:
+                fail(f"pipelined GET and HEAD: {data!r}")
         # A head larger than 16 KiB.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
