@@ -207,6 +207,9 @@ class Waits {
       }
     } else {
       how = call_->rearm();  // a cancel that came since the last wait ended is kept
+      // The call's own deadline may have fired while the last wait's readiness had already
+      // fixed the outcome (its complete() lost): only the timer knows, and it ends the call.
+      if (how == CallState::pending && deadline_ && deadline_->fired()) how = CallState::timed_out;
     }
     if (how == CallState::pending) {
       Sock* s = rt->sockets().get(h);

@@ -85,6 +85,9 @@ template <class Fn>
     if (attempt() == Attempt::done) return {CallState::completed, {}};
     st = call.rearm();
     if (st != CallState::pending) return {st, outcome_error(st)};
+    // The call's own deadline fired in the turn whose readiness turned out spurious: its
+    // complete() lost to the readiness's, so only the timer knows; it ends the call now.
+    if (deadline.fired()) return {CallState::timed_out, wsa::etimedout};
   }
 }
 
