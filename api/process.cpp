@@ -160,7 +160,7 @@ Result<Socket> adopt_pipe(int fd) {
   struct stat sb {};
   if (fd < 0 || ::fstat(fd, &sb) != 0) return wsa::enotsock;
   if (!S_ISFIFO(sb.st_mode) && !S_ISCHR(sb.st_mode)) return wsa::enotsock;
-  // A device epoll refuses (/dev/null, a plain file's character device) would fail every
+  // A device epoll refuses (/dev/null, /dev/zero: always ready, never waited on) would fail every
   // wait: refused here, where the caller still holds it.
   {
     const int ep = ::epoll_create1(EPOLL_CLOEXEC);
@@ -173,21 +173,9 @@ Result<Socket> adopt_pipe(int fd) {
     if (rc != 0) return err == EPERM ? Err(wsa::einval) : Err(detail::errno_to_error(err));
   }
   const int status_flags = ::fcntl(fd, F_GETFL);
-  const int fd_flags = ::fcntl(fd, F_GETFD);
-  if (status_flags < 0 || fd_flags < 0) return detail::errno_to_error(errno);
-  if (::fcntl(fd, F_SETFL, status_flags | O_NONBLOCK) != 0 ||
-      ::fcntl(fd, F_SETFD, fd_flags | FD_CLOEXEC) != 0) {
-    Err ec(detail::errno_to_error(errno));
-    ::fcntl(fd, F_SETFL, status_flags);
-    ::fcntl(fd, F_SETFD, fd_flags);
-    return ec;
-  }
-  auto h = rt->sockets().add(fd, AF_UNSPEC, SOCK_STREAM, detail::SockState::connected, false);
-  if (!h.ok()) {
-    ::fcntl(fd, F_SETFL, status_flags);
-    ::fcntl(fd, F_SETFD, fd_flags);
-    return h.error();
-  }
+  if (status_flags < 0) return detail::errno_to_error(errno);
+  auto h = rt->sockets().adopt(fd, AF_UNSPEC, SOCK_STREAM, detail::SockState::connected);
+  if (!h.ok()) return h.error();  // still the caller's, as it was
   detail::ignore_sigpipe_once();
   detail::Sock* s = rt->sockets().get(*h);
   s->pipe = true;

@@ -119,25 +119,8 @@ Result<Socket> adopt(int fd) {
   if (!rt) return wsa::einval;
   Inherited what;
   if (auto ec = inspect(fd, what)) return ec;
-  // O_NONBLOCK belongs to the open file description: a process that shares it (a parent
-  // that kept its end) sees it too. FD_CLOEXEC is this descriptor's own.
-  const int status_flags = ::fcntl(fd, F_GETFL);
-  const int fd_flags = ::fcntl(fd, F_GETFD);
-  if (status_flags < 0 || fd_flags < 0) return detail::errno_to_error(errno);
-  if (::fcntl(fd, F_SETFL, status_flags | O_NONBLOCK) != 0 ||
-      ::fcntl(fd, F_SETFD, fd_flags | FD_CLOEXEC) != 0) {
-    Err ec(detail::errno_to_error(errno));
-    ::fcntl(fd, F_SETFL, status_flags);
-    ::fcntl(fd, F_SETFD, fd_flags);
-    return ec;
-  }
-  auto h = rt->sockets().add(fd, what.family, what.type, what.state, false);
-  if (!h.ok()) {
-    // Still the caller's, as it was.
-    ::fcntl(fd, F_SETFL, status_flags);
-    ::fcntl(fd, F_SETFD, fd_flags);
-    return h.error();
-  }
+  auto h = rt->sockets().adopt(fd, what.family, what.type, what.state);
+  if (!h.ok()) return h.error();  // still the caller's, as it was
   rt->sockets().get(*h)->bound = what.bound;
   return h;
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -136,6 +137,25 @@ Result<Socket> SocketTable::add(int fd, int family, int type, SockState state,
 Socket SocketTable::handle_of(const Sock* s) const noexcept {
   std::uint64_t v = (tag_ << (kSockSlotBits + 32)) | (std::uint64_t{s->slot} << 32) | s->gen;
   return static_cast<Socket>(v);
+}
+
+Result<Socket> SocketTable::adopt(int fd, int family, int type, SockState state) noexcept {
+  const int status_flags = ::fcntl(fd, F_GETFL);
+  const int fd_flags = ::fcntl(fd, F_GETFD);
+  if (status_flags < 0 || fd_flags < 0) return errno_to_error(errno);
+  auto restore = [&] {
+    ::fcntl(fd, F_SETFL, status_flags);
+    ::fcntl(fd, F_SETFD, fd_flags);
+  };
+  if (::fcntl(fd, F_SETFL, status_flags | O_NONBLOCK) != 0 ||
+      ::fcntl(fd, F_SETFD, fd_flags | FD_CLOEXEC) != 0) {
+    std::error_code ec = errno_to_error(errno);
+    restore();
+    return ec;
+  }
+  auto h = add(fd, family, type, state, false);
+  if (!h.ok()) restore();
+  return h;
 }
 
 std::error_code SocketTable::wait_add(Sock* s, IoWaiter& w) noexcept {

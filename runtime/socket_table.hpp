@@ -136,6 +136,11 @@ class SocketTable {
   // descriptor is then closed, unless `close_on_failure` is false (it stays the caller's).
   Result<Socket> add(int fd, int family, int type, SockState state,
                      bool close_on_failure = true) noexcept;
+  // Takes a descriptor the caller still owns (an inherited socket, a pipe, a terminal): makes
+  // it non-blocking (O_NONBLOCK belongs to the open file description: a process that shares
+  // it sees it too) and close-on-exec, and enters it. On any failure its flags are restored
+  // and it stays the caller's.
+  Result<Socket> adopt(int fd, int family, int type, SockState state) noexcept;
   // The socket a handle names on this runtime, or nullptr (stale, closed, foreign, invalid).
   // Inline: every socket call looks its handle up, some several times.
   Sock* get(Socket h) const noexcept {

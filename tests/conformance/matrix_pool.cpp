@@ -4,6 +4,7 @@
 // full socket, pipe reads and writes, a child's wait and the staged end of Process::run —
 // each against every source of cancellation, in precise and portable mode (a pipe's rows
 // are the same in both).
+#include "../support/process.hpp"
 #include "matrix.hpp"
 
 #include <cerrno>
@@ -20,6 +21,8 @@
 
 namespace weft::matrix {
 namespace {
+
+using test::zombie_children;
 
 struct PoolCell {
   std::string dir;
@@ -71,28 +74,6 @@ void with_pipe(Cell& c) {
   p->read_end = ends->first;
   p->write_end = ends->second;
   c.extra = p;
-}
-
-// Zombie children of this process (state Z, parent us), from /proc/*/stat.
-int zombie_children() {
-  int zombies = 0;
-  const pid_t me = ::getpid();
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-    std::string line;
-    if (!std::getline(in, line)) continue;
-    auto close_paren = line.rfind(')');
-    if (close_paren == std::string::npos) continue;
-    std::istringstream rest(line.substr(close_paren + 2));
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == me && state == 'Z') ++zombies;
-  }
-  ::closedir(d);
-  return zombies;
 }
 
 // Fills the pipe without waiting; returns what it queued.

@@ -37,6 +37,8 @@ namespace {
 using namespace weft;
 using namespace std::chrono_literals;
 using weft::test::run_in_fiber;
+using weft::test::spawn_call;
+using weft::test::wait_until;
 
 std::error_code errc(std::errc e) { return std::make_error_code(e); }
 
@@ -89,27 +91,6 @@ bool thread_in_syscall(long nr, int fd) {
   }
   ::closedir(d);
   return found;
-}
-
-// Waits (yielding the fiber) until `pred`, or gives up after a bound (a hang guard).
-template <class Pred>
-bool wait_until(Pred&& pred) {
-  auto give_up = std::chrono::steady_clock::now() + 20s;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    (void)this_fiber::sleep_for(1ms);
-  }
-  return true;
-}
-
-// Spawns a fiber running `call`; `blocked` becomes true once its blocking call is
-// outstanding (a message posted before the call runs when it blocks, as the matrix does).
-template <class F>
-Result<FiberId> spawn_call(std::atomic<bool>& blocked, F call) {
-  return spawn([&blocked, call] {
-    (void)post(this_fiber::id(), [&blocked] { blocked = is_blocking(); });
-    call();
-  });
 }
 
 // An offloaded function that says when it started and runs until released.

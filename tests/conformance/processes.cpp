@@ -2,6 +2,7 @@
 // Python children that read, write, ignore signals and say when they are ready. Each row of
 // the pipe table is observed by the child at the other end; each staged end is checked for
 // zombies and descriptors left open through /proc.
+#include "../support/process.hpp"
 #include "../support/run.hpp"
 
 #include <weft/weft.hpp>
@@ -32,7 +33,11 @@ namespace {
 
 using namespace weft;
 using namespace std::chrono_literals;
+using weft::test::open_descriptors;
 using weft::test::run_in_fiber;
+using weft::test::spawn_call;
+using weft::test::wait_until;
+using weft::test::zombie_children;
 
 std::error_code errc(std::errc e) { return std::make_error_code(e); }
 
@@ -70,57 +75,7 @@ std::string read_line(Socket s) {
   return line;
 }
 
-// The descriptors open in this process.
-int open_fds() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-  ::closedir(d);
-  return n - 1;  // the directory's own
-}
-
-// Zombie children of this process (state Z, parent us), from /proc/*/stat.
-int zombie_children() {
-  int zombies = 0;
-  const pid_t me = ::getpid();
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-    std::string line;
-    if (!std::getline(in, line)) continue;
-    auto close_paren = line.rfind(')');
-    if (close_paren == std::string::npos) continue;
-    std::istringstream rest(line.substr(close_paren + 2));
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == me && state == 'Z') ++zombies;
-  }
-  ::closedir(d);
-  return zombies;
-}
-
 bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
-
-// Waits until `pred`, sleeping the fiber between looks; a hang guard, not a timing assertion.
-template <class Pred>
-bool wait_until(Pred&& pred) {
-  auto give_up = std::chrono::steady_clock::now() + 20s;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    (void)this_fiber::sleep_for(1ms);
-  }
-  return true;
-}
-
-template <class F>
-Result<FiberId> spawn_call(std::atomic<bool>& blocked, F call) {
-  return weft::spawn([&blocked, call] {
-    (void)post(this_fiber::id(), [&blocked] { blocked = is_blocking(); });
-    call();
-  });
-}
 
 // --- pipes -----------------------------------------------------------------------------
 
@@ -392,13 +347,13 @@ TEST(Processes, BadOptionsAndMissingPrograms) {
     ProcessOptions bad_env = opts({"true"});
     bad_env.env = {"NOEQUALS"};
     EXPECT_EQ(Process::spawn(bad_env).error(), wsa::einval);
-    const int before = open_fds();
+    const int before = open_descriptors();
     EXPECT_EQ(Process::spawn(opts({"/nonexistent/program"}, Stdio::pipe, Stdio::pipe)).error(),
               errc(std::errc::no_such_file_or_directory));
     ProcessOptions bad_cwd = opts({"true"});
     bad_cwd.cwd = "/nonexistent/dir";
     EXPECT_EQ(Process::spawn(bad_cwd).error(), errc(std::errc::no_such_file_or_directory));
-    EXPECT_EQ(open_fds(), before);  // no pipe left behind
+    EXPECT_EQ(open_descriptors(), before);  // no pipe left behind
     EXPECT_EQ(Process::run(opts({"true"}), -1ms).error(), wsa::einval);
     Process none;
     EXPECT_EQ(none.wait().error(), wsa::einval);
@@ -413,14 +368,14 @@ TEST(Processes, TheDescriptorLimitHitDuringSpawnLeaksNothing) {
   run_in_fiber([] {
     rlimit old{};
     ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
-    const int before = open_fds();
+    const int before = open_descriptors();
     rlimit tight = old;
     tight.rlim_cur = static_cast<rlim_t>(before + 3);  // room for one pipe, not three
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
     auto p = Process::spawn(opts({"true"}, Stdio::pipe, Stdio::pipe, Stdio::pipe));
     ::setrlimit(RLIMIT_NOFILE, &old);
     EXPECT_EQ(p.error(), errc(std::errc::too_many_files_open));
-    EXPECT_EQ(open_fds(), before);
+    EXPECT_EQ(open_descriptors(), before);
   });
 }
 
@@ -499,13 +454,13 @@ std::pair<Result<int>, pid_t> run_cancelled_when_ready(const ReadyFile& ready,
 TEST(Processes, RunCancelledEndsTheChildWithSigtermAndReapsIt) {
   run_in_fiber([] {
     ReadyFile ready;
-    const int fds = open_fds();
+    const int fds = open_descriptors();
     auto [result, pid] = run_cancelled_when_ready(ready, ready_sleeper(ready.path, false), 30s);
     EXPECT_EQ(result.error(), wsa::eintr);
     ASSERT_GT(pid, 0);
     EXPECT_FALSE(alive(pid));  // ended and reaped: no zombie holds its pid
     EXPECT_EQ(zombie_children(), 0);
-    EXPECT_EQ(open_fds(), fds);
+    EXPECT_EQ(open_descriptors(), fds);
   });
 }
 
@@ -514,13 +469,13 @@ TEST(Processes, RunCancelledKillsAChildThatIgnoresSigtermAfterTheGrace) {
     ReadyFile ready;
     ProcessOptions o = ready_sleeper(ready.path, true);
     o.out = Stdio::pipe;  // a pipe run() closes
-    const int fds = open_fds();
+    const int fds = open_descriptors();
     auto [result, pid] = run_cancelled_when_ready(ready, o, 100ms);
     EXPECT_EQ(result.error(), wsa::eintr);
     ASSERT_GT(pid, 0);
     EXPECT_FALSE(alive(pid));
     EXPECT_EQ(zombie_children(), 0);
-    EXPECT_EQ(open_fds(), fds);
+    EXPECT_EQ(open_descriptors(), fds);
   });
 }
 
