@@ -18,22 +18,10 @@ using weft::test::Fd;
 using weft::test::run_in_fiber;
 
 using test::connect_to_posix_peer;
+using test::recv_cancelled_while_blocked;
 using Conn = test::PeerConnection;
 
 using test::fill_send_buffer;
-
-// What a recv on s returns when another fiber cancels it while it is blocked (no data comes).
-Result<std::size_t> recv_cancelled_while_blocked(Socket s) {
-  Result<std::size_t> result = wsa::einval;
-  auto reader = spawn([&] {
-    char b[64];
-    result = recv(s, b, sizeof b);
-  });
-  this_fiber::yield();  // it blocks
-  EXPECT_TRUE(cancel_blocking_call(*reader).ok());
-  EXPECT_TRUE(join(*reader).ok());
-  return result;
-}
 
 TEST(RecvCancel, CancelledRecvLosesNoBytes) {
   run_in_fiber([] {

@@ -27,19 +27,6 @@ using namespace weft::test;
 
 // --- §3 on a Unix stream --------------------------------------------------------------------
 
-// What a recv on s returns when another fiber cancels it while it is blocked.
-Result<std::size_t> recv_cancelled_while_blocked(Socket s) {
-  Result<std::size_t> result = wsa::einval;
-  auto reader = spawn([&] {
-    char b[64];
-    result = recv(s, b, sizeof b);
-  });
-  this_fiber::yield();  // it blocks
-  EXPECT_TRUE(cancel_blocking_call(*reader).ok());
-  EXPECT_TRUE(join(*reader).ok());
-  return result;
-}
-
 TEST(UnixCancel, ACancelledRecvConsumesNothing) {
   run_in_fiber([] {
     auto c = connect_to_posix_unix_peer();

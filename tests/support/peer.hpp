@@ -70,6 +70,7 @@ inline bool posix_readable(int fd, int timeout_ms = 5000) {
 inline bool posix_readable_from_fiber(int fd, int timeout_ms);
 
 // (Defined below, after weft/fiber.hpp.)
+inline Result<std::size_t> recv_cancelled_while_blocked(Socket s);
 inline void cancel_from_this_runtime(FiberId f, const std::atomic<bool>& done,
                                      std::atomic<long>& attempts, std::atomic<long>& bad_replies);
 
@@ -197,6 +198,20 @@ inline void weft::test::cancel_from_this_runtime(FiberId f, const std::atomic<bo
     attempts.fetch_add(1, std::memory_order_relaxed);
     this_fiber::yield();
   }
+}
+
+// What a recv on s returns when another fiber of this runtime cancels it while it is blocked
+// (no data comes).
+inline weft::Result<std::size_t> weft::test::recv_cancelled_while_blocked(Socket s) {
+  Result<std::size_t> result = wsa::einval;
+  auto reader = spawn([&] {
+    char b[64];
+    result = recv(s, b, sizeof b);
+  });
+  this_fiber::yield();  // it blocks
+  EXPECT_TRUE(cancel_blocking_call(*reader).ok());
+  EXPECT_TRUE(join(*reader).ok());
+  return result;
 }
 
 inline bool weft::test::posix_readable_from_fiber(int fd, int timeout_ms) {
