@@ -44,7 +44,9 @@ WEFT_API Result<std::pair<Socket, Socket>> pipe();
 // reads it (unless it is open for writing only), `send` writes it (unless read-only). weft
 // makes it non-blocking (O_NONBLOCK belongs to the open file description: a process that
 // shares it, such as the shell of a terminal, sees it too) and close-on-exec, and owns it
-// from then on: close() closes it. Never blocks.
+// from then on: close() closes it. Never blocks. A child spawned with that stream as
+// Stdio::inherit shares its open file description, which libuv makes blocking in the child:
+// give such a child Stdio::pipe or Stdio::null instead.
 // Errors, each leaving the descriptor untouched and the caller's: WSAENOTSOCK (not an open
 // descriptor; a regular file or a directory, which never wait: use weft/fs.hpp; a socket:
 // use adopt), WSAEINVAL (a device the kernel cannot watch for readiness, such as /dev/null;
