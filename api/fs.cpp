@@ -397,10 +397,7 @@ Result<std::size_t> sendfile(Socket out, File& in, std::uint64_t offset, std::si
   weft::detail::SockRef r;
   if (auto ec = weft::detail::sock_lookup(out, r)) return ec;
   if (r.s->type != SOCK_STREAM) return wsa::eopnotsupp;
-  if (auto ec = weft::detail::sock_gate(r.s)) return ec;
-  if (r.s->shut_wr) return wsa::eshutdown;
-  if (r.s->reset_by_peer) return wsa::econnreset;
-  if (r.s->state != weft::detail::SockState::connected) return wsa::enotconn;
+  if (auto ec = weft::detail::send_gate(r.s)) return ec;
   FileState* st = usable(in.st_);
   if (!st) return std::make_error_code(std::errc::bad_file_descriptor);
   if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return wsa::einval;

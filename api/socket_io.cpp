@@ -73,23 +73,6 @@ using detail::SockState;
 
 namespace {
 
-Err stream_recv_gate(const Sock* s) {
-  if (auto ec = detail::sock_gate(s)) return ec;
-  if (s->shut_rd) return wsa::eshutdown;
-  if (detail::connection_oriented(s->type) && s->state != SockState::connected)
-    return wsa::enotconn;
-  if (s->type == SOCK_DGRAM && !s->bound && s->state != SockState::connected) return wsa::einval;
-  return {};
-}
-
-Err stream_send_gate(const Sock* s) {
-  if (auto ec = detail::sock_gate(s)) return ec;
-  if (s->shut_wr) return wsa::eshutdown;
-  if (s->reset_by_peer) return wsa::econnreset;
-  if (s->state != SockState::connected) return wsa::enotconn;
-  return {};
-}
-
 // The arguments every data call checks first: flags outside `allowed`, a null buffer.
 Err data_args(int flags, int allowed, const void* buf, std::size_t len) {
   if (flags & ~allowed) return wsa::eopnotsupp;
@@ -352,7 +335,7 @@ namespace {
   bool may_skip_try = flags == 0;
   auto attempt = [&]() __attribute__((always_inline)) {
     SockRef r;
-    if (!enter(h, r, result, stream_recv_gate, admission)) return Attempt::done;
+    if (!enter(h, r, result, detail::recv_gate, admission)) return Attempt::done;
     if (may_skip_try) {
       may_skip_try = false;
       if (r.s->drained) return Attempt::would_block;
@@ -416,7 +399,7 @@ namespace {
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   auto attempt = [&]() __attribute__((always_inline)) {
     SockRef r;
-    if (!enter(h, r, result, stream_send_gate, admission)) return Attempt::done;
+    if (!enter(h, r, result, detail::send_gate, admission)) return Attempt::done;
     const char* p = static_cast<const char*>(buf);
     do {
       ssize_t n;
@@ -486,7 +469,7 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   auto attempt = [&]() -> Attempt {
     SockRef r;
-    if (!enter(h, r, result, stream_recv_gate, admission)) return Attempt::done;
+    if (!enter(h, r, result, detail::recv_gate, admission)) return Attempt::done;
     sockaddr_storage ss{};
     iovec iov{buf, len};
     msghdr msg{};

@@ -144,23 +144,6 @@ Result<PeerCredentials> peer_credentials(Socket h) {
 
 namespace {
 
-Err recv_gate(const Sock* s) noexcept {
-  if (auto ec = detail::sock_gate(s)) return ec;
-  if (s->shut_rd) return wsa::eshutdown;
-  if (s->state != SockState::connected && !(s->type == SOCK_DGRAM && s->bound)) {
-    return detail::connection_oriented(s->type) ? Err(wsa::enotconn) : Err(wsa::einval);
-  }
-  return {};
-}
-
-Err send_gate(const Sock* s) noexcept {
-  if (auto ec = detail::sock_gate(s)) return ec;
-  if (s->shut_wr) return wsa::eshutdown;
-  if (s->reset_by_peer) return wsa::econnreset;
-  if (s->state != SockState::connected) return wsa::enotconn;
-  return {};
-}
-
 // The socket h names now, a Unix-domain one, through `gate`: the start of every attempt.
 template <class Gate>
 Err unix_socket(Socket h, SockRef& r, Gate&& gate) noexcept {
@@ -199,7 +182,7 @@ Result<std::size_t> recv_fds(Socket h, void* buf, std::size_t len, std::vector<i
   BlockingEntry entry(token);
   if (auto ec = entry.need_fiber()) return ec;
   SockRef r;
-  if (auto ec = unix_socket(h, r, recv_gate)) return ec;
+  if (auto ec = unix_socket(h, r, detail::recv_gate)) return ec;
   if (!buf && len > 0) return wsa::efault;
   // Room for every descriptor one message can carry, made before anything is received: a
   // vector that cannot grow fails the call with nothing taken, and a descriptor received is
@@ -215,7 +198,7 @@ Result<std::size_t> recv_fds(Socket h, void* buf, std::size_t len, std::vector<i
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   auto attempt = [&]() -> Attempt {
     SockRef at;
-    if (auto ec = unix_socket(h, at, recv_gate)) {
+    if (auto ec = unix_socket(h, at, detail::recv_gate)) {
       result = ec;
       return Attempt::done;
     }
@@ -266,7 +249,7 @@ Result<std::size_t> send_fds(Socket h, const void* buf, std::size_t len, std::sp
   BlockingEntry entry(token);
   if (auto ec = entry.need_fiber()) return ec;
   SockRef r;
-  if (auto ec = unix_socket(h, r, send_gate)) return ec;
+  if (auto ec = unix_socket(h, r, detail::send_gate)) return ec;
   if (!buf && len > 0) return wsa::efault;
   if (fds.size() > kMaxPassedDescriptors) return wsa::einval;
   for (int fd : fds) {
@@ -281,7 +264,7 @@ Result<std::size_t> send_fds(Socket h, const void* buf, std::size_t len, std::sp
   Result<std::size_t> result = std::size_t{0};  // set by the attempt that ends the call
   auto attempt = [&]() -> Attempt {
     SockRef at;
-    if (auto ec = unix_socket(h, at, send_gate)) {
+    if (auto ec = unix_socket(h, at, detail::send_gate)) {
       result = ec;
       return Attempt::done;
     }

@@ -41,6 +41,26 @@ inline Err sock_gate(const Sock* s) noexcept {
   return {};
 }
 
+// What a receiving call needs of socket s: usable, not shut for receiving; connected, or a
+// bound datagram socket.
+inline Err recv_gate(const Sock* s) noexcept {
+  if (auto ec = sock_gate(s)) return ec;
+  if (s->shut_rd) return wsa::eshutdown;
+  if (connection_oriented(s->type) && s->state != SockState::connected) return wsa::enotconn;
+  if (s->type == SOCK_DGRAM && !s->bound && s->state != SockState::connected) return wsa::einval;
+  return {};
+}
+
+// What a sending call on a connection needs of socket s: usable, not shut for sending, not
+// reset by its peer, connected.
+inline Err send_gate(const Sock* s) noexcept {
+  if (auto ec = sock_gate(s)) return ec;
+  if (s->shut_wr) return wsa::eshutdown;
+  if (s->reset_by_peer) return wsa::econnreset;
+  if (s->state != SockState::connected) return wsa::enotconn;
+  return {};
+}
+
 // The result of one attempt of a syscall behind a blocking call.
 enum class Attempt { done, would_block };
 
