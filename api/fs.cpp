@@ -64,8 +64,6 @@ FileState* usable(FileState* st) noexcept {
   return st && !st->closed.load(std::memory_order_acquire) ? st : nullptr;
 }
 
-std::error_code sys_error(int err) noexcept { return {err, std::generic_category()}; }
-
 // A system call on the pool: `fn` returns its result, negative with errno set on failure
 // (retried on EINTR). Holds a reference to the file it works on, if any, until freed.
 template <class Fn>
@@ -105,7 +103,7 @@ Result<long> on_pool(const BlockingEntry& entry, FileState* file, Fn fn) {
   }
   if (Status st = weft::detail::pool_wait(entry, job); !st.ok()) return st.error();
   auto* j = static_cast<SysJob<Fn>*>(job.get());
-  if (j->result < 0) return sys_error(j->err);
+  if (j->result < 0) return weft::detail::generic_error(j->err);
   return j->result;
 }
 

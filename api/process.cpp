@@ -25,8 +25,6 @@ namespace detail {
 
 namespace {
 
-std::error_code sys_error(int err) noexcept { return {err, std::generic_category()}; }
-
 // A write to a pipe whose reader has gone raises SIGPIPE, which by default ends the process;
 // with it ignored, the write fails EPIPE instead. Left alone if the process chose otherwise.
 void ignore_sigpipe_once() noexcept {
@@ -237,7 +235,7 @@ Result<Process> Process::spawn(const ProcessOptions& o) {
       if (fd < 0) {
         int err = errno;
         undo();
-        return detail::sys_error(err);
+        return detail::generic_error(err);
       }
       child_fd[i] = fd;
       close_child[i] = true;
@@ -246,7 +244,7 @@ Result<Process> Process::spawn(const ProcessOptions& o) {
       if (::pipe2(fds, O_CLOEXEC) != 0) {
         int err = errno;
         undo();
-        return detail::sys_error(err);
+        return detail::generic_error(err);
       }
       // stdin: the child reads fds[0]; stdout, stderr: the child writes fds[1].
       const bool child_reads = i == 0;
@@ -288,7 +286,7 @@ Result<Process> Process::spawn(const ProcessOptions& o) {
     undo();
     st->owned = false;
     st->close_handle();
-    return detail::sys_error(-rc);
+    return detail::generic_error(-rc);
   }
   st->pid = st->proc.pid;
   rt->handles().push_back(st->hook);
@@ -335,7 +333,7 @@ Status Process::kill(int signum) {
   ProcessState* st = detail::local(st_);
   if (!st) return wsa::einval;
   if (st->exited) return std::make_error_code(std::errc::no_such_process);
-  if (int rc = uv_process_kill(&st->proc, signum); rc != 0) return detail::sys_error(-rc);
+  if (int rc = uv_process_kill(&st->proc, signum); rc != 0) return detail::generic_error(-rc);
   return {};
 }
 

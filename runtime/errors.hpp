@@ -12,6 +12,9 @@ std::error_code errno_to_error(int err) noexcept;
 // to the code Winsock's getaddrinfo gives (WSAHOST_NOT_FOUND, WSATRY_AGAIN, ...). The only
 // translation of resolver failures.
 std::error_code uv_to_error(int uv_status) noexcept;
+// An errno value as itself, in the generic category: what the file system and process calls
+// return for what Winsock has no code for (semantics.md §7: a missing file, a permission).
+inline std::error_code generic_error(int err) noexcept { return {err, std::generic_category()}; }
 
 // An error or none: what the checks on every call's fast path return. Making "none" costs
 // nothing, where a default std::error_code is a call into the standard library
