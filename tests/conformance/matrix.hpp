@@ -190,8 +190,9 @@ TEST_P(Matrix, EachSourceEndsTheCallWithItsCodeAndLeavesWhatTheTableSays) {
     kind.prepare(c);
     if (testing::Test::HasFatalFailure()) return;
 
-    CancelSource call_source =
-        source == Source::token_deadline ? CancelSource(20ms) : CancelSource();
+    // A deadline's source gets its deadline once the call is outstanding (below): set before,
+    // it could pass while a slow call (a child's spawn) is still starting.
+    CancelSource call_source;
     CancelSource scope_source;
     std::atomic<bool> blocked{false};
     std::atomic<bool> go{false};
@@ -203,11 +204,18 @@ TEST_P(Matrix, EachSourceEndsTheCallWithItsCodeAndLeavesWhatTheTableSays) {
           return false;
         });
       }
-      // Runs when the call below blocks: proof that it is outstanding.
-      (void)post(this_fiber::id(), [&] { blocked = is_blocking(); });
       std::optional<CancelScope> scope;
       if (source == Source::scope) scope.emplace(scope_source.token());
-      if (source == Source::scope_deadline) scope.emplace(std::chrono::nanoseconds(20ms));
+      if (source == Source::scope_deadline) scope.emplace(std::chrono::nanoseconds(1h));
+      // Runs when the call below blocks: proof that it is outstanding. A deadline source's
+      // deadline is set to pass now, by its own timer (the deadline thread, or the scope's
+      // timer on the runtime), while the call waits.
+      (void)post(this_fiber::id(), [&] {
+        blocked = is_blocking();
+        const auto soon = std::chrono::steady_clock::now() + 1ms;
+        if (source == Source::token_deadline) call_source.set_deadline(soon);
+        if (source == Source::scope_deadline) scope->set_deadline(soon);
+      });
       const bool own = source == Source::token || source == Source::token_deadline;
       result = kind.call(c, own ? call_source.token() : CancelToken{});
     });
