@@ -8,8 +8,9 @@ WEFT_BUILD_PACKAGES=(
   googletest libgtest-dev
 )
 # The test suite's extras: real HTTP clients for weft-http, netcat for weft-chat, socat for the
-# Unix-domain socket tests, and the API reference.
-WEFT_TEST_PACKAGES=(curl wrk netcat-openbsd openssl python3 doxygen socat)
+# Unix-domain socket tests, the API reference, cmake for weft's CMake package and its
+# consumer test, and prometheus_client (under Debian's /usr/bin/python3) to parse /metrics.
+WEFT_TEST_PACKAGES=(curl wrk netcat-openbsd openssl python3 python3-prometheus-client doxygen socat cmake)
 # The benchmark suite's extras: plots, instruction counts (cachegrind), Go for the Go peers,
 # Boost.Fiber's library for the Boost.Fiber peers, and cargo with the tokio crates for the
 # tokio peers and tokio-openssl for the TLS figures' (architecture.md: optional; the suite

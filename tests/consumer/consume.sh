@@ -5,6 +5,8 @@
 #   consume.sh static BUILD_DIR SOURCE_DIR     — the same program linked with the installed
 #                                                libweft.a (`pkg-config --static`)
 #   consume.sh subproject BUILD_DIR SOURCE_DIR — a meson project with weft as a subproject
+#   consume.sh cmake BUILD_DIR SOURCE_DIR      — the same staging, then a CMake project
+#                                                (cmake/) with find_package(weft CONFIG)
 set -euo pipefail
 mode=$1 build=$(cd "$2" && pwd) src=$(cd "$3" && pwd)
 work=$(mktemp -d)
@@ -40,7 +42,7 @@ case "$mode" in
       sed -e 's/\(^\| \)-lweft\b//')
     # shellcheck disable=SC2086
     c++ -std=c++20 $cflags "$src/tests/consumer/app/main.cpp" -o "$work/consumer" "$archive" $libs
-    if ldd "$work/consumer" | grep -q libweft; then
+    if ldd "$work/consumer" | grep libweft >/dev/null; then
       echo "consumer: linked against libweft.so, not the archive"; exit 1
     fi
     "$work/consumer"
@@ -48,14 +50,33 @@ case "$mode" in
   subproject)
     cp -r "$src/tests/consumer/app" "$work/app"
     mkdir -p "$work/app/subprojects"
-    # The source tree as the subproject (its build directories are not copied).
+    # The source tree as the subproject, new files too (its build directories are not copied).
     rsync -a --exclude '/build*' --exclude '/.git' "$src/" "$work/app/subprojects/weft/" 2>/dev/null ||
-      { mkdir -p "$work/app/subprojects/weft" && (cd "$src" && git ls-files -z | xargs -0 cp --parents -t "$work/app/subprojects/weft"); }
+      { mkdir -p "$work/app/subprojects/weft" && (cd "$src" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/app/subprojects/weft"); }
     # Quiet when it works; the whole output when it does not.
     { meson setup "$work/app/build" "$work/app" -Dweft:tests=disabled -Dweft:benchmarks=disabled \
         -Dweft:examples=disabled && ninja -C "$work/app/build"; } >"$work/build.log" 2>&1 ||
       { cat "$work/build.log"; echo "consumer: the subproject build failed"; exit 1; }
     "$work/app/build/consumer"
+    ;;
+  cmake)
+    command -v cmake >/dev/null || { echo "consumer: cmake is not installed (Debian package cmake)"; exit 1; }
+    stage
+    config=$(find "$root" -name weftConfig.cmake | head -1)
+    [ -n "$config" ] || { echo "consumer: no weftConfig.cmake installed"; exit 1; }
+    version=$(meson introspect "$build" --projectinfo | python3 -c \
+      'import json,sys; print(json.load(sys.stdin)["version"])')
+    # Quiet when it works; the whole output when it does not.
+    { cmake -S "$src/tests/consumer/cmake" -B "$work/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$root" \
+        -DWEFT_VERSION="$version" && cmake --build "$work/cmake"; } >"$work/build.log" 2>&1 ||
+      { cat "$work/build.log"; echo "consumer: the CMake build failed"; exit 1; }
+    # The package found and the library loaded are the staged ones, not another weft.
+    grep -qxF "weft_DIR:PATH=$(dirname "$config")" "$work/cmake/CMakeCache.txt" ||
+      { grep '^weft_DIR' "$work/cmake/CMakeCache.txt"; echo "consumer: find_package found another weft"; exit 1; }
+    ldd "$work/cmake/consumer" >"$work/ldd.txt"
+    grep -q "libweft\.so[.0-9]* => $root/" "$work/ldd.txt" ||
+      { cat "$work/ldd.txt"; echo "consumer: not linked against the staged libweft.so"; exit 1; }
+    "$work/cmake/consumer"
     ;;
   *) echo "consume.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
