@@ -28,7 +28,8 @@ Status channel_op(void* core, void* data, bool wait, const CancelToken& token) {
     WaitResult r = try_ops(&op, 1, Waiter());
     return r.result == kWouldBlock ? Status(wsa::ewouldblock) : status_of(r.result);
   }
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, kind == WaitKind::send ? "Channel::send" : "Channel::recv",
+                      WaitObj::primitive, reinterpret_cast<std::uintptr_t>(core));
   if (auto ec = WaitCall::admit(entry, token)) return ec;
   ChannelCore& c = op.channel();
   WaitQueue& queue = kind == WaitKind::send ? c.senders : c.receivers;

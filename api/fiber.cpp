@@ -20,7 +20,7 @@ Result<FiberId> spawn_here(TaskPtr task, SpawnOptions options) {
 }  // namespace detail
 
 Status join(FiberId id, const CancelToken& token) {
-  detail::BlockingEntry entry(token);
+  detail::BlockingEntry entry(token, "join", detail::WaitObj::fiber, to_integer(id));
   if (auto ec = entry.need_fiber()) return ec;
   detail::FiberSlot* s = detail::fiber_table_slot(id);
   if (!s) return wsa::einval;
@@ -70,7 +70,7 @@ void yield() noexcept {
 }
 
 Status sleep_until(std::chrono::steady_clock::time_point deadline, const CancelToken& token) {
-  detail::BlockingEntry entry(token);
+  detail::BlockingEntry entry(token, "sleep");
   if (auto ec = entry.need_fiber()) return ec;
   if (auto ec = entry.admit()) return ec;
   std::int64_t due =

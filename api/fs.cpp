@@ -47,6 +47,12 @@ using weft::detail::CallState;
 using weft::detail::Err;
 using weft::detail::Op;
 using weft::detail::PoolJob;
+using weft::detail::WaitObj;
+
+// A file's descriptor for a fiber dump (what a closed File's call waits on: none).
+std::uint64_t fd_of(const FileState* st) noexcept {
+  return st && st->fd >= 0 ? static_cast<std::uint64_t>(st->fd) : 0;
+}
 
 FileState* acquire(FileState* st) noexcept {
   st->refs.fetch_add(1, std::memory_order_relaxed);
@@ -184,7 +190,7 @@ File::~File() {
 int File::native_handle() const noexcept { return st_ ? st_->fd : -1; }
 
 Result<File> File::open(std::string_view path, int flags, int mode, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "File::open");
   if (auto ec = entry.need_fiber()) return ec;
   std::string p;
   if (auto ec = path_arg(path, p)) return ec;
@@ -200,7 +206,7 @@ Result<File> File::open(std::string_view path, int flags, int mode, const Cancel
 }
 
 Result<std::size_t> File::read(void* buf, std::size_t len, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "File::read", WaitObj::file, fd_of(st_));
   Result<std::size_t> error = wsa::einval;
   FileState* st = enter_file(entry, st_, buf, len, error);
   if (!st) return error;
@@ -209,7 +215,7 @@ Result<std::size_t> File::read(void* buf, std::size_t len, const CancelToken& to
 }
 
 Result<std::size_t> File::write(const void* buf, std::size_t len, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "File::write", WaitObj::file, fd_of(st_));
   Result<std::size_t> error = wsa::einval;
   FileState* st = enter_file(entry, st_, buf, len, error);
   if (!st) return error;
@@ -219,7 +225,7 @@ Result<std::size_t> File::write(const void* buf, std::size_t len, const CancelTo
 
 Result<std::size_t> File::pread(void* buf, std::size_t len, std::uint64_t offset,
                                 const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "File::pread", WaitObj::file, fd_of(st_));
   Result<std::size_t> error = wsa::einval;
   FileState* st = enter_file(entry, st_, buf, len, error);
   if (!st) return error;
@@ -232,7 +238,7 @@ Result<std::size_t> File::pread(void* buf, std::size_t len, std::uint64_t offset
 
 Result<std::size_t> File::pwrite(const void* buf, std::size_t len, std::uint64_t offset,
                                  const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "File::pwrite", WaitObj::file, fd_of(st_));
   Result<std::size_t> error = wsa::einval;
   FileState* st = enter_file(entry, st_, buf, len, error);
   if (!st) return error;
@@ -244,7 +250,7 @@ Result<std::size_t> File::pwrite(const void* buf, std::size_t len, std::uint64_t
 }
 
 Status File::sync(const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "File::sync", WaitObj::file, fd_of(st_));
   Status error;
   FileState* st = enter_file(entry, st_, nullptr, 0, error);
   if (!st) return error;
@@ -254,7 +260,7 @@ Status File::sync(const CancelToken& token) {
 }
 
 Result<Stat> File::stat(const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "File::stat", WaitObj::file, fd_of(st_));
   Result<Stat> error = wsa::einval;
   FileState* st = enter_file(entry, st_, nullptr, 0, error);
   if (!st) return error;
@@ -265,7 +271,7 @@ Result<Stat> File::stat(const CancelToken& token) {
 }
 
 Status File::close(const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "File::close", WaitObj::file, fd_of(st_));
   Status error;
   FileState* st = enter_file(entry, st_, nullptr, 0, error);
   if (!st) return error;
@@ -292,7 +298,7 @@ Status File::close(const CancelToken& token) {
 }
 
 Result<Stat> stat(std::string_view path, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "stat");
   if (auto ec = entry.need_fiber()) return ec;
   std::string p;
   if (auto ec = path_arg(path, p)) return ec;
@@ -307,8 +313,8 @@ namespace {
 
 // A call on one path: `fn(path)` on the pool.
 template <class Fn>
-Status path_call(std::string_view path, const CancelToken& token, Fn fn) {
-  BlockingEntry entry(token);
+Status path_call(const char* call, std::string_view path, const CancelToken& token, Fn fn) {
+  BlockingEntry entry(token, call);
   if (auto ec = entry.need_fiber()) return ec;
   std::string p;
   if (auto ec = path_arg(path, p)) return ec;
@@ -321,7 +327,7 @@ Status path_call(std::string_view path, const CancelToken& token, Fn fn) {
 }  // namespace
 
 Status rename(std::string_view from, std::string_view to, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "rename");
   if (auto ec = entry.need_fiber()) return ec;
   std::string a, b;
   if (auto ec = path_arg(from, a)) return ec;
@@ -333,20 +339,20 @@ Status rename(std::string_view from, std::string_view to, const CancelToken& tok
 }
 
 Status unlink(std::string_view path, const CancelToken& token) {
-  return path_call(path, token, [](const char* p) { return ::unlink(p); });
+  return path_call("unlink", path, token, [](const char* p) { return ::unlink(p); });
 }
 
 Status mkdir(std::string_view path, int mode, const CancelToken& token) {
-  return path_call(path, token,
+  return path_call("mkdir", path, token,
                    [mode](const char* p) { return ::mkdir(p, static_cast<mode_t>(mode)); });
 }
 
 Status rmdir(std::string_view path, const CancelToken& token) {
-  return path_call(path, token, [](const char* p) { return ::rmdir(p); });
+  return path_call("rmdir", path, token, [](const char* p) { return ::rmdir(p); });
 }
 
 Result<std::vector<DirEntry>> readdir(std::string_view path, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "readdir");
   if (auto ec = entry.need_fiber()) return ec;
   std::string p;
   if (auto ec = path_arg(path, p)) return ec;
@@ -390,7 +396,7 @@ Result<std::vector<DirEntry>> readdir(std::string_view path, const CancelToken& 
 // from the first wait to the end (a cancel that comes between two waits is kept by rearm).
 Result<std::size_t> sendfile(Socket out, File& in, std::uint64_t offset, std::size_t len,
                              const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "sendfile", WaitObj::socket, to_integer(out));
   if (auto ec = entry.need_fiber()) return ec;
   weft::detail::SockRef r;
   if (auto ec = weft::detail::sock_lookup(out, r)) return ec;

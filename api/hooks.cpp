@@ -53,7 +53,7 @@ bool is_blocking() noexcept {
 }
 
 Result<bool> blocking_callback() {
-  detail::BlockingEntry entry({});
+  detail::BlockingEntry entry({}, "blocking_callback");
   if (auto ec = entry.need_fiber()) return ec;
   if (auto ec = entry.admit()) return ec;
   detail::Fiber* f = entry.fiber();

@@ -100,7 +100,7 @@ Status pool_wait(const BlockingEntry& entry, std::unique_ptr<PoolJob>& job) noex
 }
 
 Status offload_call(std::unique_ptr<PoolJob>& job, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "offload");
   if (auto ec = entry.need_fiber()) return ec;
   if (auto ec = entry.admit()) return ec;
   return pool_wait(entry, job);

@@ -61,7 +61,7 @@ Result<int> poll_now(detail::RuntimeImpl* rt, std::span<PollEntry> entries,
 
 Result<int> poll(std::span<PollEntry> entries, std::optional<std::chrono::milliseconds> timeout,
                  const CancelToken& token) {
-  detail::BlockingEntry entry(token);
+  detail::BlockingEntry entry(token, "poll");
   // A zero timeout never blocks: a non-blocking form, which needs only this thread's runtime.
   const bool blocking = !(timeout && timeout->count() == 0);
   if (blocking) {

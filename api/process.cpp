@@ -311,7 +311,8 @@ Result<Process> Process::spawn(const ProcessOptions& o) {
 }
 
 Result<int> Process::wait(const CancelToken& token) {
-  detail::BlockingEntry entry(token);
+  detail::BlockingEntry entry(token, "Process::wait", detail::WaitObj::process,
+                              static_cast<std::uint64_t>(pid()));
   if (auto ec = entry.need_fiber()) return ec;
   ProcessState* st = detail::local(st_);
   if (!st) return wsa::einval;
@@ -339,7 +340,7 @@ Status Process::kill(int signum) {
 
 Result<int> Process::run(const ProcessOptions& o, std::chrono::milliseconds grace,
                          const CancelToken& token) {
-  detail::BlockingEntry entry(token);
+  detail::BlockingEntry entry(token, "Process::run");
   if (auto ec = entry.need_fiber()) return ec;
   if (grace.count() < 0) return wsa::einval;
   if (auto ec = entry.admit()) return ec;

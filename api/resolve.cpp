@@ -36,7 +36,7 @@ void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
 
 Result<std::vector<Address>> resolve(std::string_view host, std::string_view service, int family,
                                      int type, const CancelToken& token) {
-  detail::BlockingEntry entry(token);
+  detail::BlockingEntry entry(token, "resolve");
   if (auto ec = entry.need_fiber()) return ec;
   if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) return wsa::eafnosupport;
   if (type != SOCK_STREAM && type != SOCK_DGRAM) return wsa::einval;

@@ -55,7 +55,7 @@ void accept_loop(std::size_t index, PendingListener pending, int family,
   detail::RuntimeImpl* rt = detail::tls_runtime;
   auto added = rt->sockets().add(pending.fd, family, SOCK_STREAM, detail::SockState::listening);
   if (!added.ok()) {
-    detail::log_error("serve: runtime {}: no handle for its listener: {}", index,
+    detail::log_error("runtime {}: serve: no handle for its listener: {}", index,
                       added.error().message());
     return;  // `pending` closes the descriptor
   }
@@ -63,24 +63,24 @@ void accept_loop(std::size_t index, PendingListener pending, int family,
   rt->sockets().get(*added)->bound = true;
   UniqueSocket listener(*added);
   CancelToken token = serving.token();
-  detail::log_debug("serve: runtime {}: accepting", index);
+  detail::log_debug("runtime {}: serve: accepting", index);
   bool warned = false;
   for (;;) {
     auto c = accept(listener.get(), nullptr, token);
     if (!c.ok()) {
       const std::error_code& ec = c.error();
       if (ec == wsa::enetdown || ec == wsa::eintr || ec == wsa::etimedout) {
-        detail::log_debug("serve: runtime {}: accepting ended ({})", index, ec.message());
+        detail::log_debug("runtime {}: serve: accepting ended ({})", index, ec.message());
         return;
       }
       if (out_of_resources(ec)) {
         // The connection stays queued; try again once something may have been freed.
         if (!warned)
-          detail::log_warn("serve: runtime {}: accept: {}; retrying", index, ec.message());
+          detail::log_warn("runtime {}: serve: accept: {}; retrying", index, ec.message());
         warned = true;
         (void)this_fiber::sleep_for(std::chrono::milliseconds(20), token);
       } else if (ec != wsa::econnaborted && ec != wsa::econnreset) {
-        detail::log_error("serve: runtime {}: accept: {}", index, ec.message());
+        detail::log_error("runtime {}: serve: accept: {}", index, ec.message());
         (void)this_fiber::sleep_for(std::chrono::milliseconds(20), token);
       }
       continue;
@@ -89,7 +89,7 @@ void accept_loop(std::size_t index, PendingListener pending, int family,
     if (nodelay) (void)set_nodelay(*c, true);
     auto f = spawn([handler, s = *c] { (*handler)(UniqueSocket(s)); });
     if (!f.ok()) {
-      detail::log_warn("serve: runtime {}: no fiber for a connection ({}); closing it", index,
+      detail::log_warn("runtime {}: serve: no fiber for a connection ({}); closing it", index,
                        f.error().message());
       (void)close(*c);
     }
@@ -108,6 +108,12 @@ RuntimeGroup::RuntimeGroup(std::size_t threads, RuntimeOptions options) {
 }
 
 RuntimeGroup::~RuntimeGroup() = default;
+
+RuntimeStats RuntimeGroup::stats() const noexcept {
+  RuntimeStats sum;
+  for (const auto& rt : runtimes_) sum += rt->stats();
+  return sum;
+}
 
 std::size_t RuntimeGroup::current_index() const noexcept {
   Runtime* here = Runtime::current();

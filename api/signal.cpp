@@ -8,7 +8,8 @@
 namespace weft {
 
 Status signal_wait(int signum, const CancelToken& token) {
-  detail::BlockingEntry entry(token);
+  detail::BlockingEntry entry(token, "signal_wait", detail::WaitObj::signal,
+                              static_cast<std::uint64_t>(signum));
   if (auto ec = entry.need_fiber()) return ec;
   if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP) return wsa::einval;
   if (auto ec = entry.admit()) return ec;

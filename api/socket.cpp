@@ -203,7 +203,7 @@ int unacked(int fd) noexcept {
 
 Status close(Socket h, const CancelToken& token) {
   // The token reaches only the linger wait (close itself always closes): see below.
-  detail::BlockingEntry entry(token);
+  detail::BlockingEntry entry(token, "close", detail::WaitObj::socket, to_integer(h));
   SockRef r;
   if (auto ec = detail::sock_lookup(h, r)) return ec;
   if (r.s->state == SockState::closing) return wsa::enotsock;  // another fiber is closing it

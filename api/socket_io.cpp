@@ -70,6 +70,7 @@ using detail::Parked;
 using detail::Sock;
 using detail::SockRef;
 using detail::SockState;
+using detail::WaitObj;
 
 namespace {
 
@@ -203,7 +204,7 @@ Status connect_unix_when_room(const BlockingEntry& entry, Socket h, const Addres
 }  // namespace
 
 Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "accept", WaitObj::socket, to_integer(h));
   if (auto ec = entry.need_fiber()) return ec;
   Admission admission(entry, 0);
   Result<Socket> result = wsa::einval;
@@ -247,7 +248,7 @@ Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
 
 Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
                const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "connect", WaitObj::socket, to_integer(h));
   if (auto ec = entry.need_fiber()) return ec;
   SockRef r;
   if (auto ec = detail::sock_lookup(h, r)) return ec;
@@ -325,7 +326,7 @@ namespace {
 [[gnu::always_inline]] inline Result<std::size_t> recv_part(Socket h, void* buf, std::size_t len,
                                                             int flags, const CancelToken& token,
                                                             std::size_t taken) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "recv", WaitObj::socket, to_integer(h));
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
   Admission admission(entry, flags);
@@ -391,7 +392,7 @@ namespace {
 [[gnu::always_inline]] inline Result<std::size_t> send_impl(Socket h, const void* buf,
                                                             std::size_t len, int flags, bool all,
                                                             const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "send", WaitObj::socket, to_integer(h));
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
   Admission admission(entry, flags);
@@ -462,7 +463,7 @@ Status recv_exact(Socket h, void* buf, std::size_t len, const CancelToken& token
 
 Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* from, int flags,
                               const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "recv_from", WaitObj::socket, to_integer(h));
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
   Admission admission(entry, flags);
@@ -509,7 +510,7 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
 
 Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Address& to,
                             int flags, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "send_to", WaitObj::socket, to_integer(h));
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
   Admission admission(entry, flags);

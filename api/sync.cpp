@@ -17,6 +17,7 @@ using detail::SyncState;
 using detail::WaitCall;
 using detail::WaitKind;
 using detail::WaitNode;
+using detail::WaitObj;
 using detail::WaitOp;
 using detail::Wakes;
 
@@ -81,7 +82,8 @@ Mutex::Mutex() noexcept { ::new (state_) SyncState(); }
 Mutex::~Mutex() { SyncAccess::state(*this).~SyncState(); }
 
 Status Mutex::lock(const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "Mutex::lock", WaitObj::primitive,
+                      reinterpret_cast<std::uintptr_t>(this));
   SyncState& s = SyncAccess::state(*this);
   // Only the owner can have written its own identity, and only it can clear it.
   if (s.value.load(std::memory_order_relaxed) == detail::this_owner()) return wsa::einval;
@@ -126,7 +128,8 @@ ConditionVariable::ConditionVariable() noexcept { ::new (state_) SyncState(); }
 ConditionVariable::~ConditionVariable() { SyncAccess::state(*this).~SyncState(); }
 
 Status ConditionVariable::wait(Mutex& m, const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "ConditionVariable::wait", WaitObj::primitive,
+                      reinterpret_cast<std::uintptr_t>(this));
   SyncState& cv = SyncAccess::state(*this);
   SyncState& ms = SyncAccess::state(m);
   const std::uint64_t me = detail::this_owner();
@@ -203,7 +206,8 @@ Semaphore::Semaphore(std::size_t initial) noexcept {
 Semaphore::~Semaphore() { SyncAccess::state(*this).~SyncState(); }
 
 Status Semaphore::acquire(const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "Semaphore::acquire", WaitObj::primitive,
+                      reinterpret_cast<std::uintptr_t>(this));
   return wait_status(entry, token, WaitOp{WaitKind::acquire, &SyncAccess::state(*this)});
 }
 
@@ -277,7 +281,8 @@ bool Event::is_set() const noexcept {
 }
 
 Status Event::wait(const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "Event::wait", WaitObj::primitive,
+                      reinterpret_cast<std::uintptr_t>(this));
   return wait_status(entry, token, WaitOp{WaitKind::event, &SyncAccess::state(*this)});
 }
 
@@ -308,7 +313,8 @@ void Latch::count_down(std::size_t n) noexcept {
 }
 
 Status Latch::wait(const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "Latch::wait", WaitObj::primitive,
+                      reinterpret_cast<std::uintptr_t>(this));
   return wait_status(entry, token, WaitOp{WaitKind::latch, &SyncAccess::state(*this)});
 }
 

@@ -41,6 +41,7 @@ using weft::detail::Op;
 using weft::detail::Sock;
 using weft::detail::SockRef;
 using weft::detail::SockState;
+using weft::detail::WaitObj;
 
 using detail::ContextState;
 using detail::openssl_error;
@@ -407,9 +408,10 @@ Result<std::size_t> send_records(Waits& w, StreamState* st, const void* buf, std
 // semantics §7a's order — a fiber, the stream and the arguments, the stream's state for this
 // call (`state`), then the hook, stop and token checks.
 template <class State, class F>
-auto admitted(const CancelToken& token, StreamState* st, const void* buf, std::size_t len,
-              State&& state, F&& f) -> decltype(f(std::declval<BlockingEntry&>())) {
-  BlockingEntry entry(token);
+auto admitted(const char* call, const CancelToken& token, StreamState* st, const void* buf,
+              std::size_t len, State&& state, F&& f)
+    -> decltype(f(std::declval<BlockingEntry&>())) {
+  BlockingEntry entry(token, call, WaitObj::socket, st ? to_integer(st->sock) : 0);
   if (auto ec = gate(entry, st)) return ec;
   if (!buf && len > 0) return wsa::efault;
   if (Err ec = state()) return ec;
@@ -578,56 +580,60 @@ Result<Stream> Stream::client(const Context& ctx, Socket s, std::string_view ser
 
 Status Stream::handshake(const CancelToken& token) {
   StreamState* st = s_.get();
-  return admitted(token, st, nullptr, 0, any_state, [&](BlockingEntry& entry) -> Status {
-    Waits w(entry);
-    return run_handshake(w, st).error();
-  });
+  return admitted("Stream::handshake", token, st, nullptr, 0, any_state,
+                  [&](BlockingEntry& entry) -> Status {
+                    Waits w(entry);
+                    return run_handshake(w, st).error();
+                  });
 }
 
 Result<std::size_t> Stream::recv(void* buf, std::size_t len, const CancelToken& token) {
   StreamState* st = s_.get();
-  return admitted(token, st, buf, len, any_state, [&](BlockingEntry& entry) -> Result<std::size_t> {
-    if (len == 0) return std::size_t{0};
-    Waits w(entry);
-    if (auto ec = run_handshake(w, st)) return ec;
-    for (;;) {
-      // What a shutdown() of another fiber read first, and the end it found: looked at before
-      // every read and after every wait (that shutdown wakes the readers).
-      if (st->tail_read < st->tail.size()) {
-        std::size_t n = std::min(len, st->tail.size() - st->tail_read);
-        std::memcpy(buf, st->tail.data() + st->tail_read, n);
-        st->tail_read += n;
-        return n;
-      }
-      if (st->peer_closed) return std::size_t{0};
-      // Nothing buffered and the socket known drained: wait for readiness before reading (a
-      // read would only find EAGAIN, at the price of OpenSSL's whole failing read path).
-      Sock* s = sock_of(st);
-      if (s && s->drained && !SSL_has_pending(st->ssl)) {
-        Err error;
-        if (!w.wait(st, Next::read, Op::tls_read, nullptr, error)) return error;
-      }
-      prepare(st);
-      std::size_t got = 0;
-      int r = SSL_read_ex(st->ssl, buf, len, &got);
-      if (r == 1) return got;
-      std::error_code ec;
-      Next next = classify(st, r, ec);
-      if (next == Next::failed) return ec;
-      if (next == Next::closed) {
-        st->peer_closed = true;
-        return std::size_t{0};
-      }
-      Err error;
-      if (!w.wait(st, next, Op::tls_read, nullptr, error)) return error;
-    }
-  });
+  return admitted("Stream::recv", token, st, buf, len, any_state,
+                  [&](BlockingEntry& entry) -> Result<std::size_t> {
+                    if (len == 0) return std::size_t{0};
+                    Waits w(entry);
+                    if (auto ec = run_handshake(w, st)) return ec;
+                    for (;;) {
+                      // What a shutdown() of another fiber read first, and the end it found: looked
+                      // at before every read and after every wait (that shutdown wakes the
+                      // readers).
+                      if (st->tail_read < st->tail.size()) {
+                        std::size_t n = std::min(len, st->tail.size() - st->tail_read);
+                        std::memcpy(buf, st->tail.data() + st->tail_read, n);
+                        st->tail_read += n;
+                        return n;
+                      }
+                      if (st->peer_closed) return std::size_t{0};
+                      // Nothing buffered and the socket known drained: wait for readiness before
+                      // reading (a read would only find EAGAIN, at the price of OpenSSL's whole
+                      // failing read path).
+                      Sock* s = sock_of(st);
+                      if (s && s->drained && !SSL_has_pending(st->ssl)) {
+                        Err error;
+                        if (!w.wait(st, Next::read, Op::tls_read, nullptr, error)) return error;
+                      }
+                      prepare(st);
+                      std::size_t got = 0;
+                      int r = SSL_read_ex(st->ssl, buf, len, &got);
+                      if (r == 1) return got;
+                      std::error_code ec;
+                      Next next = classify(st, r, ec);
+                      if (next == Next::failed) return ec;
+                      if (next == Next::closed) {
+                        st->peer_closed = true;
+                        return std::size_t{0};
+                      }
+                      Err error;
+                      if (!w.wait(st, next, Op::tls_read, nullptr, error)) return error;
+                    }
+                  });
 }
 
 Status Stream::send(const void* buf, std::size_t len, const CancelToken& token) {
   StreamState* st = s_.get();
   return admitted(
-      token, st, buf, len, [st] { return may_send(st); },
+      "Stream::send", token, st, buf, len, [st] { return may_send(st); },
       [&](BlockingEntry& entry) -> Status {
         Waits w(entry);
         auto r = send_records(w, st, buf, len, true);
@@ -638,7 +644,7 @@ Status Stream::send(const void* buf, std::size_t len, const CancelToken& token) 
 Result<std::size_t> Stream::send_some(const void* buf, std::size_t len, const CancelToken& token) {
   StreamState* st = s_.get();
   return admitted(
-      token, st, buf, len, [st] { return may_send(st); },
+      "Stream::send_some", token, st, buf, len, [st] { return may_send(st); },
       [&](BlockingEntry& entry) {
         Waits w(entry);
         return send_records(w, st, buf, len, false);
@@ -697,39 +703,40 @@ Status Stream::shutdown(const CancelToken& token) {
     if (st->write_at_risk > 0) return wsa::einval;
     return {};
   };
-  return admitted(token, st, nullptr, 0, state, [&](BlockingEntry& entry) -> Status {
-    Waits w(entry);
-    if (auto ec = send_close_notify(w, st)) return ec;
-    // The peer's close_notify; what it sends before it is kept for recv.
-    std::string chunk(kRecord, '\0');
-    while (!st->peer_closed) {
-      prepare(st);
-      std::size_t got = 0;
-      int r = SSL_read_ex(st->ssl, chunk.data(), chunk.size(), &got);
-      if (r == 1) {
-        st->tail.append(chunk.data(), got);
-        wake_readers(st);
-        continue;
-      }
-      std::error_code ec;
-      Next next = classify(st, r, ec);
-      if (next == Next::failed) return ec;
-      if (next == Next::closed) {
-        st->peer_closed = true;
-        wake_readers(st);
-        break;
-      }
-      Err error;
-      if (!w.wait(st, next, Op::tls_close, nullptr, error)) return error;
-    }
-    return Status{};
-  });
+  return admitted("Stream::shutdown", token, st, nullptr, 0, state,
+                  [&](BlockingEntry& entry) -> Status {
+                    Waits w(entry);
+                    if (auto ec = send_close_notify(w, st)) return ec;
+                    // The peer's close_notify; what it sends before it is kept for recv.
+                    std::string chunk(kRecord, '\0');
+                    while (!st->peer_closed) {
+                      prepare(st);
+                      std::size_t got = 0;
+                      int r = SSL_read_ex(st->ssl, chunk.data(), chunk.size(), &got);
+                      if (r == 1) {
+                        st->tail.append(chunk.data(), got);
+                        wake_readers(st);
+                        continue;
+                      }
+                      std::error_code ec;
+                      Next next = classify(st, r, ec);
+                      if (next == Next::failed) return ec;
+                      if (next == Next::closed) {
+                        st->peer_closed = true;
+                        wake_readers(st);
+                        break;
+                      }
+                      Err error;
+                      if (!w.wait(st, next, Op::tls_close, nullptr, error)) return error;
+                    }
+                    return Status{};
+                  });
 }
 
 Status Stream::close(const CancelToken& token) {
   StreamState* st = s_.get();
   if (!st || st->closed) return wsa::enotsock;
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "Stream::close", WaitObj::socket, to_integer(st->sock));
   SockRef r;
   if (auto ec = weft::detail::sock_lookup(st->sock, r)) return ec;
   if (r.s->state == SockState::closing || st->closing) return wsa::enotsock;  // by another fiber

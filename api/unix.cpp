@@ -29,6 +29,7 @@ using detail::Parked;
 using detail::Sock;
 using detail::SockRef;
 using detail::SockState;
+using detail::WaitObj;
 
 static_assert(kMaxPassedDescriptors == 253, "Linux's SCM_MAX_FD");
 
@@ -179,7 +180,7 @@ void take_descriptors(msghdr& msg, std::vector<int>& fds) noexcept {
 
 Result<std::size_t> recv_fds(Socket h, void* buf, std::size_t len, std::vector<int>& fds,
                              const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "recv_fds", WaitObj::socket, to_integer(h));
   if (auto ec = entry.need_fiber()) return ec;
   SockRef r;
   if (auto ec = unix_socket(h, r, detail::recv_gate)) return ec;
@@ -246,7 +247,7 @@ Result<std::size_t> recv_fds(Socket h, void* buf, std::size_t len, std::vector<i
 
 Result<std::size_t> send_fds(Socket h, const void* buf, std::size_t len, std::span<const int> fds,
                              const CancelToken& token) {
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "send_fds", WaitObj::socket, to_integer(h));
   if (auto ec = entry.need_fiber()) return ec;
   SockRef r;
   if (auto ec = unix_socket(h, r, detail::send_gate)) return ec;

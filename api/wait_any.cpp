@@ -99,7 +99,7 @@ Waitable on_join(FiberId f) noexcept {
 
 Result<std::size_t> wait_any(std::initializer_list<Waitable> list, const CancelToken& token) {
   using namespace detail;
-  BlockingEntry entry(token);
+  BlockingEntry entry(token, "wait_any");
   const std::size_t n = list.size();
   if (n == 0 || n > kMaxWaitables) return wsa::einval;
 

@@ -44,7 +44,10 @@ namespace weft::detail {
 // handle and arguments (steps 1 and 2) between the two.
 class BlockingEntry {
  public:
-  explicit BlockingEntry(const CancelToken& token) noexcept {
+  // `call` names the call and (`obj`, `value`) what it waits on, for a fiber dump.
+  explicit BlockingEntry(const CancelToken& token, const char* call = nullptr,
+                         WaitObj obj = WaitObj::none, std::uint64_t value = 0) noexcept
+      : call_(call), value_(value), obj_(obj) {
     rt_ = tls_runtime;
     f_ = rt_ ? rt_->current() : nullptr;
     if (f_ && CancelState::of(token)) {
@@ -81,10 +84,22 @@ class BlockingEntry {
   Fiber* fiber() const noexcept { return f_; }
   RuntimeImpl* runtime() const noexcept { return rt_; }
 
+  // Records what the call waits on in its fiber, as it becomes outstanding.
+  void describe(Fiber* f) const noexcept {
+    f->wait_call = call_;
+    f->wait_obj = obj_;
+    f->wait_value = value_;
+    f->wait_since_ms = static_cast<std::int64_t>(rt_->loop()->time);
+    f->wait_deadline_ns = 0;
+  }
+
  private:
   RuntimeImpl* rt_ = nullptr;
   Fiber* f_ = nullptr;
   const CancelToken* prev_ = nullptr;
+  const char* call_;
+  std::uint64_t value_;
+  WaitObj obj_;
   bool set_ = false;
 };
 
@@ -103,7 +118,9 @@ inline Err outcome_error(CallState s) noexcept {
 class BlockingCall {
  public:
   // For a call admitted by `entry` (BlockingEntry::admit() returned no error).
-  explicit BlockingCall(const BlockingEntry& entry) : BlockingCall(entry.fiber()) {}
+  explicit BlockingCall(const BlockingEntry& entry) : BlockingCall(entry.fiber()) {
+    entry.describe(f_);
+  }
   explicit BlockingCall(Fiber* f) : f_(f) {
     f_->slot->word.begin(f_->gen());
     // A call given a token, or inside cancel scopes, is cancelled by those tokens too (one
@@ -113,6 +130,11 @@ class BlockingCall {
   ~BlockingCall() {
     // Deregistered (waiting for one running elsewhere) before the call ends.
     f_->call_registrations.clear();
+    // Counted by how it ended (semantics.md §11): completed, cancelled, timed out, stopped.
+    auto s = static_cast<unsigned>(f_->call_state());
+    if (s >= static_cast<unsigned>(CallState::completed)) {
+      bump(f_->rt->counters().outcomes[s - static_cast<unsigned>(CallState::completed)]);
+    }
     f_->slot->word.end(f_->gen());
   }
   BlockingCall(const BlockingCall&) = delete;
@@ -158,6 +180,7 @@ class CallDeadline {
  public:
   CallDeadline(Fiber* f, CallState how) noexcept : timer_(f->rt->timers()), f_(f), how_(how) {}
   void arm(std::int64_t due_ns) {
+    f_->wait_deadline_ns = due_ns;
     timer_.arm(
         due_ns,
         [](TimerNode* n) {

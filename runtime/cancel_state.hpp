@@ -87,6 +87,8 @@ class DeadlineService {
   void set(CancelState* s, Clock::time_point when);
   // Removes s's deadline if it has one; the entry's reference is dropped after the lock.
   void clear(CancelState* s) noexcept;
+  // s's deadline (steady-clock nanoseconds), 0 if it has none: for a fiber dump.
+  std::int64_t due_ns(CancelState* s) noexcept;
 
  private:
   void run();

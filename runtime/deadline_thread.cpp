@@ -30,6 +30,15 @@ void DeadlineService::set(CancelState* s, Clock::time_point when) {
   if (s->cancelled.load(std::memory_order_seq_cst)) clear(s);
 }
 
+std::int64_t DeadlineService::due_ns(CancelState* s) noexcept {
+  if (!s->has_deadline.load(std::memory_order_acquire)) return 0;
+  std::lock_guard lock(mu_);
+  if (!s->has_deadline.load(std::memory_order_relaxed)) return 0;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             s->deadline_entry->first.time_since_epoch())
+      .count();
+}
+
 void DeadlineService::clear(CancelState* s) noexcept {
   {
     std::lock_guard lock(mu_);

@@ -13,6 +13,7 @@
 #include <weft/task.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -25,6 +26,17 @@ namespace weft::detail {
 class RuntimeImpl;
 struct Fiber;
 struct ScopeRecord;
+
+// What a blocking call waits on, as a fiber dump names it (Fiber::wait_value says which).
+enum class WaitObj : std::uint8_t {
+  none,       // a timer only (sleep), or nothing the dump can name
+  socket,     // a socket handle (weft::Socket), a pipe's included
+  primitive,  // a mutex, condition variable, semaphore, event, latch or channel: its address
+  fiber,      // a fiber's id (join)
+  file,       // a file descriptor
+  process,    // a child's pid
+  signal,     // a signal number
+};
 
 // A fiber waiting for another fiber's end (join). Lives on the waiter's stack.
 struct JoinWaiter {
@@ -62,6 +74,13 @@ struct alignas(64) Fiber {
   // `hook` and `messages` (and clears it when both are empty). Never false while either is
   // set, so the common call never reads their line.
   bool maybe_pseudo = false;
+  // What the outstanding (or last) blocking call waits for, for a fiber dump (semantics.md
+  // §11): written when the call becomes outstanding (BlockingCall), read on this thread.
+  WaitObj wait_obj = WaitObj::none;
+  const char* wait_call = nullptr;    // the call's name, a string literal
+  std::uint64_t wait_value = 0;       // the object: a socket handle, an address, a pid...
+  std::int64_t wait_since_ms = 0;     // the loop's clock (uv_now) when it became outstanding
+  std::int64_t wait_deadline_ns = 0;  // the call's own deadline (CallDeadline), 0 if none
 
   // --- line 2: the outstanding call's registrations on its tokens (BlockingCall) ---
   alignas(64) CallRegistrations call_registrations;
@@ -72,6 +91,10 @@ struct alignas(64) Fiber {
   TaskQueue messages;
   TaskPtr task;
   std::string name;
+  // Where it was spawned (SpawnOptions::where): string literals of static storage.
+  const char* spawn_function = nullptr;
+  const char* spawn_file = nullptr;
+  std::uint32_t spawn_line = 0;
   std::size_t stack_request = 0;
   Stack stack;
   ListHook<Fiber> all_hook{this};  // linked while alive in its runtime
@@ -80,6 +103,11 @@ struct alignas(64) Fiber {
   int mutexes_held = 0;
 
   std::uint64_t gen() const noexcept { return gen_of_id(id); }
+  // Its name as dumps and logs give it: the one given at spawn, else the spawning function's.
+  const char* display_name() const noexcept {
+    if (!name.empty()) return name.c_str();
+    return spawn_function ? spawn_function : "";
+  }
   CallState call_state() const noexcept { return slot->word.state(); }
   // The only writers of `messages` and `hook`, which keep maybe_pseudo true while either is
   // set (the fiber's own thread).

@@ -1,5 +1,7 @@
 #include "log.hpp"
 
+#include "fiber.hpp"
+
 #include <weft/log.hpp>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -43,6 +45,10 @@ void set_logger(std::shared_ptr<spdlog::logger> logger) {
 std::shared_ptr<spdlog::logger> get_logger() { return detail::logger(); }
 
 namespace detail {
+
+std::string fiber_label(const Fiber& f) {
+  return "fiber " + std::to_string(to_integer(f.id)) + " (" + f.display_name() + ")";
+}
 
 std::shared_ptr<spdlog::logger> logger() {
   std::lock_guard lock(g_mu);

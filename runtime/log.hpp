@@ -4,9 +4,17 @@
 #include <spdlog/logger.h>
 
 #include <memory>
+#include <string>
 #include <utility>
 
 namespace weft::detail {
+
+struct Fiber;
+
+// How every line that concerns a fiber names it: "fiber 42 (acceptor)" — its id and its name
+// (the spawning function's when none was given). Lines that concern a runtime begin
+// "runtime N: " (the index dumps and metrics use).
+std::string fiber_label(const Fiber& f);
 
 // The logger named "weft": the application's (set_logger) or a stderr logger whose level
 // comes from WEFT_LOG (trace, debug, info, warn, error, critical, off; default warn).

@@ -83,6 +83,18 @@ RuntimeMailbox* registry_acquire(std::uint32_t index) noexcept {
   return s;
 }
 
+std::vector<RuntimeMailbox*> registry_all() {
+  Registry& r = registry();
+  std::lock_guard lock(r.mu);
+  std::vector<RuntimeMailbox*> out;
+  for (RuntimeMailbox* s : r.entries) {
+    if (!s) continue;
+    s->add_ref();
+    out.push_back(s);
+  }
+  return out;
+}
+
 bool RuntimeMailbox::push(Message&& m) {
   {
     std::lock_guard lock(queue_lock_);

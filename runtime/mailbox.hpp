@@ -11,6 +11,7 @@
 //      that wake-up is done under a lock that the Runtime's destructor takes to detach it.
 #pragma once
 
+#include "counters.hpp"
 #include "spin_lock.hpp"
 
 #include <weft/fiber_id.hpp>
@@ -122,9 +123,16 @@ class RuntimeMailbox {
 
   alignas(64) std::mutex mu_;  // guards async_
   uv_async_t* async_ = nullptr;
+
+ public:
+  // The runtime's counters (counters.hpp): here, so that any thread holding a reference
+  // reads them, whatever the runtime's thread is doing.
+  RuntimeCounters counters;
 };
 
 // A reference to the runtime registered at `index`, or nullptr. The caller releases it.
 RuntimeMailbox* registry_acquire(std::uint32_t index) noexcept;
+// A reference to every registered runtime, in index order. The caller releases each.
+std::vector<RuntimeMailbox*> registry_all();
 
 }  // namespace weft::detail

@@ -46,13 +46,14 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
   auto* addr = static_cast<char*>(info->si_addr);
   if (f && f->stack.guard && addr >= f->stack.guard &&
       addr < f->stack.base + StackPool::page_size()) {
-    write_str("weft: stack overflow in fiber ");
+    // The shape of every log line: "runtime N: fiber ID (name): ...".
+    write_str("weft: runtime ");
+    write_u64(rt->index());
+    write_str(": stack overflow in fiber ");
     write_u64(to_integer(f->id));
-    if (!f->name.empty()) {
-      write_str(" (");
-      write_str(f->name.c_str());
-      write_str(")");
-    }
+    write_str(" (");
+    write_str(f->display_name());
+    write_str(")");
     write_str(": its ");
     write_u64(f->stack.size);
     write_str("-byte stack is exhausted; raise RuntimeOptions::stack_size or "

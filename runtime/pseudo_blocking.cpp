@@ -21,11 +21,11 @@ void run_guarded(Fiber* f, const char* what, Fn&& fn) noexcept {
   try {
     fn();
   } catch (const std::exception& e) {
-    log_critical("fiber {} ({}): uncaught exception in {}: {}: {}", to_integer(f->id), f->name,
-                 what, typeid(e).name(), e.what());
+    log_critical("runtime {}: {}: uncaught exception in {}: {}: {}", f->rt->index(),
+                 fiber_label(*f), what, typeid(e).name(), e.what());
     std::terminate();
   } catch (...) {
-    log_critical("fiber {} ({}): uncaught exception in {}", to_integer(f->id), f->name, what);
+    log_critical("runtime {}: {}: uncaught exception in {}", f->rt->index(), fiber_label(*f), what);
     std::terminate();
   }
 }

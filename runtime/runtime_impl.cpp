@@ -43,6 +43,7 @@ RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
       stacks_(options.stack_size, options.guarded_stack_limit, options.stack_pool_size),
       sockets_(std::make_unique<SocketTable>(this, mailbox_->index())) {
   if (!mailbox_) fatal("cannot create the runtime's wake-up descriptor");
+  counters_ = &mailbox_->counters;
   if (uv_loop_init(&loop_) != 0) fatal("uv_loop_init failed");
   if (options_.wake == WakeMethod::eventfd) {
     uv_poll_init(&loop_, &wake_poll_, mailbox_->event_fd());
@@ -50,13 +51,13 @@ RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
     uv_poll_start(&wake_poll_, UV_READABLE, [](uv_poll_t* h, int, int) {
       auto* rt = static_cast<RuntimeImpl*>(h->data);
       rt->wake_unread_ = true;  // read back before the next poll (RuntimeMailbox::reset_wake)
-      bump(rt->wakeups_);
+      bump(rt->counters_->wakeups);
       rt->drain_mailbox();
     });
   } else {
     uv_async_init(&loop_, &wake_async_, [](uv_async_t* h) {
       auto* rt = static_cast<RuntimeImpl*>(h->data);
-      bump(rt->wakeups_);
+      bump(rt->counters_->wakeups);
       rt->drain_mailbox();
     });
     wake_async_.data = this;
@@ -109,6 +110,9 @@ Fiber* RuntimeImpl::new_fiber(TaskPtr task, SpawnOptions options, Status& err) {
   f->rt = this;
   f->task = std::move(task);
   f->name = std::move(options.name);
+  f->spawn_function = options.where.function;
+  f->spawn_file = options.where.file;
+  f->spawn_line = options.where.line;
   f->stack_request = options.stack_size;
   f->id = fiber_table_acquire(f, index());
   if (f->id == FiberId::none) {
@@ -146,7 +150,8 @@ Result<FiberId> RuntimeImpl::spawn_local(TaskPtr task, SpawnOptions options) {
     delete f;
     return wsa::enobufs;
   }
-  alive_.fetch_add(1, std::memory_order_relaxed);
+  counters_->alive.fetch_add(1, std::memory_order_relaxed);
+  count_spawn();
   make_ready(f);
   return f->id;
 }
@@ -161,11 +166,11 @@ Result<FiberId> RuntimeImpl::spawn(TaskPtr task, SpawnOptions options) {
   Fiber* f = new_fiber(std::move(task), std::move(options), err);
   if (!f) return err.error();
   FiberId id = f->id;
-  alive_.fetch_add(1, std::memory_order_relaxed);
+  counters_->alive.fetch_add(1, std::memory_order_relaxed);
   Message m{Message::Kind::spawn};
   m.fiber = f;
   if (!mailbox_->push(std::move(m))) {
-    alive_.fetch_sub(1, std::memory_order_relaxed);
+    counters_->alive.fetch_sub(1, std::memory_order_relaxed);
     fiber_table_release(id);
     delete f;
     return wsa::enetdown;
@@ -180,11 +185,12 @@ void RuntimeImpl::fiber_entry(bctx::transfer_t t) {
     f->task->run();
     f->task.reset();  // captures are destroyed on the fiber, where their destructors may block
   } catch (const std::exception& e) {
-    log_critical("fiber {} ({}): uncaught exception {}: {}", to_integer(f->id), f->name,
+    log_critical("runtime {}: {}: uncaught exception {}: {}", rt->index(), fiber_label(*f),
                  typeid(e).name(), e.what());
     std::terminate();
   } catch (...) {
-    log_critical("fiber {} ({}): uncaught exception of unknown type", to_integer(f->id), f->name);
+    log_critical("runtime {}: {}: uncaught exception of unknown type", rt->index(),
+                 fiber_label(*f));
     std::terminate();
   }
   exit_context(rt->sched_, kFinished);
@@ -192,8 +198,8 @@ void RuntimeImpl::fiber_entry(bctx::transfer_t t) {
 
 void RuntimeImpl::finish(Fiber* f) noexcept {
   if (f->mutexes_held > 0) {
-    log_warn("fiber {} ended holding {} mutex(es), which stay locked", to_integer(f->id),
-             f->mutexes_held);
+    log_warn("runtime {}: {}: ended holding {} mutex(es), which stay locked", index(),
+             fiber_label(*f), f->mutexes_held);
   }
   // Joiners first, while f's id still names a live fiber.
   f->joiners.for_each([this](JoinWaiter& w) {
@@ -210,7 +216,7 @@ void RuntimeImpl::finish(Fiber* f) noexcept {
   --fibers_;
   update_stack_stats();
   delete f;
-  alive_.fetch_sub(1, std::memory_order_relaxed);
+  counters_->alive.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void RuntimeImpl::discard_unstarted(Fiber* f) noexcept {
@@ -220,7 +226,7 @@ void RuntimeImpl::discard_unstarted(Fiber* f) noexcept {
   });
   fiber_table_release(f->id);
   delete f;
-  alive_.fetch_sub(1, std::memory_order_relaxed);
+  counters_->alive.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -246,7 +252,7 @@ void RuntimeImpl::yield() noexcept {
 
 void RuntimeImpl::switch_to(Fiber* f) noexcept {
   current_ = f;
-  bump(switches_);
+  bump(counters_->switches);
   void* data = switch_context(sched_, f->ctx, f);
   // Back from whichever fiber ran last: f may have handed the thread on.
   if (data == kFinished) finish(current_);
@@ -317,11 +323,12 @@ void RuntimeImpl::drain_mailbox() noexcept {
       case Message::Kind::wake: wake(m.id); break;
       case Message::Kind::spawn:
         if (attach_stack(m.fiber)) {
+          count_spawn();
           make_ready(m.fiber);
         } else {
-          log_error("runtime {}: no stack for fiber {} spawned from another thread; it will "
-                    "not run",
-                    index(), to_integer(m.fiber->id));
+          log_error("runtime {}: {}: no stack for a fiber spawned from another thread; it "
+                    "will not run",
+                    index(), fiber_label(*m.fiber));
           discard_unstarted(m.fiber);
         }
         break;
@@ -343,17 +350,19 @@ void RuntimeImpl::run_task_outside_fiber(Task& task) noexcept {
   try {
     task.run();
   } catch (const std::exception& e) {
-    log_critical("posted function: uncaught exception {}: {}", typeid(e).name(), e.what());
+    log_critical("runtime {}: posted function: uncaught exception {}: {}", tls_runtime->index(),
+                 typeid(e).name(), e.what());
     std::terminate();
   } catch (...) {
-    log_critical("posted function: uncaught exception of unknown type");
+    log_critical("runtime {}: posted function: uncaught exception of unknown type",
+                 tls_runtime->index());
     std::terminate();
   }
 }
 
 void RuntimeImpl::sweep_for_stop() noexcept {
   stop_swept_ = true;
-  log_debug("runtime {}: stopping; fibers alive: {}", index(), alive_.load());
+  log_debug("runtime {}: stopping; fibers alive: {}", index(), counters_->alive.load());
   all_.for_each([this](Fiber& f) { complete(&f, CallState::netdown); });
   sockets_->finish_reaping();
 }
@@ -412,16 +421,16 @@ Status RuntimeImpl::run() {
     }
     if (!stop_swept_ && stopping()) sweep_for_stop();
     run_ready();
-    if (alive_.load(std::memory_order_acquire) == 0) {
+    if (counters_->alive.load(std::memory_order_acquire) == 0) {
       drain_mailbox();
-      if (alive_.load(std::memory_order_acquire) != 0 || !ready_.empty()) continue;
+      if (counters_->alive.load(std::memory_order_acquire) != 0 || !ready_.empty()) continue;
       // A hold keeps the loop waiting for work from other threads (until stop()).
       bool held = !stopping() && mailbox_->holds.load(std::memory_order_acquire) > 0;
       if (!held) {
         // Every fiber has ended. Cancelled connects still held by the reaper are the
         // runtime's to finish (reset if they connect): wait for them, unless stopping.
         if (stopping()) sockets_->finish_reaping();
-        if (pending_connects.load(std::memory_order_relaxed) == 0) break;
+        if (counters_->pending_connects.load(std::memory_order_relaxed) == 0) break;
       }
     }
     if (wake_unread_) {
@@ -435,7 +444,7 @@ Status RuntimeImpl::run() {
     in_uv_run_ = true;
     uv_run(&loop_, ready_.empty() ? UV_RUN_ONCE : UV_RUN_NOWAIT);
     in_uv_run_ = false;
-    bump(iterations_);
+    bump(counters_->iterations);
     fire_timers();
   }
 
@@ -471,23 +480,12 @@ Status RuntimeImpl::post(TaskPtr task) {
 }
 
 void RuntimeImpl::update_stack_stats() noexcept {
-  stacks_guarded_.store(stacks_.guarded(), std::memory_order_relaxed);
-  stacks_unguarded_.store(stacks_.unguarded(), std::memory_order_relaxed);
-  stacks_pooled_.store(stacks_.pooled(), std::memory_order_relaxed);
+  counters_->stacks_guarded.store(stacks_.guarded(), std::memory_order_relaxed);
+  counters_->stacks_unguarded.store(stacks_.unguarded(), std::memory_order_relaxed);
+  counters_->stacks_pooled.store(stacks_.pooled(), std::memory_order_relaxed);
+  counters_->stack_fallbacks.store(stacks_.fallbacks(), std::memory_order_relaxed);
 }
 
-RuntimeStats RuntimeImpl::stats() const noexcept {
-  RuntimeStats s;
-  s.fibers_alive = alive_.load(std::memory_order_relaxed);
-  s.sockets_open = sockets_open.load(std::memory_order_relaxed);
-  s.pending_connects = pending_connects.load(std::memory_order_relaxed);
-  s.stacks_guarded = stacks_guarded_.load(std::memory_order_relaxed);
-  s.stacks_unguarded = stacks_unguarded_.load(std::memory_order_relaxed);
-  s.stacks_pooled = stacks_pooled_.load(std::memory_order_relaxed);
-  s.context_switches = switches_.load(std::memory_order_relaxed);
-  s.loop_iterations = iterations_.load(std::memory_order_relaxed);
-  s.wakeups = wakeups_.load(std::memory_order_relaxed);
-  return s;
-}
+RuntimeStats RuntimeImpl::stats() const noexcept { return stats_of(*counters_); }
 
 }  // namespace weft::detail

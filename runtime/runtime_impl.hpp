@@ -7,6 +7,7 @@
 // that keep yielding cannot starve I/O and timers.
 #pragma once
 
+#include "counters.hpp"
 #include "fiber.hpp"
 #include "fiber_table.hpp"
 #include "intrusive_list.hpp"
@@ -77,6 +78,8 @@ class RuntimeImpl {
   TimerHeap& timers() noexcept { return timers_; }
   SocketTable& sockets() noexcept { return *sockets_; }
   IntrusiveList<RuntimeHandle>& handles() noexcept { return handles_; }
+  // Every fiber with a stack, started or not (a fiber dump walks them).
+  IntrusiveList<Fiber>& fibers() noexcept { return all_; }
   // Steady-clock nanoseconds.
   static std::int64_t now_ns() noexcept;
 
@@ -92,10 +95,8 @@ class RuntimeImpl {
   // A fiber spawned on this thread: created and queued at once.
   Result<FiberId> spawn_local(TaskPtr task, SpawnOptions options);
 
-  // Written by the socket table (socket_table.cpp) on this runtime's thread; read by stats()
-  // from any thread.
-  std::atomic<std::uint64_t> sockets_open{0};
-  std::atomic<std::uint64_t> pending_connects{0};
+  // The runtime's counters (counters.hpp): written on this thread, read from any.
+  RuntimeCounters& counters() noexcept { return *counters_; }
 
  private:
   static void fiber_entry(bctx::transfer_t t);
@@ -112,11 +113,16 @@ class RuntimeImpl {
   void arm_loop_timer() noexcept;
   void fire_timers() noexcept;
   void update_stack_stats() noexcept;
+  void count_spawn() noexcept {
+    bump(counters_->fibers_spawned);
+    raise_to(counters_->fibers_high_water, counters_->alive.load(std::memory_order_relaxed));
+  }
   static void run_task_outside_fiber(Task& task) noexcept;
 
   Runtime* owner_;
   RuntimeOptions options_;
   RuntimeMailbox* mailbox_;
+  RuntimeCounters* counters_ = nullptr;  // in the mailbox block
   uv_loop_t loop_;
   uv_poll_t wake_poll_;
   uv_async_t wake_async_;
@@ -141,20 +147,7 @@ class RuntimeImpl {
   bool wake_unread_ = false;  // the eventfd delivered a wake-up not yet read back
   bool stop_swept_ = false;
   std::atomic<bool> stopped_{false};  // a run() ended after stop(): final; read by post()
-
-  std::atomic<std::uint64_t> alive_{0};
-  std::atomic<std::uint64_t> switches_{0};
-  std::atomic<std::uint64_t> iterations_{0};
-  std::atomic<std::uint64_t> wakeups_{0};
-  std::atomic<std::uint64_t> stacks_guarded_{0};
-  std::atomic<std::uint64_t> stacks_unguarded_{0};
-  std::atomic<std::uint64_t> stacks_pooled_{0};
 };
-
-// Single-writer counter increment: no locked instruction on the hot path.
-inline void bump(std::atomic<std::uint64_t>& c) noexcept {
-  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
 
 // Inline: every cancel, completion and yield makes a fiber ready.
 inline void RuntimeImpl::make_ready(Fiber* f) noexcept {
@@ -184,7 +177,7 @@ inline void RuntimeImpl::suspend() noexcept {
       if (next == f) return;  // a yield with nobody else ready
       prefetch_ahead();
       current_ = next;
-      bump(switches_);
+      bump(counters_->switches);
       switch_context(f->ctx, next->ctx, next);
       return;
     }

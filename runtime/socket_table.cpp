@@ -82,10 +82,13 @@ void reap_finish(ReapEntry* e, bool abortive) noexcept {
   } else {
     close_fd(e->fd);
   }
-  log_debug("connect reaper: a cancelled connect ended ({}), descriptor freed",
-            abortive ? "reset" : "failed or timed out");
+  log_debug("runtime {}: connect reaper: a cancelled connect ended ({}), descriptor freed",
+            e->rt->index(), abortive ? "reset" : "failed or timed out");
   e->fd = -1;
-  e->rt->pending_connects.fetch_sub(1, std::memory_order_relaxed);
+  RuntimeCounters& c = e->rt->counters();
+  c.pending_connects.store(c.pending_connects.load(std::memory_order_relaxed) - 1,
+                           std::memory_order_relaxed);
+  bump(c.connects_reaped);
 }
 
 SocketTable::~SocketTable() {
@@ -130,7 +133,8 @@ Result<Socket> SocketTable::add(int fd, int family, int type, SockState state,
   s->rt = rt_;
   slots_[slot] = s;
   ++open_;
-  rt_->sockets_open.store(open_, std::memory_order_relaxed);
+  rt_->counters().sockets_open.store(open_, std::memory_order_relaxed);
+  raise_to(rt_->counters().sockets_high_water, open_);
   return handle_of(s);
 }
 
@@ -252,6 +256,16 @@ Leaves SocketTable::cancel_waiters_for_close(Sock* s) noexcept {
   return leaves;
 }
 
+void SocketTable::log_reset(Sock* s, Op op, std::size_t moved) noexcept {
+  static constexpr const char* kOps[] = {"accept", "poll",     "recv",      "send",     "connect",
+                                         "close",  "TLS read", "TLS write", "TLS close"};
+  Fiber* f = rt_->current();
+  log_debug("runtime {}: {}: socket {} reset after its {} was cancelled ({} bytes moved){}",
+            rt_->index(), f ? fiber_label(*f) : std::string("no fiber"), to_integer(handle_of(s)),
+            kOps[static_cast<int>(op)], moved,
+            rt_->options().portable_mode ? ", portable mode" : "");
+}
+
 void SocketTable::leave_after_cancel(Sock* s, Op op, std::size_t moved) noexcept {
   if (s->state == SockState::aborted) return;
   // Portable mode emulates Winsock's providers, which have no pipes: a pipe end follows
@@ -259,7 +273,11 @@ void SocketTable::leave_after_cancel(Sock* s, Op op, std::size_t moved) noexcept
   const bool portable = rt_->options().portable_mode && !s->pipe;
   switch (after_cancel(op, portable, s->type == SOCK_STREAM, moved)) {
     case Leaves::unchanged: return;
-    case Leaves::reset: reset(s); return;
+    case Leaves::reset:
+      bump(rt_->counters().resets_by_cancel);
+      log_reset(s, op, moved);
+      reset(s);
+      return;
     case Leaves::aborted:
       // The attempt is abandoned: the socket is aborted and the reaper holds the kernel
       // socket until the attempt ends. An AF_UNIX connect that waited was refused each time
@@ -267,6 +285,8 @@ void SocketTable::leave_after_cancel(Sock* s, Op op, std::size_t moved) noexcept
       // and nothing is left to hold: the socket is closed now.
       if (s->state != SockState::connecting) return;
       if (s->family == AF_UNIX) {
+        bump(rt_->counters().resets_by_cancel);
+        log_reset(s, op, moved);
         reset(s);
       } else {
         reap_connect(s);
@@ -294,7 +314,7 @@ void SocketTable::release(Sock* s) noexcept {
   slots_[slot] = nullptr;
   free_.push_back(slot);
   --open_;
-  rt_->sockets_open.store(open_, std::memory_order_relaxed);
+  rt_->counters().sockets_open.store(open_, std::memory_order_relaxed);
   delete s;
 }
 
@@ -329,8 +349,9 @@ void SocketTable::reap_connect(Sock* s) noexcept {
   reaping_.push_back(e->hook);
   e->poll.data = e;
   e->timer.data = e;
-  rt_->pending_connects.fetch_add(1, std::memory_order_relaxed);
-  log_debug("connect reaper: holding a cancelled connect until its attempt ends");
+  bump(rt_->counters().pending_connects);
+  log_debug("runtime {}: connect reaper: holding a cancelled connect until its attempt ends",
+            rt_->index());
   uv_poll_start(&e->poll, UV_WRITABLE | UV_DISCONNECT, [](uv_poll_t* h, int status, int) {
     auto* entry = static_cast<ReapEntry*>(h->data);
     int err = 0;

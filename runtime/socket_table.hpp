@@ -169,6 +169,8 @@ class SocketTable {
   // Applies the table to s after a call of kind `op` on it ended without completing, having
   // moved `moved` bytes: resets it, or hands a connect's attempt to the reaper.
   void leave_after_cancel(Sock* s, Op op, std::size_t moved) noexcept;
+  // The debug line of a reset a cancel caused (the runtime, the fiber, the socket, the call).
+  void log_reset(Sock* s, Op op, std::size_t moved) noexcept;
   // Ends the handle: closes the descriptor if still open (caller has chosen the linger), the
   // poll, and frees the slot. Waiters must have been woken.
   void release(Sock* s) noexcept;

@@ -97,6 +97,7 @@ Stack StackPool::allocate(std::size_t size) {
   if (under_limit) {
     if (Stack s = map_guarded(size)) return s;
   }
+  ++fallbacks_;
   std::call_once(g_fallback_logged, [&] {
     log_warn("fiber stacks: {} guarded stacks in use (limit {} from vm.max_map_count, or the "
              "runtime's guarded_stack_limit); further stacks come from unguarded slabs",

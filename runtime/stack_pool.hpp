@@ -42,6 +42,8 @@ class StackPool {
   std::size_t default_size() const noexcept { return default_size_; }
   std::uint64_t guarded() const noexcept { return guarded_; }
   std::uint64_t unguarded() const noexcept { return unguarded_; }
+  // Stacks taken unguarded because the guarded limit was reached.
+  std::uint64_t fallbacks() const noexcept { return fallbacks_; }
   std::uint64_t pooled() const noexcept { return pool_.size(); }
 
   static std::size_t page_size() noexcept;
@@ -62,6 +64,7 @@ class StackPool {
   std::vector<std::pair<char*, std::size_t>> slabs_;
   std::uint64_t guarded_ = 0;
   std::uint64_t unguarded_ = 0;
+  std::uint64_t fallbacks_ = 0;
 };
 
 }  // namespace weft::detail

@@ -96,6 +96,8 @@ class WEFT_API Address {
 
 // A socket handle: opaque, generation-tagged, never a raw descriptor.
 enum class Socket : std::uint64_t { invalid = ~std::uint64_t{0} };
+// A handle's value, as logs and fiber dumps print it.
+constexpr std::uint64_t to_integer(Socket s) noexcept { return static_cast<std::uint64_t>(s); }
 
 enum class Shutdown { receive = SHUT_RD, send = SHUT_WR, both = SHUT_RDWR };
 

@@ -68,13 +68,33 @@ struct RuntimeOptions {
   std::chrono::milliseconds connect_reap_timeout{30'000};
 };
 
+// Where a fiber was spawned, for a fiber dump: filled in where current() is called (a default
+// member initialiser counts as the place the object is made). String literals.
+struct SpawnSite {
+  const char* function = "";
+  const char* file = "";
+  unsigned line = 0;
+  static constexpr SpawnSite current(const char* function = __builtin_FUNCTION(),
+                                     const char* file = __builtin_FILE(),
+                                     unsigned line = __builtin_LINE()) noexcept {
+    return {function, file, line};
+  }
+};
+
 struct SpawnOptions {
-  // A name for diagnostics (stack overflow reports, logs). Optional.
+  // A name for diagnostics (fiber dumps, stack overflow reports, logs). Optional: without
+  // one, the fiber is known by the function that spawned it.
   std::string name;
   // Usable stack size for this fiber; 0 takes the runtime's stack_size.
   std::size_t stack_size = 0;
+  // Where the fiber was spawned: filled in at the spawn call (the default argument
+  // `SpawnOptions options = {}` is made there), shown by a fiber dump.
+  SpawnSite where = SpawnSite::current();
 };
 
+// A runtime's counters (semantics.md §11). Reading them costs the runtime nothing: its thread
+// writes each with a plain store, and any thread may read them, even while that thread is
+// stuck. Gauges say what is now; the rest only grow.
 struct RuntimeStats {
   std::uint64_t fibers_alive = 0;      // spawned and not yet finished
   std::uint64_t sockets_open = 0;      // socket handles not yet closed
@@ -85,6 +105,31 @@ struct RuntimeStats {
   std::uint64_t context_switches = 0;  // scheduler-to-fiber switches
   std::uint64_t loop_iterations = 0;   // uv_run calls
   std::uint64_t wakeups = 0;           // cross-thread wake-ups received
+
+  std::uint64_t fibers_spawned = 0;      // fibers started, ever
+  std::uint64_t fibers_high_water = 0;   // the most fibers alive at once
+  std::uint64_t sockets_high_water = 0;  // the most socket handles open at once
+  std::uint64_t stack_fallbacks = 0;     // stacks taken unguarded: the guarded limit was hit
+
+  // Blocking calls that waited (became outstanding), by how they ended; a call that
+  // completed without waiting is not counted.
+  std::uint64_t calls_completed = 0;  // completion came first
+  std::uint64_t calls_cancelled = 0;  // WSAEINTR: a cancel or a token
+  std::uint64_t calls_timed_out = 0;  // WSAETIMEDOUT: a deadline
+  std::uint64_t calls_stopped = 0;    // WSAENETDOWN: the runtime stopped
+  // Cancel requests (weft::cancel, WSPCancelBlockingCall) made from this runtime's thread, by
+  // reply. Requests from threads that run no runtime: debug::thread_cancels().
+  std::uint64_t cancels_ok = 0;        // 0: the call was cancelled, or had already completed
+  std::uint64_t cancels_einval = 0;    // WSAEINVAL: no outstanding call
+  std::uint64_t cancels_enetdown = 0;  // WSAENETDOWN: the runtime had stopped
+  // Sockets a cancel reset (the one table of semantics.md §3: RST for TCP), and kernel
+  // sockets of cancelled connects freed by the reaper.
+  std::uint64_t resets_by_cancel = 0;
+  std::uint64_t connects_reaped = 0;
+
+  // Adds `o` field by field (a RuntimeGroup's sum: its high-water marks are the sum of each
+  // runtime's, an upper bound of the group's).
+  RuntimeStats& operator+=(const RuntimeStats& o) noexcept;
 };
 
 class WEFT_API Runtime {

@@ -75,6 +75,9 @@ class WEFT_API RuntimeGroup {
   // The index of the group's runtime running on the calling thread, or size() if none.
   std::size_t current_index() const noexcept;
 
+  // Every runtime's counters, summed (semantics.md §11). Any thread.
+  RuntimeStats stats() const noexcept;
+
   // See lifetime rule 2. Errors: WSAEINVAL if the calling thread runs a runtime already, or
   // the group is running already; else the first runtime's run() error (WSAENETDOWN if the
   // group was stopped before).

@@ -6,6 +6,7 @@
 #include <weft/cancel_token.hpp>
 #include <weft/channel.hpp>
 #include <weft/config.hpp>
+#include <weft/debug.hpp>
 #include <weft/error.hpp>
 #include <weft/fiber.hpp>
 #include <weft/fiber_group.hpp>
