@@ -261,7 +261,8 @@ namespace {
 
 std::string fiber_label(const FiberInfo& f) {
   std::string s = "fiber " + std::to_string(to_integer(f.id));
-  if (!f.name.empty()) s += " \"" + f.name + '"';
+  // As the logs name it (runtime/log.hpp's fiber_label).
+  if (!f.name.empty()) s += " (" + f.name + ')';
   return s;
 }
 

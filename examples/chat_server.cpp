@@ -1,6 +1,7 @@
 // weft-chat: a line chat server over TCP.
 //
 //   weft-chat [--host ADDRESS] [--port PORT] [--queue LINES] [--max-line BYTES] [--grace MS]
+//             [--debug-port PORT]
 //
 // Every line a client sends reaches every other client once, in the order it was sent, as
 // "NAME: TEXT". Clients are named user1, user2, ... in the order they connect; a new client
@@ -38,9 +39,13 @@
 // and closes their queues; each writer sends what is queued for its client, then its
 // connection closes. Clients that do not take their lines within the grace period (--grace,
 // default 2000 ms) are cut off (reset, if a line was cut). The process exits 0.
+//
+// For the operator (operations.hpp): --debug-port PORT serves /debug/fibers, /debug/fibers.json
+// and /metrics on 127.0.0.1:PORT (0: any free port); SIGQUIT prints the fiber dump to standard
+// error and the server goes on. Both end at the first SIGINT or SIGTERM.
 #include <weft/weft.hpp>
 
-#include "cli.hpp"
+#include "operations.hpp"
 
 #include <algorithm>
 #include <csignal>
@@ -64,6 +69,7 @@ struct Config {
   std::size_t queue = 64;       // lines waiting for one client
   std::size_t max_line = 4096;  // bytes in one line
   std::chrono::milliseconds grace{2000};
+  long debug_port = -1;  // -1: no debug listener
 };
 
 // One connected client. Shared by its reader and writer and, while the client is in the room,
@@ -291,6 +297,14 @@ int serve(const Config& cfg) {
     });
   }
   weft::this_fiber::yield();  // both now wait: from here on a signal is theirs
+  // The operator's view; it ends with `stopping` (or on the way out).
+  Operations operations(stopping.token());
+  if (!operations.start("weft-chat", cfg.debug_port)) {
+    stopping.cancel();
+    inbox.close();
+    (void)weft::join(*hub);
+    return 1;
+  }
 
   std::printf("weft-chat: listening on %s\n",
               weft::local_address(listener.get())->to_string().c_str());
@@ -332,7 +346,11 @@ int serve(const Config& cfg) {
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--host ADDRESS] [--port PORT] [--queue LINES] [--max-line BYTES] "
-               "[--grace MS]\n",
+               "[--grace MS]\n"
+               "          [--debug-port PORT]\n"
+               "  --debug-port PORT  serve /debug/fibers and /metrics on 127.0.0.1:PORT (0: any "
+               "free one)\n"
+               "SIGQUIT prints every fiber and what it waits on to standard error.\n",
                argv0);
   return 2;
 }
@@ -356,6 +374,8 @@ int main(int argc, char** argv) {
       if (!parse_number(argv[++i], 1, 1 << 20, &max_line)) return usage(argv[0]);
     } else if (a == "--grace" && more) {
       if (!parse_number(argv[++i], 0, 3'600'000, &grace_ms)) return usage(argv[0]);
+    } else if (a == "--debug-port" && more) {
+      if (!parse_debug_port(argv[++i], &cfg.debug_port)) return usage(argv[0]);
     } else {
       return usage(argv[0]);
     }

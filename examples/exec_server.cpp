@@ -2,7 +2,7 @@
 // the client sends and whose standard output goes back to the client.
 //
 //   weft-exec [--host ADDRESS] [--port PORT] [--unix PATH] [--grace MS] [--max-children N]
-//             [--verbose] -- COMMAND [ARGUMENT...]
+//             [--verbose] [--debug-port PORT] -- COMMAND [ARGUMENT...]
 //
 // It listens on ADDRESS:PORT (default 127.0.0.1:7790; port 0 picks a free one, printed on the
 // first line), on the Unix-domain socket PATH with --unix (TCP too only if --port is given as
@@ -40,9 +40,13 @@
 // At most --max-children connections (default 64) are served at once; further clients wait in
 // the listen queue. SIGINT or SIGTERM stops accepting and ends every connection's child in
 // stages, then the process exits 0.
+//
+// For the operator (operations.hpp): --debug-port PORT serves /debug/fibers, /debug/fibers.json
+// and /metrics on 127.0.0.1:PORT (0: any free port); SIGQUIT prints the fiber dump to standard
+// error and the server goes on. Both end at the first SIGINT or SIGTERM.
 #include <weft/weft.hpp>
 
-#include "cli.hpp"
+#include "operations.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -75,6 +79,7 @@ struct Config {
   std::chrono::milliseconds grace{2000};
   long max_children = 64;
   bool verbose = false;
+  long debug_port = -1;                  // -1: no debug listener
   std::vector<std::string> environment;  // weft-exec's own, less the names set per connection
 };
 
@@ -401,6 +406,14 @@ int serve(const Config& cfg) {
     });
   }
   weft::this_fiber::yield();  // both now wait: from here on a signal is theirs
+  // The operator's view; it ends with the connections' group's cancel (or on the way out).
+  Operations operations(connections.token());
+  if (!operations.start("weft-exec", cfg.debug_port)) {
+    connections.cancel();
+    listeners.clear();
+    if (!cfg.unix_path.empty()) (void)weft::fs::unlink(cfg.unix_path);
+    return 1;
+  }
 
   std::string where;
   for (const Listener& l : listeners) where += (where.empty() ? "" : " and ") + l.name;
@@ -427,7 +440,7 @@ int serve(const Config& cfg) {
 
 constexpr const char* kUsage =
     "usage: %s [--host ADDRESS] [--port PORT] [--unix PATH] [--grace MS] [--max-children N]\n"
-    "          [--verbose] -- COMMAND [ARGUMENT...]\n";
+    "          [--verbose] [--debug-port PORT] -- COMMAND [ARGUMENT...]\n";
 
 int help(const char* argv0) {
   std::printf(kUsage, argv0);
@@ -442,6 +455,9 @@ int help(const char* argv0) {
       "                     end are waited for once the child has ended\n"
       "  --max-children N   connections (children) served at once; others wait (64)\n"
       "  --verbose          one line on standard error per child started and ended\n"
+      "  --debug-port PORT  serve /debug/fibers, /debug/fibers.json and /metrics on\n"
+      "                     127.0.0.1:PORT, 0 for any free one (none without it)\n"
+      "SIGQUIT prints every fiber and what it waits on to standard error; it goes on.\n"
       "The client's end of stream closes the child's input; the child's end of output ends\n"
       "the connection. Example: %s --port 7790 -- tr a-z A-Z\n",
       argv0);
@@ -492,8 +508,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (a.substr(0, 1) != "-") break;  // the command, without "--"
-    const bool takes_value =
-        a == "--host" || a == "--port" || a == "--unix" || a == "--grace" || a == "--max-children";
+    const bool takes_value = a == "--host" || a == "--port" || a == "--unix" || a == "--grace" ||
+                             a == "--max-children" || a == "--debug-port";
     if (!takes_value) return usage(argv[0], "unknown option " + std::string(a));
     if (i + 1 == argc || !*argv[i + 1]) return usage(argv[0], std::string(a) + " needs a value");
     const char* v = argv[++i];
@@ -507,6 +523,8 @@ int main(int argc, char** argv) {
       if (!parse_number(v, 0, 3'600'000, &grace_ms)) {
         return usage(argv[0], "--grace: milliseconds, 0 to 3600000");
       }
+    } else if (a == "--debug-port") {
+      if (!parse_debug_port(v, &cfg.debug_port)) return usage(argv[0], "--debug-port: 0 to 65535");
     } else if (!parse_number(v, 1, 100'000, &cfg.max_children)) {
       return usage(argv[0], "--max-children: 1 to 100000");
     }

@@ -1,6 +1,7 @@
 // weft-forward: a TCP forwarder with an idle timeout, two fibers per connection.
 //
 //   weft-forward --listen-port PORT [--listen-host ADDRESS] --to HOST:PORT [--idle-timeout MS]
+//                [--debug-port PORT]
 //
 // Each connection accepted on ADDRESS:PORT (default address 127.0.0.1; port 0 picks a free
 // one, printed on the first line) is forwarded to HOST:PORT: the forwarder resolves HOST (a
@@ -29,9 +30,13 @@
 //     says).
 // SIGINT or SIGTERM (awaited by a fiber with weft::signal_wait) stops accepting and cancels
 // every connection; the process exits 0.
+//
+// For the operator (operations.hpp): --debug-port PORT serves /debug/fibers, /debug/fibers.json
+// and /metrics on 127.0.0.1:PORT (0: any free port); SIGQUIT prints the fiber dump to standard
+// error and the forwarder goes on. Both end with the connections' group's cancel.
 #include <weft/weft.hpp>
 
-#include "cli.hpp"
+#include "operations.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -50,6 +55,7 @@ struct Config {
   std::string target;      // as given: HOST:PORT
   std::string host, port;  // its parts
   std::chrono::milliseconds idle{60'000};
+  long debug_port = -1;  // -1: no debug listener
 };
 
 // Resolves the target and connects to the first of its addresses that answers. Under the
@@ -144,6 +150,12 @@ int serve(const Config& cfg) {
     });
   }
   weft::this_fiber::yield();  // both now wait: from here on a signal is theirs
+  // The operator's view; it ends with the connections' group's cancel (or on the way out).
+  Operations operations(connections.token());
+  if (!operations.start("weft-forward", cfg.debug_port)) {
+    connections.cancel();
+    return 1;
+  }
 
   std::printf("weft-forward: listening on %s, forwarding to %s\n",
               weft::local_address(listener.get())->to_string().c_str(), cfg.target.c_str());
@@ -171,7 +183,11 @@ int serve(const Config& cfg) {
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s --listen-port PORT [--listen-host ADDRESS] --to HOST:PORT "
-               "[--idle-timeout MS]\n",
+               "[--idle-timeout MS]\n"
+               "          [--debug-port PORT]\n"
+               "  --debug-port PORT  serve /debug/fibers and /metrics on 127.0.0.1:PORT (0: any "
+               "free one)\n"
+               "SIGQUIT prints every fiber and what it waits on to standard error.\n",
                argv0);
   return 2;
 }
@@ -206,6 +222,8 @@ int main(int argc, char** argv) {
       if (!split_target(cfg.target, &cfg.host, &cfg.port)) return usage(argv[0]);
     } else if (a == "--idle-timeout" && more) {
       if (!parse_number(argv[++i], 1, 86'400'000, &idle_ms)) return usage(argv[0]);
+    } else if (a == "--debug-port" && more) {
+      if (!parse_debug_port(argv[++i], &cfg.debug_port)) return usage(argv[0]);
     } else {
       return usage(argv[0]);
     }

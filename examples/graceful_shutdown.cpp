@@ -1,13 +1,19 @@
 // weft-graceful: a line-oriented server that shuts down gracefully on SIGINT or SIGTERM.
 //
-//   weft-graceful [--port PORT]      (prints "listening on ADDRESS")
+//   weft-graceful [--port PORT] [--debug-port PORT]      (prints "listening on ADDRESS")
 //
 // Each connection is a member of one FiberGroup. A request is one line; "sleep MS" makes the
 // server work for MS milliseconds before answering, anything else is answered at once. On
 // SIGINT/SIGTERM (received by a fiber through weft::signal_wait) the group is cancelled:
 // connections waiting for a request end at once, while a request in flight finishes under a
 // shielded scope — its answer is sent — and then its connection closes. The process exits 0.
+//
+// For the operator (operations.hpp): --debug-port PORT serves /debug/fibers, /debug/fibers.json
+// and /metrics on 127.0.0.1:PORT (0: any free port); SIGQUIT prints the fiber dump to standard
+// error and the server goes on. Both end with the group's cancel.
 #include <weft/weft.hpp>
+
+#include "operations.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -51,11 +57,20 @@ void serve(weft::Socket c) {
 
 int main(int argc, char** argv) {
   int port = 7778;
+  long debug_port = -1;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--port") && i + 1 < argc) {
       port = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--debug-port") && i + 1 < argc &&
+               parse_debug_port(argv[i + 1], &debug_port)) {
+      ++i;
     } else {
-      std::fprintf(stderr, "usage: %s [--port PORT]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--port PORT] [--debug-port PORT]\n"
+                   "  --debug-port PORT  serve /debug/fibers and /metrics on 127.0.0.1:PORT (0: "
+                   "any free one)\n"
+                   "SIGQUIT prints every fiber and what it waits on to standard error.\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -87,6 +102,14 @@ int main(int argc, char** argv) {
           watchers.cancel();
         }
       });
+    }
+    // The operator's view; it ends with the group's cancel (or here, on the way out).
+    Operations operations(connections.token());
+    if (!operations.start("weft-graceful", debug_port)) {
+      status = 1;
+      connections.cancel();
+      watchers.cancel();
+      return;
     }
     {
       weft::CancelScope accepting(connections.token());

@@ -3,7 +3,7 @@
 //
 //   weft-http [--host ADDRESS] [--port PORT] [--threads N]
 //             [--request-timeout MS] [--idle-timeout MS]
-//             [--tls-cert CHAIN.pem --tls-key KEY.pem] [--root DIR]
+//             [--tls-cert CHAIN.pem --tls-key KEY.pem] [--root DIR] [--debug-port PORT]
 //
 // Without --root it answers GET and HEAD of `/` with a short text, 404 for other paths and 405
 // for other methods; requests may be pipelined. Try `curl -i http://127.0.0.1:8080/` or
@@ -49,9 +49,13 @@
 // SIGINT or SIGTERM drains: the listeners close, idle connections close at once, requests in
 // flight finish, and the process exits 0 when the last connection has ended. A second signal
 // ends the process at once (the default action is back by then).
+//
+// For the operator (operations.hpp): --debug-port PORT serves /debug/fibers, /debug/fibers.json
+// and /metrics on 127.0.0.1:PORT from runtime 0 (the dump covers every runtime), until the
+// drain; SIGQUIT prints the fiber dump to standard error and the server goes on.
 #include <weft/weft.hpp>
 
-#include "cli.hpp"
+#include "operations.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -749,7 +753,8 @@ void serve_tls(const Config& config, weft::UniqueSocket conn) {
 
 constexpr const char* kUsage =
     "usage: %s [--host ADDRESS] [--port PORT] [--threads N] [--request-timeout MS]\n"
-    "          [--idle-timeout MS] [--tls-cert CHAIN.pem --tls-key KEY.pem] [--root DIR]\n";
+    "          [--idle-timeout MS] [--tls-cert CHAIN.pem --tls-key KEY.pem] [--root DIR]\n"
+    "          [--debug-port PORT]\n";
 
 int help(const char* argv0) {
   std::printf(kUsage, argv0);
@@ -766,7 +771,10 @@ int help(const char* argv0) {
       "  --root DIR             serve the files under DIR (index.html, else a listing, for a\n"
       "                         directory; Range and If-Modified-Since; nothing outside DIR);\n"
       "                         without it, / answers a greeting and other paths 404\n"
-      "SIGINT or SIGTERM drains the server: requests in flight finish, then it exits 0.\n");
+      "  --debug-port PORT      serve /debug/fibers, /debug/fibers.json and /metrics on\n"
+      "                         127.0.0.1:PORT, 0 for any free one (none without it)\n"
+      "SIGINT or SIGTERM drains the server: requests in flight finish, then it exits 0.\n"
+      "SIGQUIT prints every fiber and what it waits on to standard error; the server goes on.\n");
   return 0;
 }
 
@@ -809,13 +817,14 @@ std::optional<weft::tls::Context> tls_context(const std::string& cert, const std
 
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1", tls_cert, tls_key, root;
-  long port = 8080, threads = 1, request_ms = 5000, idle_ms = 30000;
+  long port = 8080, threads = 1, request_ms = 5000, idle_ms = 30000, debug_port = -1;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--help" || a == "-h") return help(argv[0]);
     const bool takes_value = a == "--host" || a == "--port" || a == "--threads" ||
                              a == "--request-timeout" || a == "--idle-timeout" ||
-                             a == "--tls-cert" || a == "--tls-key" || a == "--root";
+                             a == "--tls-cert" || a == "--tls-key" || a == "--root" ||
+                             a == "--debug-port";
     if (!takes_value) return usage(argv[0], "unknown option " + std::string(a));
     if (i + 1 == argc || !*argv[i + 1]) return usage(argv[0], std::string(a) + " needs a value");
     const char* v = argv[++i];
@@ -833,6 +842,8 @@ int main(int argc, char** argv) {
       if (!parse_number(v, 1, 86'400'000, &idle_ms)) {
         return usage(argv[0], "--idle-timeout: milliseconds, 1 to 86400000");
       }
+    } else if (a == "--debug-port") {
+      if (!parse_debug_port(v, &debug_port)) return usage(argv[0], "--debug-port: 0 to 65535");
     } else if (a == "--tls-cert") {
       tls_cert = v;
     } else if (a == "--tls-key") {
@@ -903,6 +914,15 @@ int main(int argc, char** argv) {
       group.finish();
     });
   }
+  // The operator's view, from runtime 0; it ends with the drain. A debug port that cannot be
+  // had ends the server.
+  Operations operations(draining.token());
+  bool operations_failed = false;
+  (void)group[0].spawn([&] {
+    if (operations.start("weft-http", debug_port)) return;
+    operations_failed = true;
+    group.stop();
+  });
   if (config.root.empty()) {
     std::printf("weft-http: listening on %s://%s/\n", config.tls ? "https" : "http",
                 at->to_string().c_str());
@@ -912,6 +932,7 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
   auto ran = group.run();
+  if (operations_failed) return 1;
   if (!ran.ok()) {
     std::fprintf(stderr, "weft-http: %s\n", ran.error().message().c_str());
     return 1;

@@ -301,7 +301,7 @@ TEST(FiberDump, FromAPlainThread) {
   EXPECT_EQ(r->stats.fibers_alive, 7u);
 
   std::string text = debug::fibers_text(dump);
-  EXPECT_NE(text.find("\"acceptor\" [blocked, accept, "), std::string::npos) << text;
+  EXPECT_NE(text.find("(acceptor) [blocked, accept, "), std::string::npos) << text;
   EXPECT_NE(text.find("waits on: socket "), std::string::npos);
   s.finish();
 }
@@ -412,10 +412,9 @@ TEST(DebugListener, ServesTheDumpAndMetricsToCurl) {
   std::string text = shell("curl -sS --max-time 20 " + s.url("/debug/fibers"), &status);
   EXPECT_EQ(status, 0);
   for (const char* want :
-       {"\"acceptor\" [blocked, accept, ", "\"reader\" [blocked, recv, ",
-        "\"sleeper\" [blocked, sleep, ", "\"consumer\" [blocked, Channel::recv, ",
-        "\"locker\" [blocked, Mutex::lock, ", "\"joiner\" [blocked, join, ",
-        "\"weft.debug\" [running]"}) {
+       {"(acceptor) [blocked, accept, ", "(reader) [blocked, recv, ", "(sleeper) [blocked, sleep, ",
+        "(consumer) [blocked, Channel::recv, ", "(locker) [blocked, Mutex::lock, ",
+        "(joiner) [blocked, join, ", "(weft.debug) [running]"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }
 
