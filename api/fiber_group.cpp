@@ -14,7 +14,7 @@ bool has_ended(FiberId id) noexcept { return detail::fiber_table_live_slot(id) =
 FiberGroup::FiberGroup(Options options)
     : options_(options), source_(CancelSource::linked({this_fiber::cancel_token()})) {}
 
-Result<FiberId> FiberGroup::spawn_member(detail::TaskPtr task) {
+Result<FiberId> FiberGroup::spawn_member(detail::TaskPtr task, SpawnOptions options) {
   if (source_.cancel_requested()) return wsa::eintr;
   // Forget members that have ended, whenever the list has doubled since the last time: a
   // long-lived group (a server's connections) stays as large as its live members, and each
@@ -23,7 +23,7 @@ Result<FiberId> FiberGroup::spawn_member(detail::TaskPtr task) {
     std::erase_if(members_, has_ended);
     forget_at_ = std::max<std::size_t>(64, 2 * members_.size());
   }
-  auto id = detail::spawn_here(std::move(task), {});
+  auto id = detail::spawn_here(std::move(task), std::move(options));
   if (id.ok()) members_.push_back(*id);
   return id;
 }

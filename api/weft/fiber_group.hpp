@@ -44,11 +44,12 @@ class WEFT_API FiberGroup {
   FiberGroup(const FiberGroup&) = delete;
   FiberGroup& operator=(const FiberGroup&) = delete;
 
-  // Spawns fn (returning void or Status) as a member. Errors: those of weft::spawn;
-  // WSAEINTR if the group is already cancelled (the member would only fail).
+  // Spawns fn (returning void or Status) as a member (`options`: its name, stack size and
+  // spawn site, as for weft::spawn). Errors: those of weft::spawn; WSAEINTR if the group is
+  // already cancelled (the member would only fail).
   template <class F>
-  Result<FiberId> spawn(F&& fn) {
-    return spawn_member(detail::make_task([this, f = std::forward<F>(fn)]() mutable {
+  Result<FiberId> spawn(F&& fn, SpawnOptions options = {}) {
+    auto task = detail::make_task([this, f = std::forward<F>(fn)]() mutable {
       CancelScope scope(source_.token());
       if constexpr (std::is_same_v<std::invoke_result_t<F&>, Status>) {
         Status s = f();
@@ -56,7 +57,8 @@ class WEFT_API FiberGroup {
       } else {
         f();
       }
-    }));
+    });
+    return spawn_member(std::move(task), std::move(options));
   }
 
   // Cancels every member's blocking calls, now and later. Thread-safe.
@@ -73,7 +75,7 @@ class WEFT_API FiberGroup {
   std::size_t size() const noexcept { return members_.size(); }
 
  private:
-  Result<FiberId> spawn_member(detail::TaskPtr task);
+  Result<FiberId> spawn_member(detail::TaskPtr task, SpawnOptions options);
   void member_failed(std::error_code ec) noexcept;
 
   Options options_;

@@ -94,12 +94,12 @@ class WEFT_API RuntimeGroup {
     return runtimes_[i]->spawn(std::forward<F>(fn), std::move(options));
   }
 
-  // Starts a copy of fn on every runtime, called as fn(index). Thread-safe. Stops at the
-  // first runtime that refuses (WSAENETDOWN once stopped).
+  // Starts a copy of fn on every runtime, called as fn(index), each with `options`.
+  // Thread-safe. Stops at the first runtime that refuses (WSAENETDOWN once stopped).
   template <class F>
-  Status spawn_each(const F& fn) {
+  Status spawn_each(const F& fn, SpawnOptions options = {}) {
     for (std::size_t i = 0; i < runtimes_.size(); ++i) {
-      auto r = runtimes_[i]->spawn([fn, i]() mutable { fn(i); });
+      auto r = runtimes_[i]->spawn([fn, i]() mutable { fn(i); }, options);
       if (!r.ok()) return r.error();
     }
     return {};

@@ -385,6 +385,36 @@ TEST(FiberDump, CancelStateAndDefaultName) {
   });
 }
 
+TEST(FiberDump, GroupMembersAreKnownByTheirSpawnSite) {
+  run_in_fiber([] {
+    FiberGroup group;
+    std::atomic<bool> named_blocked{false}, plain_blocked{false};
+    auto blocked_sleep = [](std::atomic<bool>& flag) {
+      (void)post(this_fiber::id(), [&flag] { flag = is_blocking(); });
+      (void)this_fiber::sleep_for(1h);
+    };
+    auto named = group.spawn([&] { blocked_sleep(named_blocked); }, SpawnOptions{.name = "member"});
+    auto plain = group.spawn([&] { blocked_sleep(plain_blocked); });
+    ASSERT_OK(named);
+    ASSERT_OK(plain);
+    ASSERT_TRUE(wait_until([&] { return named_blocked.load() && plain_blocked.load(); }));
+    auto dump = debug::fibers();
+    int seen = 0;
+    for (const auto& d : dump) {
+      for (const auto& f : d.fibers) {
+        if (f.id != *named && f.id != *plain) continue;
+        ++seen;
+        // The site is the group's spawn call here, not inside weft's headers.
+        EXPECT_NE(f.spawned_at.find("debug.cpp:"), std::string::npos) << f.spawned_at;
+        EXPECT_EQ(f.name, f.id == *named ? std::string("member") : f.spawned_by);
+      }
+    }
+    EXPECT_EQ(seen, 2);
+    group.cancel();
+    (void)group.join_all();  // the members end cancelled
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // The debug listener, driven by curl; /metrics parsed by prometheus_client.
 
