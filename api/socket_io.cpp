@@ -124,12 +124,13 @@ bool enter(Socket h, SockRef& r, R& result, Gate&& gate, Admission& admission) {
 // An attempt may say would_block without trying its syscall, when it knows it would find
 // nothing (a recv on a socket known drained: see Sock::drained); the call then parks.
 template <class Fn>
-[[gnu::always_inline]] inline Parked run_blocking(const BlockingEntry& entry, Socket h, int events,
-                                                  Op op, const std::size_t* moved, int flags,
+[[gnu::always_inline]] inline Parked run_blocking(const BlockingEntry& entry, const char* name,
+                                                  Socket h, int events, Op op,
+                                                  const std::size_t* moved, int flags,
                                                   Fn& attempt) {
   if (attempt() == Attempt::done) return {CallState::completed, {}};
   if (flags & MSG_DONTWAIT) return {CallState::idle, wsa::ewouldblock};
-  return detail::park_until_done(entry, h, events, op, moved, attempt);
+  return detail::park_until_done(entry, name, h, events, op, moved, attempt);
 }
 
 constexpr int kRecvFlags = MSG_PEEK | MSG_OOB | MSG_DONTWAIT;
@@ -204,7 +205,7 @@ Status connect_unix_when_room(const BlockingEntry& entry, Socket h, const Addres
 }  // namespace
 
 Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
-  BlockingEntry entry(token, "accept", WaitObj::socket, to_integer(h));
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
   if (auto ec = entry.need_fiber()) return ec;
   Admission admission(entry, 0);
   Result<Socket> result = wsa::einval;
@@ -238,7 +239,7 @@ Result<Socket> accept(Socket h, Address* peer, const CancelToken& token) {
       return Attempt::done;
     }
   };
-  Parked p = run_blocking(entry, h, UV_READABLE, Op::accept, nullptr, 0, attempt);
+  Parked p = run_blocking(entry, "accept", h, UV_READABLE, Op::accept, nullptr, 0, attempt);
   if (!p.done()) {
     if (p.unfinished()) detail::leave_after_cancel(Op::accept, h, 0);
     return p.error;
@@ -307,8 +308,8 @@ Status connect(Socket h, const Address& peer, std::chrono::milliseconds timeout,
     }
     return Attempt::done;
   };
-  Parked p = detail::park_until_done(entry, h, UV_WRITABLE, Op::connect, nullptr, attempt,
-                                     deadline_after(timeout));
+  Parked p = detail::park_until_done(entry, "connect", h, UV_WRITABLE, Op::connect, nullptr,
+                                     attempt, deadline_after(timeout));
   if (!p.done()) {
     // Cancelled, timed out or stopped (or no way to wait): the attempt is abandoned. The
     // table says "aborted": the reaper holds the kernel socket until the attempt ends.
@@ -326,7 +327,7 @@ namespace {
 [[gnu::always_inline]] inline Result<std::size_t> recv_part(Socket h, void* buf, std::size_t len,
                                                             int flags, const CancelToken& token,
                                                             std::size_t taken) {
-  BlockingEntry entry(token, "recv", WaitObj::socket, to_integer(h));
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
   Admission admission(entry, flags);
@@ -370,7 +371,7 @@ namespace {
     result = detail::errno_to_error(errno);
     return Attempt::done;
   };
-  Parked p = run_blocking(entry, h, UV_READABLE, Op::recv, &taken, flags, attempt);
+  Parked p = run_blocking(entry, "recv", h, UV_READABLE, Op::recv, &taken, flags, attempt);
   if (!p.done()) {
     if (p.unfinished()) detail::leave_after_cancel(Op::recv, h, taken);
     return p.error;
@@ -392,7 +393,7 @@ namespace {
 [[gnu::always_inline]] inline Result<std::size_t> send_impl(Socket h, const void* buf,
                                                             std::size_t len, int flags, bool all,
                                                             const CancelToken& token) {
-  BlockingEntry entry(token, "send", WaitObj::socket, to_integer(h));
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
   Admission admission(entry, flags);
@@ -428,7 +429,7 @@ namespace {
     result = sent;
     return Attempt::done;
   };
-  Parked p = run_blocking(entry, h, UV_WRITABLE, Op::send, &sent, flags, attempt);
+  Parked p = run_blocking(entry, "send", h, UV_WRITABLE, Op::send, &sent, flags, attempt);
   if (!p.done()) {
     if (p.unfinished()) detail::leave_after_cancel(Op::send, h, sent);
     return p.error;
@@ -463,7 +464,7 @@ Status recv_exact(Socket h, void* buf, std::size_t len, const CancelToken& token
 
 Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* from, int flags,
                               const CancelToken& token) {
-  BlockingEntry entry(token, "recv_from", WaitObj::socket, to_integer(h));
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kRecvFlags, buf, len)) return ec;
   Admission admission(entry, flags);
@@ -500,7 +501,7 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
     }
     return Attempt::done;
   };
-  Parked p = run_blocking(entry, h, UV_READABLE, Op::recv, nullptr, flags, attempt);
+  Parked p = run_blocking(entry, "recv_from", h, UV_READABLE, Op::recv, nullptr, flags, attempt);
   if (!p.done()) {
     if (p.unfinished()) detail::leave_after_cancel(Op::recv, h, 0);
     return p.error;
@@ -510,7 +511,7 @@ Result<std::size_t> recv_from(Socket h, void* buf, std::size_t len, Address* fro
 
 Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Address& to,
                             int flags, const CancelToken& token) {
-  BlockingEntry entry(token, "send_to", WaitObj::socket, to_integer(h));
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
   if (auto ec = need_fiber(entry, flags)) return ec;
   if (auto ec = data_args(flags, kSendFlags, buf, len)) return ec;
   Admission admission(entry, flags);
@@ -537,7 +538,7 @@ Result<std::size_t> send_to(Socket h, const void* buf, std::size_t len, const Ad
   };
   // A datagram that was not sent was not sent at all: the table leaves the socket unchanged
   // (stream sockets go through it like send, having moved nothing).
-  Parked p = run_blocking(entry, h, UV_WRITABLE, Op::send, nullptr, flags, attempt);
+  Parked p = run_blocking(entry, "send_to", h, UV_WRITABLE, Op::send, nullptr, flags, attempt);
   if (!p.done()) {
     if (p.unfinished()) detail::leave_after_cancel(Op::send, h, 0);
     return p.error;

@@ -180,7 +180,7 @@ void take_descriptors(msghdr& msg, std::vector<int>& fds) noexcept {
 
 Result<std::size_t> recv_fds(Socket h, void* buf, std::size_t len, std::vector<int>& fds,
                              const CancelToken& token) {
-  BlockingEntry entry(token, "recv_fds", WaitObj::socket, to_integer(h));
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
   if (auto ec = entry.need_fiber()) return ec;
   SockRef r;
   if (auto ec = unix_socket(h, r, detail::recv_gate)) return ec;
@@ -237,7 +237,7 @@ Result<std::size_t> recv_fds(Socket h, void* buf, std::size_t len, std::vector<i
     return Attempt::done;
   };
   if (attempt() == Attempt::done) return result;
-  Parked p = detail::park_until_done(entry, h, UV_READABLE, Op::recv, nullptr, attempt);
+  Parked p = detail::park_until_done(entry, "recv_fds", h, UV_READABLE, Op::recv, nullptr, attempt);
   if (!p.done()) {
     if (p.unfinished()) detail::leave_after_cancel(Op::recv, h, 0);
     return p.error;
@@ -247,7 +247,7 @@ Result<std::size_t> recv_fds(Socket h, void* buf, std::size_t len, std::vector<i
 
 Result<std::size_t> send_fds(Socket h, const void* buf, std::size_t len, std::span<const int> fds,
                              const CancelToken& token) {
-  BlockingEntry entry(token, "send_fds", WaitObj::socket, to_integer(h));
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
   if (auto ec = entry.need_fiber()) return ec;
   SockRef r;
   if (auto ec = unix_socket(h, r, detail::send_gate)) return ec;
@@ -306,7 +306,7 @@ Result<std::size_t> send_fds(Socket h, const void* buf, std::size_t len, std::sp
     return Attempt::done;
   };
   if (attempt() == Attempt::done) return result;
-  Parked p = detail::park_until_done(entry, h, UV_WRITABLE, Op::send, &sent, attempt);
+  Parked p = detail::park_until_done(entry, "send_fds", h, UV_WRITABLE, Op::send, &sent, attempt);
   if (!p.done()) {
     if (p.unfinished()) detail::leave_after_cancel(Op::send, h, sent);
     return p.error;

@@ -48,14 +48,14 @@ class BlockingEntry {
   explicit BlockingEntry(const CancelToken& token, const char* call = nullptr,
                          WaitObj obj = WaitObj::none, std::uint64_t value = 0) noexcept
       : call_(call), value_(value), obj_(obj) {
-    rt_ = tls_runtime;
-    f_ = rt_ ? rt_->current() : nullptr;
-    if (f_ && CancelState::of(token)) {
-      prev_ = f_->call_token;
-      f_->call_token = &token;
-      set_ = true;
-    }
+    enter(token);
   }
+  // For a call that names itself only once it waits (BlockingCall's second form, which the
+  // socket calls' park_until_done uses): the entry holds no description, so that the fast
+  // path of a call that does not wait stores nothing for a dump. Only that form of
+  // BlockingCall may be made from such an entry.
+  struct DescribedAtWait {};
+  BlockingEntry(const CancelToken& token, DescribedAtWait) noexcept { enter(token); }
   ~BlockingEntry() {
     if (set_) f_->call_token = prev_;
   }
@@ -84,19 +84,33 @@ class BlockingEntry {
   Fiber* fiber() const noexcept { return f_; }
   RuntimeImpl* runtime() const noexcept { return rt_; }
 
-  // Records what the call waits on in its fiber, as it becomes outstanding.
-  void describe(Fiber* f) const noexcept {
-    f->wait_call = call_;
-    f->wait_obj = obj_;
-    f->wait_value = value_;
+  // Records what the call waits on in its fiber, as it becomes outstanding: the entry's
+  // description, or the one given (a socket call's, told only once it waits: its fast path
+  // then stores nothing).
+  void describe(Fiber* f) const noexcept { describe(f, call_, obj_, value_); }
+  void describe(Fiber* f, const char* call, WaitObj obj, std::uint64_t value) const noexcept {
+    f->wait_call = call;
+    f->wait_obj = obj;
+    f->wait_value = value;
     f->wait_since_ms = static_cast<std::int64_t>(rt_->loop()->time);
     f->wait_deadline_ns = 0;
   }
 
  private:
+  void enter(const CancelToken& token) noexcept {
+    rt_ = tls_runtime;
+    f_ = rt_ ? rt_->current() : nullptr;
+    if (f_ && CancelState::of(token)) {
+      prev_ = f_->call_token;
+      f_->call_token = &token;
+      set_ = true;
+    }
+  }
+
   RuntimeImpl* rt_ = nullptr;
   Fiber* f_ = nullptr;
   const CancelToken* prev_ = nullptr;
+  // The description (unset with DescribedAtWait).
   const char* call_;
   std::uint64_t value_;
   WaitObj obj_;
@@ -120,6 +134,11 @@ class BlockingCall {
   // For a call admitted by `entry` (BlockingEntry::admit() returned no error).
   explicit BlockingCall(const BlockingEntry& entry) : BlockingCall(entry.fiber()) {
     entry.describe(f_);
+  }
+  // The same, for a call that names itself and what it waits on only now.
+  BlockingCall(const BlockingEntry& entry, const char* call, WaitObj obj, std::uint64_t value)
+      : BlockingCall(entry.fiber()) {
+    entry.describe(f_, call, obj, value);
   }
   explicit BlockingCall(Fiber* f) : f_(f) {
     f_->slot->word.begin(f_->gen());

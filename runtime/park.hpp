@@ -82,17 +82,19 @@ struct Parked {
 // until it is done, for a call that `entry` admitted and whose first attempt would block.
 // `op` and `moved` (the bytes the call has moved so far; may be null) let a close by another
 // fiber apply the call's row of the table on its behalf: the close ends the wait (WSAEINTR)
-// and the handle with it. `deadline_ns`, when not 0, ends the wait with WSAETIMEDOUT.
+// and the handle with it. `deadline_ns`, when not 0, ends the wait with WSAETIMEDOUT. `call`
+// names the call for a fiber dump (what it waits on: socket h).
 //
 // Inlined into each call, with its attempt: out of line, the attempt's captures would have to
 // be stored for it before even the first attempt, on every call's fast path.
 template <class Fn>
-[[gnu::always_inline]] inline Parked park_until_done(const BlockingEntry& entry, Socket h,
-                                                     int events, Op op, const std::size_t* moved,
-                                                     Fn&& attempt, std::int64_t deadline_ns = 0) {
+[[gnu::always_inline]] inline Parked park_until_done(const BlockingEntry& entry, const char* name,
+                                                     Socket h, int events, Op op,
+                                                     const std::size_t* moved, Fn&& attempt,
+                                                     std::int64_t deadline_ns = 0) {
   Fiber* f = entry.fiber();
   RuntimeImpl* rt = entry.runtime();
-  BlockingCall call(entry);
+  BlockingCall call(entry, name, WaitObj::socket, to_integer(h));
   CallDeadline deadline(f, CallState::timed_out);
   if (deadline_ns > 0) deadline.arm(deadline_ns);
   for (;;) {
