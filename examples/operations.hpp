@@ -6,7 +6,7 @@
 //   * SIGQUIT prints the fiber dump (every runtime of the process) to standard error, as Go
 //     prints its goroutines, and the server keeps running.
 //
-// Both are fibers on the runtime that calls Operations::start, and both end when the server's
+// Each is a fiber on the runtime that calls Operations::start, and both end when the server's
 // shutdown token is cancelled, when the Operations object is destroyed, or when the runtime
 // stops, whichever comes first: they never keep run() from returning.
 #pragma once
@@ -42,30 +42,26 @@ class Operations {
   // be had (nothing is left running then).
   bool start(const char* program, long debug_port) {
     const weft::CancelToken ending = ending_.token();
-    // Two fibers: one waits for SIGQUIT and at once waits again, the other prints. Between two
-    // waits (weft::signal_wait watches one delivery) the signal has its default action: the
-    // process would end, with a core dump. Two fibers keep that gap to the turn of the loop
-    // that wakes the watcher, never the time a dump takes (up to a second for a runtime that
-    // does not answer); requests that come meanwhile make one more dump.
-    weft::Channel<int> asked(1);  // dumps asked for and not yet printed: at most one more
+    // A SignalWatch, not signal_wait in a loop: between two signal_waits the signal would
+    // have its default action (the process would end, with a core dump), and a second SIGQUIT
+    // can come while the first dump is printed. Deliveries during a dump make one more dump.
     auto watcher = weft::spawn(
-        [asked, ending]() mutable {
-          while (weft::signal_wait(SIGQUIT, ending).ok()) (void)asked.try_send(1);
-          asked.close();  // the printer ends too
-        },
-        {.name = "sigquit"});
-    if (!watcher.ok()) return refuse(program, "cannot start the SIGQUIT fiber", watcher.error());
-    auto printer = weft::spawn(
-        [asked, ending, program]() mutable {
-          while (asked.recv(ending).ok()) {
+        [ending, program] {
+          auto watch = weft::SignalWatch::start(SIGQUIT);
+          if (!watch.ok()) {
+            std::fprintf(stderr, "%s: cannot watch SIGQUIT: %s\n", program,
+                         watch.error().message().c_str());
+            return;
+          }
+          while (watch->wait(ending).ok()) {
             std::string out = std::string(program) + ": SIGQUIT: fiber dump\n" +
                               weft::debug::fibers_text(weft::debug::fibers());
             std::fwrite(out.data(), 1, out.size(), stderr);
             std::fflush(stderr);
           }
         },
-        {.name = "sigquit dump"});
-    if (!printer.ok()) return refuse(program, "cannot start the SIGQUIT fiber", printer.error());
+        {.name = "sigquit"});
+    if (!watcher.ok()) return refuse(program, "cannot start the SIGQUIT fiber", watcher.error());
     weft::this_fiber::yield();  // the watcher waits now: from here on SIGQUIT is its
 
     if (debug_port < 0) return true;

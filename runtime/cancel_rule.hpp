@@ -28,6 +28,8 @@
 //   TLS shutdown, close  reset (no close_notify wait can be cut short cleanly)
 //   sleep, join, resolve, signal_wait: no socket; their own rows say what stops (a timer, a
 //                        pool request), and nothing is left to undo
+//   SignalWatch::wait    no socket; the watch goes on watching, and a delivery that came
+//                        meanwhile stays counted for the next wait
 //   the coordination waits (mutex, condition variable, semaphore, event, latch, channel
 //                        send and recv, wait_any): no socket; the primitive is left as if
 //                        the call had never been made (semantics.md §8, primitives.hpp)

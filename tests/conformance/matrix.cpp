@@ -197,6 +197,23 @@ std::vector<Kind> kinds() {
   k.push_back({"SignalWait", false, [](Cell&) {},
                [](Cell&, const CancelToken& t) { return signal_wait(SIGUSR2, t).error(); },
                [](Cell&) {}});
+  k.push_back({"SignalWatchWait", false,
+               [](Cell& c) {
+                 auto w = SignalWatch::start(SIGUSR2);
+                 ASSERT_TRUE(w.ok()) << w.error().message();
+                 c.extra = std::make_shared<SignalWatch>(std::move(*w));
+               },
+               [](Cell& c, const CancelToken& t) {
+                 return static_cast<SignalWatch*>(c.extra.get())->wait(t).error();
+               },
+               [](Cell& c) {
+                 // The watch goes on watching: a delivery after the cancel is the next wait's.
+                 auto* w = static_cast<SignalWatch*>(c.extra.get());
+                 ASSERT_EQ(::raise(SIGUSR2), 0);
+                 auto n = w->wait();
+                 ASSERT_TRUE(n.ok()) << n.error().message();
+                 EXPECT_GE(*n, 1u);
+               }});
   k.push_back({"Join", false,
                [](Cell& c) { c.other = *spawn([] { (void)this_fiber::sleep_for(1h); }); },
                [](Cell& c, const CancelToken& t) { return join(c.other, t).error(); },

@@ -11,12 +11,12 @@ HTTP port; with one idle keep-alive connection open, a fiber blocked in recv on 
 "waits on" names the client's port); /debug/fibers.json is JSON; /metrics parses with
 prometheus_client (Debian's, under /usr/bin/python3) and has weft_fibers_alive and
 weft_blocking_calls_total; SIGQUIT prints a dump on standard error and the server goes on
-answering; SIGTERM drains it (the idle connection ends) and it exits 0.
+answering, also after a burst of 50 SIGQUITs; SIGTERM drains it (the idle connection ends) and it exits 0.
 
 smoke: any other example server, started with the ARGUMENTs given (which include
 --debug-port 0 and a port 0). Checks: the debug port is told; /debug/fibers lists a fiber
-blocked in accept on the server's port; SIGQUIT prints a dump and the debug listener still
-answers after it; SIGTERM ends the server with exit 0.
+blocked in accept on the server's port; SIGQUIT (once, then a burst of 50) prints a dump and
+the debug listener still answers after it; SIGTERM ends the server with exit 0.
 
 Exits 77 (meson's "skipped") when curl, or prometheus_client under /usr/bin/python3, is
 missing. Nothing is timed: every wait is for a condition, with a generous upper bound.
@@ -151,12 +151,21 @@ def debug_port(err: Stderr) -> int:
 
 
 def sigquit_dump(proc: subprocess.Popen, err: Stderr) -> None:
-    """SIGQUIT: a dump (a "runtime N: ..." line) on standard error, and the server lives on."""
+    """SIGQUIT: a dump (a "runtime N: ..." line) on standard error, and the server lives on,
+    also through a burst of SIGQUITs sent back to back (a gap in the server's watch of the
+    signal would let one take its default action: the end of the process, with a core)."""
     mark = err.mark()
     proc.send_signal(signal.SIGQUIT)
     err.wait_for("fiber dump after SIGQUIT", lambda l: l.startswith("runtime "), mark)
     if proc.poll() is not None:
         fail(f"the server exited {proc.returncode} after SIGQUIT")
+    for _ in range(50):
+        proc.send_signal(signal.SIGQUIT)
+    mark = err.mark()
+    proc.send_signal(signal.SIGQUIT)
+    err.wait_for("fiber dump after a burst of SIGQUIT", lambda l: l.startswith("runtime "), mark)
+    if proc.poll() is not None:
+        fail(f"the server exited {proc.returncode} during a burst of SIGQUIT")
 
 
 def terminate(proc: subprocess.Popen, err: Stderr) -> str:
