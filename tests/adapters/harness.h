@@ -1,6 +1,7 @@
 /* The C adapter's tests: a small harness (checks, POSIX peers, fibers used by the scenarios)
  * shared by wsp_calls.c (every function), wsp_cancel.c (a scenario per cancel row), wsp_events.c
- * (events and network-event selection) and wsp_run.c (weft_run and weft_run_ex themselves). */
+ * (events), wsp_event_select.c (network-event selection) and wsp_run.c (weft_run and weft_run_ex
+ * themselves). */
 #ifndef WEFT_WSP_TEST_HARNESS_H
 #define WEFT_WSP_TEST_HARNESS_H
 #ifndef _GNU_SOURCE
@@ -106,6 +107,42 @@ static inline void close_pair(struct conn* c) {
   close(c->listener);
 }
 
+/* --- events and weft's own sockets ------------------------------------------------------ */
+
+/* Looks without waiting: is e signalled? */
+static inline int is_signalled(WEFT_EVENT e) {
+  int err = 0;
+  return WSAWaitForMultipleEvents(1, &e, 0, 0, &err) == WSA_WAIT_EVENT_0;
+}
+
+/* Waits for e without a time limit, then takes s's recorded events (and resets e). */
+static inline long next_events(WEFT_SOCKET s, WEFT_EVENT e, weft_network_events* ne) {
+  int err = 0;
+  CHECK_EQ(WSAWaitForMultipleEvents(1, &e, 0, WSA_INFINITE, &err), WSA_WAIT_EVENT_0);
+  CHECK_EQ(WSPEnumNetworkEvents(s, e, ne, &err), 0);
+  return ne->lNetworkEvents;
+}
+
+/* A weft listener on the loopback, and its address. */
+static inline WEFT_SOCKET weft_listener(struct sockaddr_in* addr, int listening) {
+  int err = 0;
+  WEFT_SOCKET l = WSPSocket(AF_INET, SOCK_STREAM, 0, &err);
+  memset(addr, 0, sizeof *addr);
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK_EQ(WSPBind(l, (struct sockaddr*)addr, sizeof *addr, &err), 0);
+  if (listening) CHECK_EQ(WSPListen(l, 8, &err), 0);
+  int len = sizeof *addr;
+  CHECK_EQ(WSPGetSockName(l, (struct sockaddr*)addr, &len, &err), 0);
+  return l;
+}
+
+static inline int posix_client(const struct sockaddr_in* addr) {
+  int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK_EQ(connect(c, (const struct sockaddr*)addr, sizeof *addr), 0);
+  return c;
+}
+
 /* --- fibers used by the scenarios --------------------------------------------------------- */
 
 struct call_result {
@@ -150,7 +187,8 @@ struct test {
   int (*fn)(void*);
 };
 
-/* Each file's table of tests. Those of wsp_calls.c, wsp_cancel.c and wsp_events.c run as a
+/* Each file's table of tests. Those of wsp_calls.c, wsp_cancel.c, wsp_events.c and
+ * wsp_event_select.c run as a
  * weft_run's main fiber; those of wsp_run.c call weft_run or weft_run_ex themselves, each in a
  * child process of its own, since what they test fails by crashing (a stack overflow aborts). */
 extern const struct test wsp_call_tests[];
@@ -159,6 +197,8 @@ extern const struct test wsp_cancel_tests[];
 extern const unsigned wsp_cancel_test_count;
 extern const struct test wsp_event_tests[];
 extern const unsigned wsp_event_test_count;
+extern const struct test wsp_event_select_tests[];
+extern const unsigned wsp_event_select_test_count;
 extern const struct test wsp_run_tests[];
 extern const unsigned wsp_run_test_count;
 

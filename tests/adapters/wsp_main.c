@@ -1,6 +1,6 @@
 /* The C adapter's test program: runs every test of wsp_run.c, each in a child process, then
- * every test of wsp_calls.c, wsp_cancel.c and wsp_events.c, each in its own weft_run, and prints
- * "N passed, S skipped, M failed". */
+ * every test of wsp_calls.c, wsp_cancel.c, wsp_events.c and wsp_event_select.c, each in its own
+ * weft_run, and prints "N passed, S skipped, M failed". */
 #include "harness.h"
 
 #include <sys/wait.h>
@@ -68,9 +68,11 @@ int main(void) {
   CHECK_EQ(weft_stop(&err), SOCKET_ERROR);
   CHECK_EQ(err, WSAEINVAL);
   report("outside_fiber", 0);
-  const struct test* tables[] = {wsp_call_tests, wsp_cancel_tests, wsp_event_tests};
-  const unsigned counts[] = {wsp_call_test_count, wsp_cancel_test_count, wsp_event_test_count};
-  for (unsigned t = 0; t < 3; ++t) {
+  const struct test* tables[] = {wsp_call_tests, wsp_cancel_tests, wsp_event_tests,
+                                 wsp_event_select_tests};
+  const unsigned counts[] = {wsp_call_test_count, wsp_cancel_test_count, wsp_event_test_count,
+                             wsp_event_select_test_count};
+  for (unsigned t = 0; t < sizeof counts / sizeof counts[0]; ++t) {
     for (unsigned i = 0; i < counts[t]; ++i) {
       g_failed_checks = 0;
       report(tables[t][i].name, weft_run(tables[t][i].fn, NULL));
