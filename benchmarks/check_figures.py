@@ -42,6 +42,10 @@ REQUIRED = {
     "echo_100conn_4KiB": {"ratios": ["weft_over_libuv"]},
     "echo_1conn_4KiB": {"ratios": ["weft_over_libuv"]},
     "echo_threads": {"ratios": ["weft_2threads_over_1thread", "weft_over_asio_2threads"]},
+    "c10k": {"ratios": ["weft_over_asio_spawn", "weft_p99_over_asio_spawn_p99",
+                        "weft_rss_per_conn_over_asio_spawn", "weft_cpu_over_asio_spawn_cpu"],
+             "values": ["weft_rss_kib_per_conn", "weft_cpu_percent",
+                        "asio_spawn_rss_kib_per_conn", "asio_spawn_cpu_percent"]},
     "fiber_memory": {"values": ["rss_kib_per_recv_fiber", "rss_kib_per_sleep_fiber"]},
     "scale": {"values": ["max_sleeping_fibers", "rss_gib_at_max"]},
     "tls_echo": {"ratios": ["weft_over_floor", "weft_over_asio", "weft_cpu_over_floor_cpu"],
@@ -68,6 +72,8 @@ REQUIRED_WITH_GO = {
     "cancel_fanout": {"ratios": ["weft_over_go_100k"]},
     "echo": {"ratios": ["weft_over_go"]},
     "echo_threads": {"ratios": ["weft_over_go_2threads"]},
+    "c10k": {"ratios": ["weft_p99_over_go_p99", "weft_rss_per_conn_over_go"],
+             "values": ["go_rss_kib_per_conn", "go_cpu_percent"]},
     "fiber_memory": {"ratios": ["weft_recv_over_go", "weft_sleep_over_go"]},
     "channel_pingpong": {"ratios": ["weft_over_go", "weft_cap1_over_go_cap1"]},
     "channel_cross_runtime": {"ratios": ["weft_over_go", "weft_p99_over_go_p99",
@@ -89,6 +95,8 @@ REQUIRED_WITH_TOKIO = {
     "echo_100conn_4KiB": {"ratios": ["weft_over_tokio"]},
     "echo_1conn_4KiB": {"ratios": ["weft_over_tokio"]},
     "echo_threads": {"ratios": ["weft_over_tokio_2threads"]},
+    "c10k": {"ratios": ["weft_p99_over_tokio_p99", "weft_rss_per_conn_over_tokio"],
+             "values": ["tokio_rss_kib_per_conn", "tokio_cpu_percent"]},
     "fiber_memory": {"ratios": ["weft_recv_over_tokio", "weft_sleep_over_tokio"]},
     "channel_pingpong": {"ratios": ["weft_over_tokio", "weft_cap1_over_tokio"]},
     "channel_stream": {"ratios": ["weft_over_tokio"]},
@@ -112,6 +120,10 @@ REQUIRED_WITH_BOOST_FIBER = {
                                   "weft_4to4_over_boost_fiber_4to4"]},
     "mutex_contended": {"ratios": ["weft_over_boost_fiber",
                                    "weft_2rt_over_boost_fiber_2threads"]},
+    "fiber_switch": {"ratios": ["weft_over_boost_fiber"]},
+    "fiber_memory": {"ratios": ["weft_sleep_over_boost_fiber",
+                                "weft_sleep_over_boost_fiber_protected",
+                                "weft_sleep_over_boost_fiber_protected_cv_wait"]},
 }
 
 
@@ -174,7 +186,13 @@ def main():
             print(f"weft-bench exited with {code}" if code is not None else "weft-bench stalled")
             return 1
         doc = json.load(open(out.name))
+        # The one-picture summary's table reads the same JSON (benchmarks/summary.py).
+        summary = subprocess.run(
+            [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "summary.py"),
+             out.name, "--markdown"], capture_output=True, text=True, timeout=60)
     problems = []
+    if summary.returncode != 0 or "\n| echo | " not in summary.stdout:
+        problems.append(f"summary.py --markdown: exit {summary.returncode}, {summary.stderr.strip()!r}")
     for key in ("libuv", "kernel", "cores", "vm.max_map_count", "RLIMIT_NOFILE"):
         if key not in doc.get("environment", {}):
             problems.append(f"environment lacks {key}")

@@ -24,6 +24,7 @@ const std::vector<FigureEntry>& figure_table() {
       {"echo_100conn_4KiB", figure_echo_100conn_4KiB},
       {"echo_1conn_4KiB", figure_echo_1conn_4KiB},
       {"echo_threads", figure_echo_threads},
+      {"c10k", figure_c10k},
       {"tls_echo", figure_tls_echo},
       {"tls_handshake", figure_tls_handshake},
       {"file_read", figure_file_read},

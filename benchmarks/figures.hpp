@@ -63,6 +63,10 @@ Figure figure_echo_100conn_4KiB(const Config& cfg);
 Figure figure_echo_1conn_4KiB(const Config& cfg);
 Figure figure_echo_threads(const Config& cfg);
 
+// figures_c10k.cpp: 10,000 connections pinged once a second each, the server a process of its
+// own.
+Figure figure_c10k(const Config& cfg);
+
 // figures_tls.cpp: TLS echo throughput and full handshakes, against the plain-OpenSSL floor.
 Figure figure_tls_echo(const Config& cfg);
 Figure figure_tls_handshake(const Config& cfg);

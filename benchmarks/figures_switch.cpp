@@ -191,12 +191,20 @@ std::vector<double> weft_post_wake(const Config& cfg, WakeMethod method) {
 }  // namespace
 
 Figure figure_fiber_switch(const Config& cfg) {
-  Figure f = run_interleaved(
-      "fiber_switch", "ns", "one context-switch round trip", "same core",
-      {{"boost_context_roundtrip", fcontext_roundtrip, "batch, divided"},
-       {"weft_yield_roundtrip", weft_yield_roundtrip, "batch, divided; through the scheduler"}},
-      cfg);
+  std::vector<Contender> contenders = {
+      {"boost_context_roundtrip", fcontext_roundtrip, "batch, divided"},
+      {"weft_yield_roundtrip", weft_yield_roundtrip, "batch, divided; through the scheduler"}};
+  if (boost_fiber_available()) {
+    contenders.push_back({"boost_fiber_yield_roundtrip", boost_fiber_yield_roundtrip,
+                          "two fibers of one thread, boost::this_fiber::yield, round_robin "
+                          "scheduler; batch, divided"});
+  }
+  Figure f = run_interleaved("fiber_switch", "ns", "one context-switch round trip", "same core",
+                             contenders, cfg);
   add_ratio(f, "weft_yield_over_boost_context", "weft_yield_roundtrip", "boost_context_roundtrip");
+  if (boost_fiber_available()) {
+    add_ratio(f, "weft_over_boost_fiber", "weft_yield_roundtrip", "boost_fiber_yield_roundtrip");
+  }
   return f;
 }
 

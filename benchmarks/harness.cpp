@@ -168,6 +168,11 @@ static std::string fmt(double v) {
   return buf;
 }
 
+// A ratio whose rounds fall on both sides of its goal: its spread across rounds exceeds its
+// margin (the median's distance from the goal), so the verdict is the host's noise as much
+// as weft's. The report marks it; the median still decides met or not.
+static bool unsettled(const RatioStat& r, double goal) { return r.min < goal && goal < r.max; }
+
 bool goal_met(const Figure& f, const std::string& name, double x) {
   auto g = f.goals.find(name);
   if (g == f.goals.end()) return true;
@@ -193,8 +198,9 @@ void print_table(const std::vector<Figure>& figures) {
       auto g = f.goals.find(name);
       if (g != f.goals.end()) {
         bool met = g->second.second ? r.median <= g->second.first : r.median >= g->second.first;
-        std::printf("  goal %s %.3g %s", g->second.second ? "<=" : ">=", g->second.first,
-                    met ? "\u2713" : "\u2717");
+        std::printf("  goal %s %.3g %s%s", g->second.second ? "<=" : ">=", g->second.first,
+                    met ? "\u2713" : "\u2717",
+                    unsettled(r, g->second.first) ? "  (unsettled: rounds on both sides)" : "");
       }
       std::printf("\n");
     }
@@ -267,7 +273,8 @@ std::string to_json(const std::vector<Figure>& figures,
         bool met = g->second.second ? r.median <= g->second.first : r.median >= g->second.first;
         o << ", \"goal\": " << json_num(g->second.first)
           << ", \"goal_is\": " << (g->second.second ? "\"at_most\"" : "\"at_least\"")
-          << ", \"met\": " << (met ? "true" : "false");
+          << ", \"met\": " << (met ? "true" : "false")
+          << ", \"unsettled\": " << (unsettled(r, g->second.first) ? "true" : "false");
       }
       o << "}";
       c1 = false;

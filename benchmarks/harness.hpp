@@ -18,7 +18,7 @@ struct Config {
   int rounds = 7;
   // For a figure whose round takes seconds (fresh processes, 100,000 fibers, one connection's
   // ping-pong with each server started afresh): --quick runs one round of it after the
-  // warm-up instead of `rounds`, so that the whole quick run stays under a minute.
+  // warm-up instead of `rounds`, so that the whole quick run stays under two minutes.
   Config costly() const {
     Config c = *this;
     if (quick) c.rounds = 1;

@@ -10,7 +10,7 @@ connection set-up and shutdown cancelled out. That is done for each shape of the
 figures (1 and 100 connections, 64 B and 4 KiB); `--rounds` sets R1,R2 of the 100-connection
 shapes, and the one-connection shapes run 20 times as many rounds. Instruction counts move
 much less than times do, but still with how many events one loop iteration batches (the
-client's timing). The goal is judged on the first shape, the figure `echo`.
+client's timing). The goal, weft at most GOAL x libuv, is judged in every shape.
 
 The TLS figures: each in-process TLS server (`weft-bench --serve-tls-echo NAME`: weft, the
 plain-OpenSSL floor, Asio) alone under cachegrind, with a certificate it makes itself, driven
@@ -52,7 +52,9 @@ SERVERS = ["weft", "libuv", "asio_callbacks", "asio_spawn"]
 SHAPES = [("echo", 100, 64), ("echo_1conn_64B", 1, 64), ("echo_100conn_4KiB", 100, 4096),
           ("echo_1conn_4KiB", 1, 4096)]
 ONE_CONNECTION_ROUNDS = 20  # times the 100-connection shapes' rounds
-GOAL = 1.3  # weft at most 1.3x libuv's instructions per round trip (docs/benchmarks.md)
+GOAL = 0.85  # weft at most 0.85x libuv's instructions per round trip, in every echo shape
+# (docs/benchmarks.md: the echo figures are judged by instructions, which do not move with
+# the host as their wall-clock ratios do)
 FAST = ["syscall_recv", "weft_recv", "syscall_send", "weft_send"]
 FAST_BATCHES = (50, 250)
 TLS_SERVERS = ["weft", "floor", "asio"]
@@ -281,11 +283,13 @@ def main() -> int:
         for server in SERVERS:
             print(f"    {server:16s} {got[server]:10.0f}   {got[server] / got['libuv']:.2f}x libuv"
                   f"   {got[server] / got['asio_spawn']:.2f}x asio_spawn")
+        ratio = got["weft"] / got["libuv"]
+        shape.update({"weft_over_libuv": ratio, "goal": GOAL, "met": ratio <= GOAL})
+        print(f"    goal: weft <= {GOAL}x libuv: {'met' if ratio <= GOAL else 'not met'} "
+              f"({ratio:.2f})")
     if "echo" in shapes:
         per = shapes["echo"]["instructions_per_round_trip"]
         ratio = per["weft"] / per["libuv"]
-        print(f"  goal: weft <= {GOAL}x libuv: {'met' if ratio <= GOAL else 'not met'} "
-              f"({ratio:.2f})")
         doc.update({"instructions_per_round_trip": per, "weft_over_libuv": ratio,
                     "goal": GOAL, "met": ratio <= GOAL,
                     "connections": shapes["echo"]["connections"],

@@ -46,7 +46,7 @@ std::string gp_quoted(const std::string& text) {
   return out + "'";
 }
 
-// Latency distributions as CDFs (log x axis), one PNG per figure, drawn by gnuplot, into
+// Latency distributions as CDFs (log x axis), one PNG per latency figure, drawn by gnuplot, into
 // `dir` (which exists: checked by can_write_into before the run).
 void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
   // Samples and gnuplot scripts go under DIR/data (large); the PNGs into DIR.
@@ -55,6 +55,9 @@ void write_plots(const std::vector<Figure>& figures, const std::string& dir) {
   bool have_gnuplot = have_command("gnuplot");
   for (const Figure& f : figures) {
     if (f.raw.empty()) continue;  // a figure of values only (scale): nothing to draw
+    // Throughput and memory per fiber are single values a round, a few samples each: a CDF
+    // of them says less than a bar, which benchmarks/summary.py draws (scripts/bench --plot).
+    if (f.unit.ends_with("/s") || f.unit.find("KiB") != std::string::npos) continue;
     std::ostringstream script;
     script << "set terminal png size 900,560 noenhanced\nset output '" << dir << "/" << f.name
            << ".png'\n"

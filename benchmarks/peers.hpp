@@ -206,6 +206,20 @@ std::vector<double> boost_fiber_stream(const Config& cfg, int producers, int con
 // kMutexFibers fibers taking one boost::fibers::mutex in turn (lock, increment, yield,
 // unlock), on one thread or half on each of two: acquisitions per second.
 std::vector<double> boost_fiber_mutex(const Config& cfg, bool two_threads);
+// Two fibers of one thread ping-ponging with boost::this_fiber::yield: ns per round trip, in
+// batches (fiber_switch's weft_yield_roundtrip, in Boost.Fiber).
+std::vector<double> boost_fiber_yield_roundtrip(const Config& cfg);
+// RSS growth (KiB, by `rss`) per fiber, of n fibers of the calling thread blocked in
+// this_fiber::sleep_for(24 h) or in condition_variable::wait: with Boost.Fiber's default
+// stack allocator (fixedsize_stack of its default size, malloc'd) for guarded_stack_size 0,
+// otherwise with a protected_fixedsize_stack of that usable size (mmap'd, a guard page below
+// it). The fibers are left waiting: the caller, a process of its own, ends with std::_Exit
+// once it has the figure. Ending them would measure nothing and take seconds (one munmap per
+// stack, each a TLB flush, about 120 µs on these virtual machines), and Boost.Fiber's
+// scheduler, destroyed at the thread's exit, would wait for every one of them.
+enum class BoostFiberWait { sleep, condition_variable };
+double boost_fiber_wait_kib_per_fiber(std::size_t n, BoostFiberWait how,
+                                      std::size_t guarded_stack_size, double (*rss)());
 
 // An OS thread blocked in recv(2), interrupted by pthread_kill (a handler without
 // SA_RESTART, so recv fails with EINTR).
@@ -219,6 +233,9 @@ class EchoServer {
   // The CPU time its threads have used so far (ns), for the figures that divide a server's
   // own time by its work (the TLS figures); -1 where it is not known.
   virtual std::int64_t cpu_ns() const { return -1; }
+  // The resident set of its process (KiB), for the figures that divide a server's memory by
+  // its connections (c10k); -1 where the server is not a process of its own.
+  virtual double rss_kib() const { return -1; }
 };
 std::unique_ptr<EchoServer> asio_echo_server(bool coroutines, int threads = 1);
 std::unique_ptr<EchoServer> libuv_echo_server();

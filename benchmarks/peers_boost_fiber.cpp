@@ -1,16 +1,20 @@
-// The Boost.Fiber 1.81 peers of the coordination figures: the same shapes as weft's rows
-// (figures_coordination.cpp) with Boost.Fiber's channels and mutex under its default
-// round-robin scheduler, one scheduler per thread. Each round runs on threads of its own, so
-// that every round starts with fresh schedulers. Built when meson finds Boost.Fiber's library
-// (Debian: libboost-fiber1.81-dev); otherwise boost_fiber_available() is false.
+// The Boost.Fiber 1.81 peers of the coordination figures, of fiber_switch and of
+// fiber_memory: the same shapes as weft's rows (figures_coordination.cpp, figures_switch.cpp,
+// figures_memory.cpp) with Boost.Fiber's yield, channels, mutex and condition variable under
+// its default round-robin scheduler, one scheduler per thread. Each round runs on threads of
+// its own, so that every round starts with fresh schedulers; a memory sample runs in a process
+// of its own. Built when meson finds Boost.Fiber's library (Debian: libboost-fiber1.81-dev);
+// otherwise boost_fiber_available() is false.
 #include "peers.hpp"
 
 #if WEFT_BENCH_BOOST_FIBER
 
+#include <boost/context/protected_fixedsize_stack.hpp>
 #include <boost/fiber/all.hpp>
 #include <boost/version.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -188,6 +192,59 @@ std::vector<double> boost_fiber_mutex(const Config& cfg, bool two_threads) {
   });
 }
 
+std::vector<double> boost_fiber_yield_roundtrip(const Config& cfg) {
+  std::vector<double> out;
+  const std::size_t batches = 20, per_batch = cfg.samples(200'000);
+  std::thread runner([&] {
+    bool done = false;
+    bf::fiber partner([&] {
+      while (!done) boost::this_fiber::yield();
+    });
+    for (std::size_t b = 0; b < batches; ++b) {
+      auto t0 = now_ns();
+      for (std::size_t i = 0; i < per_batch; ++i) boost::this_fiber::yield();
+      out.push_back(static_cast<double>(now_ns() - t0) / static_cast<double>(per_batch));
+    }
+    done = true;
+    partner.join();
+  });
+  runner.join();
+  return out;
+}
+
+double boost_fiber_wait_kib_per_fiber(std::size_t n, BoostFiberWait how,
+                                      std::size_t guarded_stack_size, double (*rss)()) {
+  // The fibers are never woken, so what they wait on is never freed (peers.hpp).
+  struct Waiters {
+    bf::mutex m;
+    bf::condition_variable cv;
+  };
+  auto* waiters = new Waiters;
+  // Detached rather than joined, so that no vector of n handles grows the RSS measured.
+  auto wait = [waiters, how] {
+    if (how == BoostFiberWait::sleep) {
+      boost::this_fiber::sleep_for(std::chrono::hours(24));
+    } else {
+      std::unique_lock<bf::mutex> lock(waiters->m);
+      waiters->cv.wait(lock);
+    }
+  };
+  boost::this_fiber::yield();  // makes this thread's scheduler before the count starts
+  const double before = rss();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (guarded_stack_size == 0) {
+      bf::fiber(wait).detach();
+    } else {
+      bf::fiber(std::allocator_arg, boost::context::protected_fixedsize_stack(guarded_stack_size),
+                wait)
+          .detach();
+    }
+  }
+  // The new fibers are queued behind this one: one yield lets each run into its wait.
+  boost::this_fiber::yield();
+  return (rss() - before) / static_cast<double>(n);
+}
+
 }  // namespace weft::bench
 
 #else  // Boost.Fiber's library was not found: its rows are skipped.
@@ -202,6 +259,10 @@ std::vector<double> boost_fiber_pingpong_cross_thread(const Config&, std::size_t
 }
 std::vector<double> boost_fiber_stream(const Config&, int, int, bool) { return {}; }
 std::vector<double> boost_fiber_mutex(const Config&, bool) { return {}; }
+std::vector<double> boost_fiber_yield_roundtrip(const Config&) { return {}; }
+double boost_fiber_wait_kib_per_fiber(std::size_t, BoostFiberWait, std::size_t, double (*)()) {
+  return 0;
+}
 
 }  // namespace weft::bench
 

@@ -72,6 +72,14 @@ class ChildEchoServer final : public EchoServer {
     ::closedir(d);
     return sum;
   }
+  // VmRSS of /proc/PID/status: what the child's pages take now, in KiB.
+  double rss_kib() const override {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6);
+    }
+    return -1;
+  }
 
  private:
   pid_t pid_ = -1;

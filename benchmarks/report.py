@@ -41,7 +41,8 @@ def main():
             goal = ""
             if "goal" in v:
                 goal = ("≤ " if v["goal_is"] == "at_most" else "≥ ") + fmt(v["goal"]) + \
-                       (" ✓" if v["met"] else " ✗")
+                       (" ✓" if v["met"] else " ✗") + \
+                       (" (unsettled: rounds on both sides)" if v.get("unsettled") else "")
             print(f"| {name} | {r} | {v['median']:.3g} | {v['min']:.3g} | {v['max']:.3g} | {goal} |")
         goals = fig.get("value_goals", {})
         for r, v in sorted(fig["values"].items()):
