@@ -2,6 +2,10 @@
 """Prints weft-bench's JSON (--json) as the Markdown tables of docs/benchmarks.md.
 
     python3 benchmarks/report.py docs/bench/latest.json
+    python3 benchmarks/report.py docs/bench/latest.json --goals [docs/bench/latest.instructions.json]
+
+--goals prints only the goals, one row each with its verdict: every ratio and value of the
+figures that has a goal, then (given instructions.py's JSON) the instruction-count goals.
 """
 import json
 import sys
@@ -20,8 +24,51 @@ def fmt(v):
     return f"{v:.3g}"
 
 
+def verdict(goal_is, goal, met, unsettled=False):
+    return (("≤ " if goal_is == "at_most" else "≥ ") + fmt(goal) + (" ✓" if met else " ✗") +
+            (" (unsettled: rounds on both sides)" if unsettled else ""))
+
+
+def print_goals(doc, instructions):
+    print("| figure | goal on | median [min, max over rounds] | goal |")
+    print("| --- | --- | --- | --- |")
+    met = total = 0
+    for name, fig in doc["figures"].items():
+        for r, v in sorted(fig["ratios"].items()):
+            if "goal" in v:
+                total += 1
+                met += v["met"]
+                print(f"| {name} | `{r}` | {v['median']:.3g} [{v['min']:.3g}, {v['max']:.3g}] | "
+                      f"{verdict(v['goal_is'], v['goal'], v['met'], v.get('unsettled'))} |")
+        for r, g in sorted(fig.get("value_goals", {}).items()):
+            total += 1
+            met += g["met"]
+            print(f"| {name} | `{r}` (value) | {fmt(fig['values'].get(r))} | "
+                  f"{verdict(g['goal_is'], g['goal'], g['met'])} |")
+    if instructions:
+        for shape, v in instructions.get("shapes", {}).items():
+            if "goal" in v:
+                total += 1
+                met += v["met"]
+                per = v["instructions_per_round_trip"]
+                print(f"| {shape} | instructions per round trip, weft over libuv "
+                      f"({per['weft']:.0f} / {per['libuv']:.0f}) | {v['weft_over_libuv']:.3g} | "
+                      f"{verdict('at_most', v['goal'], v['met'])} |")
+        if "tls_echo_goal" in instructions:
+            total += 1
+            ok = instructions["tls_echo_weft_over_floor"] <= instructions["tls_echo_goal"]
+            met += ok
+            print(f"| tls_echo | instructions per round trip, weft over the floor | "
+                  f"{instructions['tls_echo_weft_over_floor']:.3g} | "
+                  f"{verdict('at_most', instructions['tls_echo_goal'], ok)} |")
+    print(f"\n{met} of {total} goals met.")
+
+
 def main():
     doc = json.load(open(sys.argv[1]))
+    if len(sys.argv) > 2 and sys.argv[2] == "--goals":
+        print_goals(doc, json.load(open(sys.argv[3])) if len(sys.argv) > 3 else None)
+        return
     env = doc["environment"]
     print("Environment: " + ", ".join(f"{k} {v}" for k, v in sorted(env.items())) + "\n")
     print("| figure | contender | p50 | p90 | p99 | p99.9 | max | n |")
