@@ -79,7 +79,8 @@ set terminal pngcairo size 1100,{height} font ",9" noenhanced
 set output "{path}"
 set title "weft against each peer: how many times better weft stands (median over rounds; > 1: weft ahead)"
 set logscale x 2
-set xrange [{lo / 1.3:.4g}:{hi * 1.3:.4g}]
+set xrange [{lo / 1.3:.4g}:{hi * 2.5:.4g}]
+set format x "%g"
 set yrange [-1:{len(rows)}]
 set ytics nomirror font ",8"
 set grid xtics
