@@ -100,6 +100,8 @@ REQUIRED_WITH_TOKIO = {
     "fiber_memory": {"ratios": ["weft_recv_over_tokio", "weft_sleep_over_tokio"]},
     "channel_pingpong": {"ratios": ["weft_over_tokio", "weft_cap1_over_tokio"]},
     "channel_stream": {"ratios": ["weft_over_tokio"]},
+    "channel_cross_runtime": {"ratios": ["weft_over_tokio", "weft_cap1_over_tokio",
+                                         "weft_p99_over_tokio_p99"]},
     "mutex_contended": {"ratios": ["weft_over_tokio", "weft_2rt_over_tokio_2threads"]},
 }
 

@@ -244,6 +244,18 @@ std::vector<double> tokio_pingpong(const Config& c) {
                         std::to_string(pingpong_per_batch(c)), "1"});
 }
 
+// The cross-runtime row: two tasks of a multi_thread runtime of 2 workers, placed by tokio's
+// scheduler, through two mpsc channels of capacity 1; every round trip timed.
+std::vector<double> tokio_pingpong_cross(const Config& c) {
+  return tokio_samples({"chan-pingpong", std::to_string(cross_pingpong_samples(c)), "1", "1", "2"});
+}
+
+// The same between two current_thread runtimes, each on a thread of its own: every hand-off
+// crosses threads, as between weft's two runtimes (Go's go_locked row likewise).
+std::vector<double> tokio_pingpong_apart(const Config& c) {
+  return tokio_samples({"chan-pingpong-apart", std::to_string(cross_pingpong_samples(c)), "1"});
+}
+
 std::vector<double> tokio_stream(const Config& c) {
   return tokio_samples({"chan-stream", std::to_string(kFlowSamples),
                         std::to_string(flow_window(c).count()), std::to_string(kStreamCapacity)});
@@ -351,6 +363,14 @@ Figure figure_channel_cross_runtime(const Config& cfg) {
                           "thread of its own (runtime.LockOSThread): every hand-off crosses "
                           "threads"});
   }
+  if (tokio_available()) {
+    contenders.push_back({"tokio", tokio_pingpong_cross,
+                          "mpsc of capacity 1, multi_thread runtime of 2 workers: tokio places "
+                          "the two tasks"});
+    contenders.push_back({"tokio_apart", tokio_pingpong_apart,
+                          "mpsc of capacity 1 between two current_thread runtimes, each on a "
+                          "thread of its own: every hand-off crosses threads"});
+  }
   Figure f = run_interleaved(
       "channel_cross_runtime", "ns",
       "fibers of two runtimes on two threads pass a token back and forth through two "
@@ -371,12 +391,25 @@ Figure figure_channel_cross_runtime(const Config& cfg) {
   if (two_cores) {
     over_floor("weft_cross_core", "raw_eventfd_roundtrip_cross_core", "weft_cross_core", false);
   }
-  for (const char* peer : {"boost_fiber", "go"}) {
-    if (std::string(peer) == "go" ? !go_available() : !boost_fiber_available()) continue;
-    add_ratio(f, std::string("weft_over_") + peer, "weft", peer, Stat::p50);
-    add_ratio(f, std::string("weft_p99_over_") + peer + "_p99", "weft", peer, Stat::p99);
+  for (const char* peer : {"boost_fiber", "go", "tokio"}) {
+    const std::string p = peer;
+    if (p == "go"      ? !go_available()
+        : p == "tokio" ? !tokio_available()
+                       : !boost_fiber_available()) {
+      continue;
+    }
+    // tokio's row is capacity 1 (it has no rendezvous mpsc): both of weft's rows against it,
+    // as in channel_pingpong.
+    for (const std::string weft : {"weft", "weft_cap1"}) {
+      if (weft == "weft_cap1" && p != "tokio") continue;
+      add_ratio(f, weft + "_over_" + p, weft, p, Stat::p50);
+      add_ratio(f, weft + "_p99_over_" + p + "_p99", weft, p, Stat::p99);
+    }
   }
   if (go_available()) add_ratio(f, "weft_over_go_locked", "weft", "go_locked", Stat::p50);
+  if (tokio_available()) {
+    add_ratio(f, "weft_cap1_over_tokio_apart", "weft_cap1", "tokio_apart", Stat::p50);
+  }
   return f;
 }
 

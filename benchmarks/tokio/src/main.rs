@@ -383,14 +383,16 @@ fn serve_echo(threads: usize) {
     std::process::exit(0);
 }
 
-/// Two tasks of a current_thread runtime pass a token back and forth through two mpsc
-/// channels of capacity `capacity`: ns per round trip, each of `batches` samples the mean of
-/// `per_batch` round trips. The partner sends back what it receives until `there` closes.
-fn chan_pingpong(batches: usize, per_batch: usize, capacity: usize) {
+/// Two tasks pass a token back and forth through two mpsc channels of capacity `capacity`:
+/// ns per round trip, each of `batches` samples the mean of `per_batch` round trips. The
+/// partner sends back what it receives until `there` closes. `threads` 0: a current_thread
+/// runtime; more: a multi_thread runtime of that many workers, whose scheduler places the
+/// two tasks (channel_cross_runtime's tokio row, every round trip timed: per_batch 1).
+fn chan_pingpong(batches: usize, per_batch: usize, capacity: usize, threads: usize) {
     if capacity == 0 {
         fail("tokio's mpsc channels hold at least one value: CAP must be 1 or more");
     }
-    let rt = current_thread();
+    let rt = if threads == 0 { current_thread() } else { runtime(threads) };
     let out = rt.block_on(async move {
         let (there_tx, mut there_rx) = mpsc::channel::<usize>(capacity);
         let (back_tx, mut back_rx) = mpsc::channel::<usize>(capacity);
@@ -422,6 +424,43 @@ fn chan_pingpong(batches: usize, per_batch: usize, capacity: usize) {
         let _ = partner.await;
         out
     });
+    print_floats(&out);
+}
+
+/// As chan_pingpong, the two tasks on current_thread runtimes of their own, each on a thread
+/// of its own, as weft's two runtimes are: every hand-off crosses threads (tokio's channels
+/// wake a task of another runtime through that runtime's driver). Every round trip timed.
+fn chan_pingpong_apart(samples: usize, capacity: usize) {
+    if capacity == 0 {
+        fail("tokio's mpsc channels hold at least one value: CAP must be 1 or more");
+    }
+    let (there_tx, mut there_rx) = mpsc::channel::<usize>(capacity);
+    let (back_tx, mut back_rx) = mpsc::channel::<usize>(capacity);
+    let partner = std::thread::spawn(move || {
+        current_thread().block_on(async move {
+            while let Some(v) = there_rx.recv().await {
+                if back_tx.send(v).await.is_err() {
+                    return;
+                }
+            }
+        })
+    });
+    let out = current_thread().block_on(async move {
+        for i in 0..1000 {
+            // warm-up
+            let _ = there_tx.send(i).await;
+            let _ = back_rx.recv().await;
+        }
+        let mut out = Vec::with_capacity(samples);
+        for i in 0..samples {
+            let t0 = nanotime();
+            let _ = there_tx.send(i).await;
+            let _ = back_rx.recv().await;
+            out.push((nanotime() - t0) as f64);
+        }
+        out // there_tx dropped here: the partner ends
+    });
+    let _ = partner.join();
     print_floats(&out);
 }
 
@@ -562,7 +601,7 @@ fn print_ints(values: &[i64]) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 2 {
-        fail("usage: weft-bench-tokio cancel-same-thread|cancel-cross-thread|fanout|recv-memory|sleep-memory N | chan-pingpong|chan-stream|mutex NUMBERS... | serve-echo [THREADS] | version");
+        fail("usage: weft-bench-tokio cancel-same-thread|cancel-cross-thread|fanout|recv-memory|sleep-memory N | chan-pingpong|chan-pingpong-apart|chan-stream|mutex NUMBERS... | serve-echo [THREADS] | version");
     }
     raise_nofile();
     // The arguments after the mode, as numbers: exactly `want` of them.
@@ -592,8 +631,13 @@ fn main() {
         "recv-memory" => recv_memory(count()),
         "sleep-memory" => sleep_memory(count()),
         "chan-pingpong" => {
-            let n = numbers(3);
-            chan_pingpong(n[0], n[1].max(1), n[2]);
+            // BATCHES PER_BATCH CAP [THREADS]
+            let n = numbers(if args.len() == 6 { 4 } else { 3 });
+            chan_pingpong(n[0], n[1].max(1), n[2], n.get(3).copied().unwrap_or(0));
+        }
+        "chan-pingpong-apart" => {
+            let n = numbers(2);
+            chan_pingpong_apart(n[0], n[1]);
         }
         "chan-stream" => {
             let n = numbers(3);
