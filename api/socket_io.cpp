@@ -109,7 +109,8 @@ Err need_fiber(const BlockingEntry& entry, int flags) noexcept {
 // first time) the admission. On failure the error is stored in `result` and false returned
 // (the attempt is then done).
 template <class R, class Gate>
-bool enter(Socket h, SockRef& r, R& result, Gate&& gate, Admission& admission) {
+[[gnu::always_inline]] inline bool enter(Socket h, SockRef& r, R& result, Gate&& gate,
+                                         Admission& admission) {
   Err ec = detail::sock_lookup(h, r);
   if (!ec) ec = gate(r.s);
   if (!ec) ec = admission.check();
