@@ -274,17 +274,10 @@ void add_round_values(Figure& f, Rounds& rounds, const std::string& suffix,
   const std::vector<double>& weft = rounds["weft"];
   for (const auto& [name, v] : rounds) {
     if (name == "weft") continue;
-    std::vector<double> r;
-    for (std::size_t i = 0; i < std::min(weft.size(), v.size()); ++i) {
-      if (weft[i] > 0 && v[i] > 0) r.push_back(weft[i] / v[i]);
-    }
-    if (r.empty()) continue;
-    std::sort(r.begin(), r.end());
     RatioStat stat;
-    stat.min = r.front();
-    stat.max = r.back();
-    stat.median = r.size() % 2 ? r[r.size() / 2] : (r[r.size() / 2 - 1] + r[r.size() / 2]) / 2;
-    f.ratios["weft_" + ratio + "_over_" + name + peer_suffix] = stat;
+    if (ratio_of_rounds(weft, v, &stat)) {
+      f.ratios["weft_" + ratio + "_over_" + name + peer_suffix] = stat;
+    }
   }
 }
 

@@ -70,17 +70,8 @@ void add_cpu(Figure& f, CpuRounds& cpu, const std::string& unit) {
   const auto& weft = cpu["weft"];
   for (const auto& [name, rounds] : cpu) {
     if (name == "weft") continue;
-    std::vector<double> v;
-    for (std::size_t i = 0; i < std::min(weft.size(), rounds.size()); ++i) {
-      if (weft[i] > 0 && rounds[i] > 0) v.push_back(weft[i] / rounds[i]);
-    }
-    if (v.empty()) continue;
-    std::sort(v.begin(), v.end());
     RatioStat r;
-    r.min = v.front();
-    r.max = v.back();
-    r.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-    f.ratios["weft_cpu_over_" + name + "_cpu"] = r;
+    if (ratio_of_rounds(weft, rounds, &r)) f.ratios["weft_cpu_over_" + name + "_cpu"] = r;
   }
 }
 

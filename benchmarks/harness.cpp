@@ -143,13 +143,25 @@ void add_ratio(Figure& f, const std::string& ratio, const std::string& a, const 
     double den = pick(rb[i], stat);
     if (den > 0) v.push_back(pick(ra[i], stat) / den);
   }
-  if (v.empty()) return;
-  std::sort(v.begin(), v.end());
   RatioStat r;
-  r.min = v.front();
-  r.max = v.back();
-  r.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  f.ratios[ratio] = r;
+  if (ratio_of_rounds(std::move(v), &r)) f.ratios[ratio] = r;
+}
+
+bool ratio_of_rounds(std::vector<double> v, RatioStat* out) {
+  if (v.empty()) return false;
+  std::sort(v.begin(), v.end());
+  out->min = v.front();
+  out->max = v.back();
+  out->median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  return true;
+}
+
+bool ratio_of_rounds(const std::vector<double>& a, const std::vector<double>& b, RatioStat* out) {
+  std::vector<double> v;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    if (a[i] > 0 && b[i] > 0) v.push_back(a[i] / b[i]);
+  }
+  return ratio_of_rounds(std::move(v), out);
 }
 
 void add_goal(Figure& f, const std::string& ratio, double limit, bool at_most) {

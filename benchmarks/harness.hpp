@@ -45,6 +45,11 @@ void announce(const std::string& figure);
 struct RatioStat {
   double median = 0, min = 0, max = 0;
 };
+// The median, min and max of per-round ratios `v` (in any order) into *out; false for none.
+bool ratio_of_rounds(std::vector<double> v, RatioStat* out);
+// Per round i, a[i] / b[i] where both are positive (rounds of values a figure keeps itself:
+// CPU, memory), summarized as a ratio; false if no round has both.
+bool ratio_of_rounds(const std::vector<double>& a, const std::vector<double>& b, RatioStat* out);
 
 // One contender: each call runs one round and returns its samples (in the figure's unit).
 struct Contender {

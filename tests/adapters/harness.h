@@ -102,6 +102,21 @@ static inline struct conn connect_pair(void) {
   return c;
 }
 
+/* Reads from fd until `expected` bytes have come (or nothing comes for 5 s, or the end):
+ * returns how many came. */
+static inline long posix_drain(int fd, long expected) {
+  char buf[65536];
+  long drained = 0;
+  while (drained < expected) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) != 1) break;
+    ssize_t got = recv(fd, buf, sizeof buf, 0);
+    if (got <= 0) break;
+    drained += got;
+  }
+  return drained;
+}
+
 static inline void close_pair(struct conn* c) {
   close(c->peer);
   close(c->listener);
