@@ -135,7 +135,7 @@ def markdown(rows):
     for name, label, peer, s, _ in rows:
         if name not in figures:
             figures.append(name)
-        text = f"{s:.2f}" + ("" if s >= 1 else " ▼")
+        text = f"{s:.2f}" + ("" if round(s, 2) >= 1 else " ▼")
         compared = label[len(name):].strip()
         if compared.removeprefix("vs ") not in ("go", "tokio", "libuv", "boost_fiber"):
             text += f" ({compared})"
