@@ -251,11 +251,10 @@ Figure figure_scale(const Config& cfg) {
   auto r = in_fresh_process(cfg.quick ? "scale_quick" : "scale");
   Figure f{.name = "scale",
            .unit = "fibers",
-           .what = cfg.quick ? "the most fibers blocked in sleep at once (16 KiB stacks), up to "
-                               "--quick's cap of 250,000, and the RSS then; one run in a fresh "
-                               "process"
-                             : "the most fibers blocked in sleep at once (16 KiB stacks), up to a "
-                               "cap of 1,000,000, and the RSS then; one run in a fresh process",
+           .what = std::string("the most fibers blocked in sleep at once (16 KiB stacks), up "
+                               "to ") +
+                   (cfg.quick ? "--quick's cap of 250,000" : "a cap of 1,000,000") +
+                   ", and the RSS then; one run in a fresh process",
            .placement = "-"};
   if (r.size() == 2) {
     f.values["max_sleeping_fibers"] = r[0];

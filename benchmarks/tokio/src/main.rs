@@ -383,43 +383,65 @@ fn serve_echo(threads: usize) {
     std::process::exit(0);
 }
 
-/// Two tasks pass a token back and forth through two mpsc channels of capacity `capacity`:
-/// ns per round trip, each of `batches` samples the mean of `per_batch` round trips. The
-/// partner sends back what it receives until `there` closes. `threads` 0: a current_thread
-/// runtime; more: a multi_thread runtime of that many workers, whose scheduler places the
-/// two tasks (channel_cross_runtime's tokio row, every round trip timed: per_batch 1).
-fn chan_pingpong(batches: usize, per_batch: usize, capacity: usize, threads: usize) {
+/// The partner of a ping-pong: sends back what it receives until `there` closes.
+async fn echo_back(mut there: mpsc::Receiver<usize>, back: mpsc::Sender<usize>) {
+    while let Some(v) = there.recv().await {
+        if back.send(v).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The pinger of a ping-pong: after a warm-up, `batches` samples, each the mean ns of
+/// `per_batch` round trips. Dropping `there` at its end ends the partner.
+async fn ping(
+    there: mpsc::Sender<usize>,
+    mut back: mpsc::Receiver<usize>,
+    batches: usize,
+    per_batch: usize,
+) -> Vec<f64> {
+    for i in 0..1000 {
+        // warm-up
+        let _ = there.send(i).await;
+        let _ = back.recv().await;
+    }
+    let mut out = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let t0 = nanotime();
+        for i in 0..per_batch {
+            let _ = there.send(i).await;
+            let _ = back.recv().await;
+        }
+        out.push((nanotime() - t0) as f64 / per_batch as f64);
+    }
+    out
+}
+
+/// Two channels of capacity `capacity` for a ping-pong: (there, back).
+#[allow(clippy::type_complexity)]
+fn pingpong_channels(
+    capacity: usize,
+) -> (
+    (mpsc::Sender<usize>, mpsc::Receiver<usize>),
+    (mpsc::Sender<usize>, mpsc::Receiver<usize>),
+) {
     if capacity == 0 {
         fail("tokio's mpsc channels hold at least one value: CAP must be 1 or more");
     }
+    (mpsc::channel::<usize>(capacity), mpsc::channel::<usize>(capacity))
+}
+
+/// Two tasks pass a token back and forth through two mpsc channels of capacity `capacity`:
+/// ns per round trip, each of `batches` samples the mean of `per_batch` round trips.
+/// `threads` 0: a current_thread runtime; more: a multi_thread runtime of that many workers,
+/// whose scheduler places the two tasks (channel_cross_runtime's tokio row, every round trip
+/// timed: per_batch 1).
+fn chan_pingpong(batches: usize, per_batch: usize, capacity: usize, threads: usize) {
+    let ((there_tx, there_rx), (back_tx, back_rx)) = pingpong_channels(capacity);
     let rt = if threads == 0 { current_thread() } else { runtime(threads) };
     let out = rt.block_on(async move {
-        let (there_tx, mut there_rx) = mpsc::channel::<usize>(capacity);
-        let (back_tx, mut back_rx) = mpsc::channel::<usize>(capacity);
-        let partner = tokio::spawn(async move {
-            while let Some(v) = there_rx.recv().await {
-                if back_tx.send(v).await.is_err() {
-                    return;
-                }
-            }
-        });
-        let pinger = tokio::spawn(async move {
-            for i in 0..1000 {
-                // warm-up
-                let _ = there_tx.send(i).await;
-                let _ = back_rx.recv().await;
-            }
-            let mut out = Vec::with_capacity(batches);
-            for _ in 0..batches {
-                let t0 = nanotime();
-                for i in 0..per_batch {
-                    let _ = there_tx.send(i).await;
-                    let _ = back_rx.recv().await;
-                }
-                out.push((nanotime() - t0) as f64 / per_batch as f64);
-            }
-            out
-        });
+        let partner = tokio::spawn(echo_back(there_rx, back_tx));
+        let pinger = tokio::spawn(ping(there_tx, back_rx, batches, per_batch));
         let out = pinger.await.unwrap_or_else(|e| fail(e));
         let _ = partner.await;
         out
@@ -431,35 +453,10 @@ fn chan_pingpong(batches: usize, per_batch: usize, capacity: usize, threads: usi
 /// of its own, as weft's two runtimes are: every hand-off crosses threads (tokio's channels
 /// wake a task of another runtime through that runtime's driver). Every round trip timed.
 fn chan_pingpong_apart(samples: usize, capacity: usize) {
-    if capacity == 0 {
-        fail("tokio's mpsc channels hold at least one value: CAP must be 1 or more");
-    }
-    let (there_tx, mut there_rx) = mpsc::channel::<usize>(capacity);
-    let (back_tx, mut back_rx) = mpsc::channel::<usize>(capacity);
-    let partner = std::thread::spawn(move || {
-        current_thread().block_on(async move {
-            while let Some(v) = there_rx.recv().await {
-                if back_tx.send(v).await.is_err() {
-                    return;
-                }
-            }
-        })
-    });
-    let out = current_thread().block_on(async move {
-        for i in 0..1000 {
-            // warm-up
-            let _ = there_tx.send(i).await;
-            let _ = back_rx.recv().await;
-        }
-        let mut out = Vec::with_capacity(samples);
-        for i in 0..samples {
-            let t0 = nanotime();
-            let _ = there_tx.send(i).await;
-            let _ = back_rx.recv().await;
-            out.push((nanotime() - t0) as f64);
-        }
-        out // there_tx dropped here: the partner ends
-    });
+    let ((there_tx, there_rx), (back_tx, back_rx)) = pingpong_channels(capacity);
+    let partner =
+        std::thread::spawn(move || current_thread().block_on(echo_back(there_rx, back_tx)));
+    let out = current_thread().block_on(ping(there_tx, back_rx, samples, 1));
     let _ = partner.join();
     print_floats(&out);
 }
