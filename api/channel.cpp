@@ -60,9 +60,7 @@ void channel_close(void* core) noexcept {
   // stays empty.
   for (WaitQueue* q : {&c.senders, &c.receivers}) {
     while (WaitNode* n = Wakes::claim_front(*q)) {
-      n->fired = true;
-      n->result = static_cast<int>(wsa::eshutdown);
-      wakes.add(*n->waiter);
+      wakes.fire(n, static_cast<int>(wsa::eshutdown));
     }
   }
 }

@@ -55,10 +55,8 @@ void hand_over_mutex(SyncState& s, Wakes& wakes) noexcept {
       break;
     }
     if (n->waiter->claim()) {
-      n->fired = true;
-      n->result = kPerformed;
       next = n->waiter->owner;
-      wakes.add(*n->waiter);
+      wakes.fire(n, kPerformed);
       break;
     }
   }
@@ -67,11 +65,7 @@ void hand_over_mutex(SyncState& s, Wakes& wakes) noexcept {
 
 // Claims every waiter (a manual event's set, a latch at zero, notify_all). Under s.lock.
 void release_all(SyncState& s, Wakes& wakes) noexcept {
-  while (WaitNode* n = Wakes::claim_front(s.waiters)) {
-    n->fired = true;
-    n->result = kPerformed;
-    wakes.add(*n->waiter);
-  }
+  while (WaitNode* n = Wakes::claim_front(s.waiters)) wakes.fire(n, kPerformed);
 }
 
 }  // namespace
@@ -154,7 +148,7 @@ Status ConditionVariable::wait(Mutex& m, const CancelToken& token) {
   {
     std::lock_guard g(cv.lock);
     cv.waiters.unlink(&node);
-    notified = node.fired;
+    notified = node.fired.load(std::memory_order_relaxed);
   }
   // Re-acquire m, shielded from every cancel source: m is held on every return.
   call.shield();
@@ -184,10 +178,7 @@ void ConditionVariable::notify_one() noexcept {
   SyncState& s = SyncAccess::state(*this);
   Wakes wakes;
   std::lock_guard g(s.lock);
-  if (WaitNode* n = Wakes::claim_front(s.waiters)) {
-    n->fired = true;
-    wakes.add(*n->waiter);
-  }
+  if (WaitNode* n = Wakes::claim_front(s.waiters)) wakes.fire(n, kPerformed);
 }
 
 void ConditionVariable::notify_all() noexcept {
@@ -227,9 +218,7 @@ void Semaphore::release(std::size_t n) noexcept {
   while (n > 0) {
     WaitNode* w = Wakes::claim_front(s.waiters);
     if (!w) break;
-    w->fired = true;
-    w->result = kPerformed;
-    wakes.add(*w->waiter);
+    wakes.fire(w, kPerformed);
     --n;
   }
   s.value.store(s.value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -257,9 +246,7 @@ void Event::set() noexcept {
   const std::uint8_t f = s.flags.load(std::memory_order_relaxed);
   if (f & SyncState::kAutomatic) {
     if (WaitNode* n = Wakes::claim_front(s.waiters)) {
-      n->fired = true;  // the signal goes to it: the event stays reset
-      n->result = kPerformed;
-      wakes.add(*n->waiter);
+      wakes.fire(n, kPerformed);  // the signal goes to it: the event stays reset
       return;
     }
     s.flags.store(f | SyncState::kSet, std::memory_order_relaxed);

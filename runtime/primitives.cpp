@@ -15,7 +15,7 @@ WaitNode* unlink_all(const WaitOp* ops, WaitNode* nodes, std::size_t linked) noe
     }
     std::lock_guard g(*ops[i].lock());
     ops[i].queue().unlink(&nodes[i]);
-    if (nodes[i].fired) fired = &nodes[i];
+    if (nodes[i].fired.load(std::memory_order_relaxed)) fired = &nodes[i];
   }
   return fired;
 }
@@ -89,12 +89,26 @@ WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::siz
 
 WaitResult wait_linked(WaitCall& call, const WaitOp& op, WaitNode& node) noexcept {
   CallState how = call.wait();
+  // Fired: its signaller took it off its queue and is done with it (Wakes::fire).
+  if (node.fired.load(std::memory_order_acquire)) return {Err(), 0, node.result};
   if (WaitNode* fired = unlink_all(&op, &node, 1)) return {Err(), 0, fired->result};
   if (how != CallState::completed) return {outcome_error(how)};
   // Completed with nothing performed: not a signaller's doing; look again, as wait_ops does.
   CallState st = call.rearm();
   if (st != CallState::pending) return {outcome_error(st)};
   return wait_ops(call, &op, &node, 1);
+}
+
+WaitResult wait_locked(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op,
+                       SpinLock& lock, WaitQueue& queue) {
+  std::unique_lock g(lock, std::adopt_lock);
+  WaitCall call(entry, token);
+  WaitNode node;
+  node.waiter = &call.waiter();
+  node.data = op.data;
+  queue.push_back(&node);
+  g.unlock();
+  return wait_linked(call, op, node);
 }
 
 }  // namespace weft::detail

@@ -167,9 +167,7 @@ inline int channel_send_locked(ChannelCore& c, void* value, Wakes& wakes) noexce
   if (c.closed.load(std::memory_order_relaxed)) return static_cast<int>(wsa::eshutdown);
   if (WaitNode* n = Wakes::claim_front(c.receivers)) {
     c.ops->give(value, n->data);
-    n->fired = true;
-    n->result = kPerformed;
-    wakes.add(*n->waiter);
+    wakes.fire(n, kPerformed);
     return kPerformed;
   }
   const std::size_t count = c.count.load(std::memory_order_relaxed);
@@ -189,21 +187,17 @@ inline int channel_recv_locked(ChannelCore& c, void* out, Wakes& wakes) noexcept
     if (WaitNode* n = Wakes::claim_front(c.senders)) {
       if (c.ops->push(c.buffer, n->data)) {
         ++count;
-        n->result = kPerformed;
+        wakes.fire(n, kPerformed);
       } else {
-        n->result = static_cast<int>(wsa::enobufs);  // its value stays with the sender
+        wakes.fire(n, static_cast<int>(wsa::enobufs));  // its value stays with the sender
       }
-      n->fired = true;
-      wakes.add(*n->waiter);
     }
     c.count.store(count, std::memory_order_relaxed);
     return kPerformed;
   }
   if (WaitNode* n = Wakes::claim_front(c.senders)) {
     c.ops->give(n->data, out);
-    n->fired = true;
-    n->result = kPerformed;
-    wakes.add(*n->waiter);
+    wakes.fire(n, kPerformed);
     return kPerformed;
   }
   if (c.closed.load(std::memory_order_relaxed)) return static_cast<int>(wsa::eshutdown);
@@ -301,28 +295,31 @@ WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::siz
 // outstanding (`node.waiter` and `node.data` set, `node.index` 0).
 WaitResult wait_linked(WaitCall& call, const WaitOp& op, WaitNode& node) noexcept;
 
+// wait_one's waiting half, entered holding `lock` (which it releases): makes the call
+// outstanding, links its node in `queue`, and waits.
+WaitResult wait_locked(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op,
+                       SpinLock& lock, WaitQueue& queue);
+
 // The blocking form of one operation `op` on a primitive or a channel (not an observer, not a
 // notify), admitted by `entry` (WaitCall::admit). One hold of `lock` looks — `look(wakes)`
 // performs the operation for a caller with no outstanding call, or says kWouldBlock — and, if
 // it must wait, makes the call outstanding and links its node in `queue`: nothing can be
 // handed to the call before it is linked, and once linked only a claim on its outcome (which a
-// cancel may win first) hands it anything.
+// cancel may win first) hands it anything. Inline up to the look: an operation that need not
+// wait builds no call and no node.
 template <class Look>
 WaitResult wait_one(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op,
                     SpinLock& lock, WaitQueue& queue, Look look) {
-  std::optional<WaitCall> call;
-  WaitNode node;
   {
-    Wakes wakes;
-    std::lock_guard g(lock);
+    Wakes wakes;  // woken after the release; a look that would block has woken nobody
+    lock.lock();
     int r = look(wakes);
-    if (r != kWouldBlock) return {Err(), 0, r};
-    call.emplace(entry, token);
-    node.waiter = &call->waiter();
-    node.data = op.data;
-    queue.push_back(&node);
+    if (r != kWouldBlock) {
+      lock.unlock();
+      return {Err(), 0, r};
+    }
   }
-  return wait_linked(*call, op, node);
+  return wait_locked(entry, token, op, lock, queue);
 }
 
 // The Status of an operation's result.

@@ -88,14 +88,7 @@ void Wakes::wake_thread(ThreadParker* p) noexcept {
             nullptr, 0);
 }
 
-WaitCall::WaitCall(const BlockingEntry& entry, const CancelToken& token) {
-  if (Fiber* f = entry.fiber()) {
-    waiter_.owner = to_integer(f->id);  // this_owner(), without looking the fiber up again
-    waiter_.id = f->id;
-    waiter_.slot = f->slot;
-    call_.emplace(entry);
-    return;
-  }
+void WaitCall::begin_thread(const CancelToken& token) {
   waiter_.owner = this_owner();
   ThreadParker& p = this_thread_parker();
   waiter_.parker = &p;
@@ -106,15 +99,12 @@ WaitCall::WaitCall(const BlockingEntry& entry, const CancelToken& token) {
   registration_.attach(CancelState::of(token));
 }
 
-WaitCall::~WaitCall() {
-  if (waiter_.parker) {
-    registration_.end();
-    waiter_.parker->state.store(as_word(CallState::idle), std::memory_order_release);
-  }
+void WaitCall::end_thread() noexcept {
+  registration_.end();
+  waiter_.parker->state.store(as_word(CallState::idle), std::memory_order_release);
 }
 
-CallState WaitCall::wait() noexcept {
-  if (call_) return call_->wait();
+CallState WaitCall::wait_thread() noexcept {
   std::atomic<std::uint32_t>& word = waiter_.parker->state;
   for (;;) {
     std::uint32_t w = word.load(std::memory_order_acquire);
@@ -123,8 +113,7 @@ CallState WaitCall::wait() noexcept {
   }
 }
 
-CallState WaitCall::rearm() noexcept {
-  if (call_) return call_->rearm();
+CallState WaitCall::rearm_thread() noexcept {
   std::atomic<std::uint32_t>& word = waiter_.parker->state;
   std::uint32_t w = word.load(std::memory_order_acquire);
   for (;;) {

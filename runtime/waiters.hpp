@@ -14,10 +14,11 @@
 // under the lock) claims its own outcome the same way, so a cancel that came first wins there
 // too; wait_any claims once for all of its nodes, so exactly one operation is performed.
 //
-// Lifetimes: a node is touched only under its primitive's lock, and its waiter takes that lock
-// before its call ends (WaitCall::finish), so a signaller never touches a node whose frame is
-// gone. The fiber is woken by id after the lock is released (Wakes): a wake that arrives after
-// the fiber has moved on is a stale wake, which the runtime absorbs.
+// Lifetimes: a node is touched only under its primitive's lock, and its waiter, before its call
+// ends, either takes that lock or sees the node fired — the signaller's last touch of it — so
+// a signaller never touches a node whose frame is gone. The fiber is woken by id after the lock is
+// released (Wakes): a wake that arrives after the fiber has moved on is a stale wake, which the
+// runtime absorbs.
 #pragma once
 
 #include "blocking.hpp"
@@ -28,6 +29,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -75,8 +77,9 @@ struct WaitNode {
   WaitNode* prev = nullptr;
   WaitNode* next = nullptr;
   bool linked = false;
-  // Set by the signaller whose claim won: this node's operation was performed.
-  bool fired = false;
+  // Set by the signaller whose claim won (Wakes::fire), its last touch of the node: this
+  // node's operation was performed. A waiter that sees it set needs no lock to leave.
+  std::atomic<bool> fired{false};
   // A wait that no cancel ends (a condition variable's re-acquisition of its mutex): the
   // signaller grants it without claiming and sets `granted`.
   bool shielded = false;
@@ -135,20 +138,30 @@ class Wakes {
   Wakes(const Wakes&) = delete;
   Wakes& operator=(const Wakes&) = delete;
   ~Wakes() {
-    for (unsigned i = 0; i < n_; ++i) wake_fiber(inline_[i]);
-    for (FiberId id : more_) wake_fiber(id);
+    for (unsigned i = 0; i < n_; ++i) wake(inline_[i].id, inline_[i].slot);
+    if (more_) {
+      for (FiberId id : *more_) wake_fiber(id);
+    }
   }
   void add(const Waiter& w) noexcept {
     if (w.parker) return wake_thread(w.parker);
     if (n_ < kInline) {
-      inline_[n_++] = w.id;
+      inline_[n_++] = {w.id, w.slot};
       return;
     }
     try {
-      more_.push_back(w.id);
+      if (!more_) more_ = std::make_unique<std::vector<FiberId>>();
+      more_->push_back(w.id);
     } catch (...) {
       wake_fiber(w.id);  // no memory: wake it now, under the lock
     }
+  }
+  // Hands node `n` (claimed, and taken off its queue) its operation's result and wakes its
+  // waiter; the node's waiter may leave as soon as this returns.
+  void fire(WaitNode* n, int result) noexcept {
+    n->result = result;
+    add(*n->waiter);
+    n->fired.store(true, std::memory_order_release);
   }
   // Grants a shielded node, taken off its queue: its waiter is woken whatever its outcome.
   void grant(WaitNode* n) noexcept {
@@ -168,10 +181,25 @@ class Wakes {
   static void wake_thread(ThreadParker* p) noexcept;
 
  private:
+  // wake_fiber for a fiber whose slot is known (slots are never freed), inline where the
+  // fiber is of this thread's runtime.
+  static void wake(FiberId id, FiberSlot* s) noexcept {
+    RuntimeImpl* here = tls_runtime;
+    if (here && here->index() == s->runtime_index.load(std::memory_order_relaxed)) {
+      if (s->word.gen() == gen_of_id(id) && s->fiber != here->current()) here->make_ready(s->fiber);
+      return;
+    }
+    wake_fiber(id);
+  }
+
+  struct Woken {
+    FiberId id;
+    FiberSlot* slot;
+  };
   static constexpr unsigned kInline = 4;
   unsigned n_ = 0;
-  FiberId inline_[kInline];
-  std::vector<FiberId> more_;
+  Woken inline_[kInline];
+  std::unique_ptr<std::vector<FiberId>> more_;  // past kInline (a close, notify_all)
 };
 
 // The waiting side of one primitive call (or of one wait_any): admitted (semantics.md §7a),
@@ -187,8 +215,20 @@ class WaitCall {
     return token.cancel_requested() ? Err(token.reason()) : Err();
   }
 
-  WaitCall(const BlockingEntry& entry, const CancelToken& token);
-  ~WaitCall();
+  // A fiber's side is inline (a fiber's wait is the common one); a thread's is not.
+  WaitCall(const BlockingEntry& entry, const CancelToken& token) {
+    if (Fiber* f = entry.fiber()) {
+      waiter_.owner = to_integer(f->id);  // this_owner(), without looking the fiber up again
+      waiter_.id = f->id;
+      waiter_.slot = f->slot;
+      call_.emplace(entry);
+      return;
+    }
+    begin_thread(token);
+  }
+  ~WaitCall() {
+    if (waiter_.parker) end_thread();
+  }
   WaitCall(const WaitCall&) = delete;
   WaitCall& operator=(const WaitCall&) = delete;
 
@@ -197,11 +237,11 @@ class WaitCall {
   Fiber* fiber() const noexcept { return call_ ? call_->fiber() : nullptr; }
   // Parks until the outcome is fixed; returns it. A fiber runs its messages and its hook
   // meanwhile (BlockingCall::wait).
-  CallState wait() noexcept;
+  CallState wait() noexcept { return call_ ? call_->wait() : wait_thread(); }
   // After a completion that performed nothing (the waiter claimed itself and then found the
   // operation could not be done, or an observer's readiness was spurious): pending again, or
   // the outcome of a cancel that arrived meanwhile.
-  CallState rearm() noexcept;
+  CallState rearm() noexcept { return call_ ? call_->rearm() : rearm_thread(); }
   // For a shielded wait after wait() (a condition variable re-acquiring its mutex): from
   // here no cancel source reaches the waiter. Call before linking the shielded node.
   void shield() noexcept;
@@ -209,6 +249,11 @@ class WaitCall {
   void wait_granted(const WaitNode& n) noexcept;
 
  private:
+  void begin_thread(const CancelToken& token);
+  void end_thread() noexcept;
+  CallState wait_thread() noexcept;
+  CallState rearm_thread() noexcept;
+
   Waiter waiter_;
   std::optional<BlockingCall> call_;  // a fiber's
   CancelRegistration registration_;   // a thread's, on the call's token

@@ -23,7 +23,6 @@
 #include <weft/error.hpp>
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <new>
 #include <optional>
@@ -67,6 +66,71 @@ WEFT_API void channel_close(void* core) noexcept;
 WEFT_API bool channel_closed(const void* core) noexcept;
 WEFT_API std::size_t channel_size(const void* core) noexcept;
 
+// A channel's buffer: a ring of T that grows by doubling when full (the core keeps the
+// channel's capacity; the ring only holds what the core lets in) and, past kKeep slots, halves
+// when a quarter full, so that a burst through an unbounded channel does not hold its memory
+// for the channel's life. Under the channel's lock.
+template <class T>
+class Ring {
+ public:
+  Ring() = default;
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+  ~Ring() {
+    while (count_ > 0) drop_front();
+    ::operator delete (slots_, std::align_val_t{alignof(T)});
+  }
+
+  // Moves *value onto the back; false (value untouched) if memory ran out.
+  bool push(T& value) noexcept {
+    if (count_ == size_ && !grow()) return false;
+    ::new (static_cast<void*>(slots_ + ((head_ + count_) & (size_ - 1)))) T(std::move(value));
+    ++count_;
+    return true;
+  }
+  // Moves the front into `out` and drops it (the ring is not empty).
+  void pop(std::optional<T>& out) noexcept {
+    out.emplace(std::move(slots_[head_]));
+    drop_front();
+    if (size_ > kKeep && count_ <= size_ / 4) (void)resize(size_ / 2);
+  }
+
+ private:
+  void drop_front() noexcept {
+    slots_[head_].~T();
+    head_ = (head_ + 1) & (size_ - 1);
+    --count_;
+  }
+  bool grow() noexcept {
+    const std::size_t size = size_ ? size_ * 2 : kFirst;
+    if (size < size_ || size > static_cast<std::size_t>(-1) / sizeof(T)) return false;
+    return resize(size);
+  }
+  // Moves the values to `size` slots (at least count_); false if memory ran out.
+  [[gnu::noinline, gnu::cold]] bool resize(std::size_t size) noexcept {
+    T* slots = static_cast<T*>(
+        ::operator new (size * sizeof(T), std::align_val_t{alignof(T)}, std::nothrow));
+    if (!slots) return false;
+    for (std::size_t i = 0; i < count_; ++i) {
+      T& from = slots_[(head_ + i) & (size_ - 1)];
+      ::new (static_cast<void*>(slots + i)) T(std::move(from));
+      from.~T();
+    }
+    ::operator delete (slots_, std::align_val_t{alignof(T)});
+    slots_ = slots;
+    size_ = size;
+    head_ = 0;
+    return true;
+  }
+
+  static constexpr std::size_t kFirst = 8;
+  static constexpr std::size_t kKeep = 1024;
+  T* slots_ = nullptr;
+  std::size_t size_ = 0;  // a power of two, or 0
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+};
+
 template <class T>
 struct ChannelShared {
   explicit ChannelShared(std::size_t capacity) noexcept {
@@ -78,17 +142,10 @@ struct ChannelShared {
 
   static constexpr ChannelOps ops = {
       [](void* buffer, void* value) noexcept -> bool {
-        try {
-          static_cast<std::deque<T>*>(buffer)->push_back(std::move(*static_cast<T*>(value)));
-          return true;
-        } catch (...) {
-          return false;
-        }
+        return static_cast<Ring<T>*>(buffer)->push(*static_cast<T*>(value));
       },
       [](void* buffer, void* out) noexcept {
-        auto* b = static_cast<std::deque<T>*>(buffer);
-        static_cast<std::optional<T>*>(out)->emplace(std::move(b->front()));
-        b->pop_front();
+        static_cast<Ring<T>*>(buffer)->pop(*static_cast<std::optional<T>*>(out));
       },
       [](void* value, void* out) noexcept {
         static_cast<std::optional<T>*>(out)->emplace(std::move(*static_cast<T*>(value)));
@@ -96,7 +153,7 @@ struct ChannelShared {
   };
 
   alignas(void*) unsigned char core[kChannelCoreSize];
-  std::deque<T> buffer;
+  Ring<T> buffer;
 };
 }  // namespace detail
 

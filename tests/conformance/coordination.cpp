@@ -502,6 +502,59 @@ TEST(Channel, ABlockedSenderRefillsTheBufferWhenAReceiverMakesRoom) {
   });
 }
 
+// The buffer is a ring that grows when full and, once large, shrinks as it drains: values keep
+// their order and each is moved out exactly once across every growth, every shrink and every
+// wrap-around; what is still buffered when the last handle goes is destroyed (ASan's leak
+// check holds the test to that).
+TEST(Channel, ValuesKeepTheirOrderThroughTheBuffersGrowthShrinkingAndWrapAround) {
+  run_in_fiber([] {
+    Channel<std::unique_ptr<int>> ch(unbounded);
+    int sent = 0, received = 0;
+    auto send = [&] {
+      auto v = std::make_unique<int>(sent);
+      ASSERT_TRUE(ch.send(std::move(v)).ok());
+      ASSERT_EQ(v, nullptr);  // moved from only on success
+      ++sent;
+    };
+    auto recv = [&] {
+      Result<std::unique_ptr<int>> v = ch.recv();
+      ASSERT_TRUE(v.ok());
+      ASSERT_NE(*v, nullptr);
+      ASSERT_EQ(**v, received);
+      ++received;
+    };
+    // Three in, one out: the ring wraps at every size it grows through, up to 20,000 held.
+    while (sent < 30000) {
+      send();
+      send();
+      send();
+      recv();
+    }
+    EXPECT_EQ(ch.size(), 20000u);
+    // Drain to a few (the ring shrinks on the way), then wrap the smaller ring again.
+    while (sent - received > 10) recv();
+    for (int i = 0; i < 5000; ++i) {
+      send();
+      recv();
+    }
+    EXPECT_EQ(ch.size(), 10u);
+    while (received < sent) recv();
+    EXPECT_EQ(ch.try_recv().error(), wsa::ewouldblock);
+    // A bounded channel wraps in place; values left in it are freed with it.
+    Channel<std::string> small(5);
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_TRUE(small.try_send(std::string(40, static_cast<char>('a' + i % 26))).ok());
+      if (i >= 4) {
+        Result<std::string> s = small.try_recv();
+        ASSERT_TRUE(s.ok());
+        EXPECT_EQ(*s, std::string(40, static_cast<char>('a' + (i - 4) % 26)));
+      }
+    }
+    EXPECT_EQ(small.size(), 4u);
+    for (int i = 0; i < 100; ++i) send();  // left in `ch` for its destructor
+  });
+}
+
 // --- wait_any ------------------------------------------------------------------------------
 
 TEST(WaitAny, PerformsExactlyOneTheFirstInArgumentOrder) {
