@@ -93,14 +93,15 @@ void WaitCall::begin_thread(const CancelToken& token) {
   ThreadParker& p = this_thread_parker();
   waiter_.parker = &p;
   p.state.store(as_word(CallState::pending), std::memory_order_release);
-  registration_.fn = cancel_thread_wait;
-  registration_.ctx = &p;
-  registration_.borrowed = true;  // the token parameter outlives the call
-  registration_.attach(CancelState::of(token));
+  CancelRegistration& r = registration_.emplace();
+  r.fn = cancel_thread_wait;
+  r.ctx = &p;
+  r.borrowed = true;  // the token parameter outlives the call
+  r.attach(CancelState::of(token));
 }
 
 void WaitCall::end_thread() noexcept {
-  registration_.end();
+  registration_->end();
   waiter_.parker->state.store(as_word(CallState::idle), std::memory_order_release);
 }
 
@@ -132,8 +133,8 @@ CallState WaitCall::rearm_thread() noexcept {
 
 void WaitCall::shield() noexcept {
   if (!waiter_.parker) return;  // a fiber: its call's outcome is fixed; nothing readies it
-  registration_.end();
-  registration_.state = nullptr;
+  registration_->end();
+  registration_->state = nullptr;
   waiter_.parker->state.store(as_word(CallState::pending), std::memory_order_release);
 }
 

@@ -255,8 +255,8 @@ class WaitCall {
   CallState rearm_thread() noexcept;
 
   Waiter waiter_;
-  std::optional<BlockingCall> call_;  // a fiber's
-  CancelRegistration registration_;   // a thread's, on the call's token
+  std::optional<BlockingCall> call_;                // a fiber's
+  std::optional<CancelRegistration> registration_;  // a thread's, on the call's token
 };
 
 }  // namespace weft::detail
