@@ -68,7 +68,7 @@ REQUIRED_WITH_TWO_CORES = {
 # Produced only when weft-bench-go was built (Debian's golang-go installed): then required.
 REQUIRED_WITH_GO = {
     "cancel_same_thread": {"ratios": ["weft_over_go"]},
-    "cancel_cross_thread": {"ratios": ["weft_over_go"]},
+    "cancel_cross_thread": {"ratios": ["weft_over_go", "weft_over_go_deadline_spin"]},
     "cancel_fanout": {"ratios": ["weft_over_go_100k"]},
     "echo": {"ratios": ["weft_over_go"]},
     "echo_threads": {"ratios": ["weft_over_go_2threads"]},

@@ -111,7 +111,7 @@ Figure echo_figure(const Config& cfg, EchoSpec spec) {
               "asio_spawn_same_core");
   }
   add_goal(f, "weft_over_libuv", 0.95, false);
-  add_goal(f, "weft_over_asio_spawn", 1.0, false);
+  add_goal(f, "weft_over_asio_spawn", 0.95, false);
   return f;
 }
 

@@ -241,7 +241,7 @@ Figure figure_fiber_memory(const Config& cfg) {
     add_ratio(f, "weft_recv_over_tokio", "weft_recv", "tokio_recv");
     add_ratio(f, "weft_sleep_over_tokio", "weft_sleep", "tokio_sleep");
   }
-  add_value_goal(f, "rss_kib_per_recv_fiber", 8.0);
+  add_value_goal(f, "rss_kib_per_recv_fiber", 6.0);
   return f;
 }
 
@@ -263,7 +263,7 @@ Figure figure_scale(const Config& cfg) {
   // The goals are a full run's: --quick stops at its cap.
   if (!cfg.quick) {
     add_value_goal(f, "max_sleeping_fibers", 1'000'000, false);
-    add_value_goal(f, "rss_gib_at_max", 8.0);
+    add_value_goal(f, "rss_gib_at_max", 5.0);
   }
   return f;
 }
