@@ -22,7 +22,8 @@ namespace {
 
 // One per kind, so that wait_one's look under the lock is the kind's own.
 template <WaitKind kind>
-Status channel_op(void* core, void* data, bool wait, const CancelToken& token) {
+[[gnu::always_inline]] inline Status channel_op(void* core, void* data, bool wait,
+                                                const CancelToken& token) {
   const WaitOp op{kind, &core_of(core), data};
   if (!wait) {
     WaitResult r = try_ops(&op, 1, Waiter());

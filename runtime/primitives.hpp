@@ -163,7 +163,8 @@ class WaitOpLock {
 // --- channels, under the channel's lock ---
 
 // Gives `value` to the head receiver whose claim wins, else puts it in the buffer.
-inline int channel_send_locked(ChannelCore& c, void* value, Wakes& wakes) noexcept {
+[[gnu::always_inline]] inline int channel_send_locked(ChannelCore& c, void* value,
+                                                      Wakes& wakes) noexcept {
   if (c.closed.load(std::memory_order_relaxed)) return static_cast<int>(wsa::eshutdown);
   if (WaitNode* n = Wakes::claim_front(c.receivers)) {
     c.ops->give(value, n->data);
@@ -179,7 +180,8 @@ inline int channel_send_locked(ChannelCore& c, void* value, Wakes& wakes) noexce
 
 // Takes the buffer's front (refilling the buffer from the head waiting sender), else a
 // waiting sender's value (a rendezvous).
-inline int channel_recv_locked(ChannelCore& c, void* out, Wakes& wakes) noexcept {
+[[gnu::always_inline]] inline int channel_recv_locked(ChannelCore& c, void* out,
+                                                      Wakes& wakes) noexcept {
   std::size_t count = c.count.load(std::memory_order_relaxed);
   if (count > 0) {
     c.ops->pop(c.buffer, out);

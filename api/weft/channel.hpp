@@ -164,7 +164,10 @@ class Channel {
 
  public:
   // capacity 0: a rendezvous (a send waits for a receiver); weft::unbounded: no limit.
-  // std::bad_alloc if the channel cannot be allocated.
+  // std::bad_alloc if the channel cannot be allocated. The buffer takes memory as values
+  // arrive (doubling from 8 slots, never past `capacity` values) and, once past 1,024 slots,
+  // gives it back as they are taken; a send that finds no memory fails WSAENOBUFS with its
+  // value untouched.
   explicit Channel(std::size_t capacity)
       : s_(std::make_shared<detail::ChannelShared<T>>(capacity)) {}
 
