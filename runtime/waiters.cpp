@@ -64,19 +64,12 @@ std::uint64_t this_owner() noexcept {
 }
 
 void Wakes::wake_fiber(FiberId id) noexcept {
-  FiberSlot* s = fiber_table_slot(id);
-  if (!s) return;
-  std::uint32_t ri = s->runtime_index.load(std::memory_order_relaxed);
-  RuntimeImpl* here = tls_runtime;
-  if (here && here->index() == ri) {
-    // The fiber's record is read on its own thread, where it cannot end meanwhile. From the
-    // fiber's own hook or message it is running: it sees its outcome when that returns.
-    if (fiber_table_live_slot(id) && s->fiber != here->current()) here->make_ready(s->fiber);
-    return;
-  }
-  // Another runtime's: through its mailbox. If the fiber has moved on meanwhile (another
-  // source readied it), the wake is stale and its runtime absorbs it; if the runtime is gone,
-  // so is the fiber.
+  if (FiberSlot* s = fiber_table_slot(id)) wake(id, s);
+}
+
+void Wakes::wake_remote(FiberId id, std::uint32_t ri) noexcept {
+  // If the fiber has moved on meanwhile (another source readied it), the wake is stale and
+  // its runtime absorbs it; if the runtime is gone, so is the fiber.
   if (RuntimeMailbox* m = registry_acquire(ri)) {
     (void)m->push_wake(id);
     m->release();

@@ -140,7 +140,7 @@ class Wakes {
   ~Wakes() {
     for (unsigned i = 0; i < n_; ++i) wake(inline_[i].id, inline_[i].slot);
     if (more_) {
-      for (FiberId id : *more_) wake_fiber(id);
+      for (const Woken& w : *more_) wake(w.id, w.slot);
     }
   }
   void add(const Waiter& w) noexcept {
@@ -150,10 +150,10 @@ class Wakes {
       return;
     }
     try {
-      if (!more_) more_ = std::make_unique<std::vector<FiberId>>();
-      more_->push_back(w.id);
+      if (!more_) more_ = std::make_unique<std::vector<Woken>>();
+      more_->push_back({w.id, w.slot});
     } catch (...) {
-      wake_fiber(w.id);  // no memory: wake it now, under the lock
+      wake(w.id, w.slot);  // no memory: wake it now, under the lock
     }
   }
   // Hands node `n` (claimed, and taken off its queue) its operation's result and wakes its
@@ -181,16 +181,21 @@ class Wakes {
   static void wake_thread(ThreadParker* p) noexcept;
 
  private:
-  // wake_fiber for a fiber whose slot is known (slots are never freed), inline where the
-  // fiber is of this thread's runtime.
+  // wake_fiber for a fiber whose slot is known (slots are never freed): inline where the
+  // fiber is of this thread's runtime, whose thread alone reads its record, where it cannot
+  // end meanwhile. From the fiber's own hook or message it is running: it sees its outcome
+  // when that returns.
   static void wake(FiberId id, FiberSlot* s) noexcept {
+    const std::uint32_t ri = s->runtime_index.load(std::memory_order_relaxed);
     RuntimeImpl* here = tls_runtime;
-    if (here && here->index() == s->runtime_index.load(std::memory_order_relaxed)) {
+    if (here && here->index() == ri) {
       if (s->word.gen() == gen_of_id(id) && s->fiber != here->current()) here->make_ready(s->fiber);
       return;
     }
-    wake_fiber(id);
+    wake_remote(id, ri);
   }
+  // Another runtime's fiber: through that runtime's mailbox.
+  static void wake_remote(FiberId id, std::uint32_t runtime_index) noexcept;
 
   struct Woken {
     FiberId id;
@@ -199,7 +204,7 @@ class Wakes {
   static constexpr unsigned kInline = 4;
   unsigned n_ = 0;
   Woken inline_[kInline];
-  std::unique_ptr<std::vector<FiberId>> more_;  // past kInline (a close, notify_all)
+  std::unique_ptr<std::vector<Woken>> more_;  // past kInline (a close, notify_all)
 };
 
 // The waiting side of one primitive call (or of one wait_any): admitted (semantics.md §7a),
