@@ -13,6 +13,8 @@ RuntimeStats& RuntimeStats::operator+=(const RuntimeStats& o) noexcept {
   context_switches += o.context_switches;
   loop_iterations += o.loop_iterations;
   wakeups += o.wakeups;
+  spin_wakeups += o.spin_wakeups;
+  spins_timed_out += o.spins_timed_out;
   fibers_spawned += o.fibers_spawned;
   fibers_high_water += o.fibers_high_water;
   sockets_high_water += o.sockets_high_water;
@@ -45,6 +47,8 @@ RuntimeStats stats_of(const RuntimeCounters& c) noexcept {
   s.context_switches = get(c.switches);
   s.loop_iterations = get(c.iterations);
   s.wakeups = get(c.wakeups);
+  s.spin_wakeups = get(c.spin_wakeups);
+  s.spins_timed_out = get(c.spins_timed_out);
   s.fibers_spawned = get(c.fibers_spawned);
   s.fibers_high_water = get(c.fibers_high_water);
   s.sockets_high_water = get(c.sockets_high_water);

@@ -41,6 +41,10 @@ struct RuntimeCounters {
   std::atomic<std::uint64_t> switches{0};    // scheduler-to-fiber switches
   std::atomic<std::uint64_t> iterations{0};  // uv_run calls
   std::atomic<std::uint64_t> wakeups{0};     // cross-thread wake-ups received
+  // Watches of the mailbox before a sleep (RuntimeOptions::spin_before_sleep): those that a
+  // wake-up ended (counted in wakeups too), and those that ran out.
+  std::atomic<std::uint64_t> spin_wakeups{0};
+  std::atomic<std::uint64_t> spins_timed_out{0};
 
   // Rarer, on a line of their own.
   // Cancel requests made from this runtime's thread (its fibers and posted functions), by

@@ -3,9 +3,26 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <cerrno>
+#include <chrono>
 
 namespace weft::detail {
 namespace {
+
+// A spin-wait's pause: lets the other hardware thread of the core run, and spares the
+// memory-order machine clear when the watched line changes.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 struct Registry {
   std::mutex mu;
@@ -134,8 +151,10 @@ void RuntimeMailbox::take(Batch& out) {
 }
 
 void RuntimeMailbox::wake() noexcept {
-  // Coalesce: only the first push after the loop consumed the last wake-up pays a syscall.
-  if (signalled_.exchange(true, std::memory_order_acq_rel)) return;
+  // Coalesce: only the first push after the loop consumed the last wake-up pays a syscall,
+  // and none while the loop watches for it (spin_until).
+  if (signalled_.fetch_or(kSignalled, std::memory_order_acq_rel) != 0) return;
+  woken_at_.store(steady_ns(), std::memory_order_relaxed);
   if (wake_method_ == WakeMethod::eventfd) {
     std::uint64_t one = 1;
     ssize_t n;
@@ -146,6 +165,23 @@ void RuntimeMailbox::wake() noexcept {
   } else {
     std::lock_guard lock(mu_);
     if (async_) uv_async_send(async_);
+  }
+}
+
+RuntimeMailbox::Spin RuntimeMailbox::spin_until(std::int64_t deadline_ns) noexcept {
+  if (signalled_.fetch_or(kSpinning, std::memory_order_seq_cst) & kSignalled) return Spin::pending;
+  // From here until kSpinning is cleared, a push sets kSignalled and writes nothing.
+  for (unsigned i = 1;; ++i) {
+    if (signalled_.load(std::memory_order_acquire) & kSignalled) return Spin::pushed;
+    cpu_relax();
+    if (i % 16 == 0 && steady_ns() >= deadline_ns) {
+      // A push that lands after this finds neither bit and wakes the loop as usual.
+      if (signalled_.fetch_and(static_cast<std::uint8_t>(~kSpinning), std::memory_order_seq_cst) &
+          kSignalled) {
+        return Spin::pushed;
+      }
+      return Spin::timed_out;
+    }
   }
 }
 

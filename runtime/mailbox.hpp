@@ -80,13 +80,28 @@ class RuntimeMailbox {
   void wake() noexcept;
   // Loop thread, before it takes the queue: the next push wakes the loop again. A wake-up
   // already delivered by the eventfd stays readable until reset_wake().
-  void begin_drain() noexcept { signalled_.store(false, std::memory_order_seq_cst); }
+  void begin_drain() noexcept { signalled_.store(0, std::memory_order_seq_cst); }
   // Loop thread: reads the eventfd back to zero, so that the loop's next poll sleeps. Done
   // after the fibers a drain made ready have run, not before: the read is a syscall on the
   // path from a foreign cancel to its fiber. A push whose write this read swallowed has
   // set wake_pending() again; the caller drains once more before it polls.
   void reset_wake() noexcept;
-  bool wake_pending() const noexcept { return signalled_.load(std::memory_order_seq_cst); }
+  bool wake_pending() const noexcept {
+    return signalled_.load(std::memory_order_seq_cst) & kSignalled;
+  }
+
+  // Loop thread, with no fiber to run, instead of sleeping: watches for a push until
+  // `deadline_ns` (steady clock). Pushes made meanwhile make no wake-up syscall; the loop
+  // sees them within a cache-line transfer.
+  enum class Spin {
+    pushed,     // a push came while watching: take it (begin_drain); nothing to read back
+    pending,    // a wake-up was already on its way (perhaps an eventfd write): as usual
+    timed_out,  // none came: the next push wakes the loop as before the watch
+  };
+  Spin spin_until(std::int64_t deadline_ns) noexcept;
+  // When the last push that made a wake-up syscall made it (steady clock, ns). Loop thread,
+  // once that wake-up has arrived.
+  std::int64_t woken_at() const noexcept { return woken_at_.load(std::memory_order_relaxed); }
 
   void attach_async(uv_async_t* a) noexcept;
 
@@ -103,6 +118,9 @@ class RuntimeMailbox {
   std::uint32_t index_ = 0;
   WakeMethod wake_method_ = WakeMethod::eventfd;
   int efd_ = -1;
+  // When the last wake-up syscall was made (steady clock, ns): a loop woken by it learns how
+  // long after it went to sleep the push came (spin_until).
+  std::atomic<std::int64_t> woken_at_{0};
 
   // Written by each foreign call (acquire and release): never on a line the loop reads.
   alignas(64) std::atomic<int> refs_{1};
@@ -111,12 +129,17 @@ class RuntimeMailbox {
   // drain, so a foreign push that finds it all on one line waits for one transfer between
   // cores instead of several. The lock is held only to append, or to copy and swap.
   alignas(64) SpinLock queue_lock_;
-  std::atomic<bool> signalled_{false};
+  // kSignalled: a wake-up is on its way, or the loop will look before it sleeps; a push
+  // that finds it set makes no syscall. kSpinning: the loop is watching (spin_until), and a
+  // push that sets kSignalled then makes no syscall either. Both cleared by begin_drain.
+  static constexpr std::uint8_t kSignalled = 1;
+  static constexpr std::uint8_t kSpinning = 2;
+  std::atomic<std::uint8_t> signalled_{0};
   std::uint8_t inline_count_ = 0;
   FiberId inline_wakes_[kInlineWakes] = {};
   std::vector<Message> queue_;
 
-  static_assert(sizeof(SpinLock) + sizeof(std::atomic<bool>) + 1 + 5 +
+  static_assert(sizeof(SpinLock) + sizeof(std::atomic<std::uint8_t>) + 1 + 5 +
                         sizeof(FiberId) * kInlineWakes + sizeof(std::vector<Message>) <=
                     64,
                 "the mailbox no longer fits one cache line");

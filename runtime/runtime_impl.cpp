@@ -6,6 +6,7 @@
 #include "overflow.hpp"
 #include "socket_table.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -51,12 +52,14 @@ RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
     uv_poll_start(&wake_poll_, UV_READABLE, [](uv_poll_t* h, int, int) {
       auto* rt = static_cast<RuntimeImpl*>(h->data);
       rt->wake_unread_ = true;  // read back before the next poll (RuntimeMailbox::reset_wake)
+      rt->woke_by_mailbox_ = true;
       bump(rt->counters_->wakeups);
       rt->drain_mailbox();
     });
   } else {
     uv_async_init(&loop_, &wake_async_, [](uv_async_t* h) {
       auto* rt = static_cast<RuntimeImpl*>(h->data);
+      rt->woke_by_mailbox_ = true;
       bump(rt->counters_->wakeups);
       rt->drain_mailbox();
     });
@@ -367,6 +370,59 @@ void RuntimeImpl::sweep_for_stop() noexcept {
   sockets_->finish_reaping();
 }
 
+// With no fiber to run, watches the mailbox for up to spin_ns_ (or until the next timer is
+// due) instead of sleeping. True if the loop is to go round again: a push came, taken here
+// when it made no eventfd write, else by the top of the loop.
+bool RuntimeImpl::spin_before_sleep() noexcept {
+  const std::int64_t now = now_ns();
+  std::int64_t deadline = now + spin_ns_;
+  bool by_timer = false;
+  if (TimerNode* t = timers_.top(); t && t->due < deadline) {
+    if (t->due <= now) return false;
+    deadline = t->due;
+    by_timer = true;
+  }
+  switch (mailbox_->spin_until(deadline)) {
+    case RuntimeMailbox::Spin::pushed:
+      bump(counters_->wakeups);
+      bump(counters_->spin_wakeups);
+      spin_backoff_ = 0;
+      drain_mailbox();
+      return true;
+    case RuntimeMailbox::Spin::pending: return true;
+    case RuntimeMailbox::Spin::timed_out:
+      bump(counters_->spins_timed_out);
+      if (by_timer) return false;
+      // Wasted: watch half as long next time. Under a microsecond, not at all, and for a
+      // while not even after short sleeps: the pusher may need this very core (both threads
+      // pinned to it, or more runnable threads than cores), which a watch only holds off.
+      spin_ns_ /= 2;
+      if (spin_ns_ < 1000) {
+        spin_ns_ = 0;
+        spin_backoff_ = std::min<std::uint32_t>(2 * spin_backoff_ + 1, 1023);
+        spin_cooldown_ = spin_backoff_;
+      }
+      return false;
+  }
+  return false;
+}
+
+// A sleep that a wake-up from another thread ended, `after_ns` after the loop went to sleep
+// (when the push made its syscall: the sleeping thread's wake-up comes later, by as much as
+// the kernel and the hypervisor take). Sooner than the longest watch, it teaches a loop that
+// does not watch to watch for twice that long, since a watch would have seen the push at
+// once. (A loop that watches unlearns it only by watches that run out, halving each time.) A
+// push from before the sleep (a wake-up whose messages an earlier drain took: a spawn before
+// run()) teaches nothing.
+void RuntimeImpl::learn_spin(std::int64_t after_ns, std::int64_t spin_max_ns) noexcept {
+  if (spin_ns_ > 0 || after_ns < 0 || after_ns >= spin_max_ns) return;
+  if (spin_cooldown_ > 0) {
+    --spin_cooldown_;
+    return;
+  }
+  spin_ns_ = std::min(spin_max_ns, std::max<std::int64_t>(2 * after_ns, 2'000));
+}
+
 void RuntimeImpl::arm_loop_timer() noexcept {
   TimerNode* top = timers_.top();
   if (!top) {
@@ -440,10 +496,18 @@ Status RuntimeImpl::run() {
       mailbox_->reset_wake();
       if (mailbox_->wake_pending()) continue;
     }
+    const bool sleeps = ready_.empty();
+    if (sleeps && spin_ns_ > 0 && spin_before_sleep()) continue;
     arm_loop_timer();
+    // A sleep that a wake-up from another thread ends within the longest watch teaches the
+    // loop to watch (spin_before_sleep): it would have seen that wake-up sooner.
+    const std::int64_t spin_max = options_.spin_before_sleep.count() * 1000;
+    const std::int64_t slept_from = sleeps && spin_max > 0 ? now_ns() : 0;
+    woke_by_mailbox_ = false;
     in_uv_run_ = true;
-    uv_run(&loop_, ready_.empty() ? UV_RUN_ONCE : UV_RUN_NOWAIT);
+    uv_run(&loop_, sleeps ? UV_RUN_ONCE : UV_RUN_NOWAIT);
     in_uv_run_ = false;
+    if (slept_from && woke_by_mailbox_) learn_spin(mailbox_->woken_at() - slept_from, spin_max);
     bump(counters_->iterations);
     fire_timers();
   }

@@ -110,6 +110,8 @@ class RuntimeImpl {
   void run_ready() noexcept;
   void drain_mailbox() noexcept;
   void sweep_for_stop() noexcept;
+  bool spin_before_sleep() noexcept;
+  void learn_spin(std::int64_t after_ns, std::int64_t spin_max_ns) noexcept;
   void arm_loop_timer() noexcept;
   void fire_timers() noexcept;
   void update_stack_stats() noexcept;
@@ -144,7 +146,16 @@ class RuntimeImpl {
 
   bool running_ = false;
   bool in_uv_run_ = false;
-  bool wake_unread_ = false;  // the eventfd delivered a wake-up not yet read back
+  bool wake_unread_ = false;      // the eventfd delivered a wake-up not yet read back
+  bool woke_by_mailbox_ = false;  // the loop's last poll ran the mailbox's wake-up
+  // How long the next watch of the mailbox before a sleep may last (spin_before_sleep), in
+  // ns: 0 until a short sleep ends in a wake-up from another thread.
+  std::int64_t spin_ns_ = 0;
+  // After watches ran out down to nothing: short sleeps to go before one may teach the
+  // watch again, and what the next such time sets it to (doubling, reset by a watch that
+  // catches a wake-up).
+  std::uint32_t spin_cooldown_ = 0;
+  std::uint32_t spin_backoff_ = 0;
   bool stop_swept_ = false;
   std::atomic<bool> stopped_{false};  // a run() ended after stop(): final; read by post()
 };

@@ -66,6 +66,20 @@ struct RuntimeOptions {
   // A cancelled connect's kernel socket is held until its attempt ends (then reset if it
   // connected); past this time the attempt is abandoned and the socket freed.
   std::chrono::milliseconds connect_reap_timeout{30'000};
+  // When another thread's wake-ups reach the loop in quick succession (a fiber of another
+  // runtime or a plain thread hands this runtime's fibers values, locks, cancels), the loop,
+  // with no fiber to run, watches its mailbox for a while before it sleeps: a wake-up from
+  // another thread then costs a cache-line transfer instead of a sleeping thread's wake-up
+  // (the kernel's, and the hypervisor's on a virtual machine: tens of microseconds). The
+  // watch is learnt: a loop starts to watch after a wake-up that came less than this long
+  // after it went to sleep, for twice that interval (at most this long); a watch that runs
+  // out halves it, and one that halves to nothing backs off for longer each time. A loop
+  // that only waits for sockets and timers never watches. While it watches, the loop does
+  // not poll its sockets: their readiness waits for the watch to end (a due timer ends it).
+  // RuntimeStats::spin_wakeups and spins_timed_out say what watching did. 0 (or less): sleep
+  // at once, always (a machine whose cores are all busy anyway, where a watch holds a core
+  // another thread wants).
+  std::chrono::microseconds spin_before_sleep{30};
 };
 
 // Where a fiber was spawned, for a fiber dump: filled in where current() is called (a default
@@ -105,6 +119,10 @@ struct RuntimeStats {
   std::uint64_t context_switches = 0;  // scheduler-to-fiber switches
   std::uint64_t loop_iterations = 0;   // uv_run calls
   std::uint64_t wakeups = 0;           // cross-thread wake-ups received
+  // Watches of the mailbox before a sleep (RuntimeOptions::spin_before_sleep): those a
+  // wake-up from another thread ended (counted in wakeups too), and those that ran out.
+  std::uint64_t spin_wakeups = 0;
+  std::uint64_t spins_timed_out = 0;
 
   std::uint64_t fibers_spawned = 0;      // fibers started, ever
   std::uint64_t fibers_high_water = 0;   // the most fibers alive at once

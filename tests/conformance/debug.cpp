@@ -164,6 +164,69 @@ TEST(Counters, GroupSumsItsRuntimes) {
   EXPECT_GE(sum.calls_completed, 2u);
 }
 
+// A loop with no fiber to run watches its mailbox before it sleeps
+// (RuntimeOptions::spin_before_sleep) only after wake-ups from other threads have reached it,
+// and never with the option at 0; values cross between runtimes either way.
+TEST(Counters, WatchesOfTheMailboxOnlyWhereWakeUpsComeFromOtherThreads) {
+  constexpr int kRounds = 2000;
+  for (auto spin : {0us, RuntimeOptions{}.spin_before_sleep}) {
+    RuntimeOptions o;
+    o.spin_before_sleep = spin;
+    Runtime a(o);
+    Runtime b(o);
+    Channel<int> ping(0);
+    Channel<int> pong(0);
+    ASSERT_OK(b.spawn([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        auto v = ping.recv();
+        ASSERT_OK(v);
+        ASSERT_OK(pong.send(*v + 1));
+      }
+    }));
+    std::thread tb([&] { ASSERT_OK(b.run()); });
+    ASSERT_OK(a.spawn([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        ASSERT_OK(ping.send(int{i}));
+        auto v = pong.recv();
+        ASSERT_OK(v);
+        EXPECT_EQ(*v, i + 1);
+      }
+    }));
+    ASSERT_OK(a.run());
+    tb.join();
+    for (Runtime* rt : {&a, &b}) {
+      const RuntimeStats st = rt->stats();
+      EXPECT_LE(st.spin_wakeups, st.wakeups);
+      if (spin == 0us) {
+        EXPECT_EQ(st.spin_wakeups, 0u);
+        EXPECT_EQ(st.spins_timed_out, 0u);
+      }
+    }
+  }
+
+  // Sockets and timers alone: a fiber's recv waits for a POSIX peer thread that sends a byte
+  // at a time, and sleeps between; the loop sleeps each time, and never watches.
+  run_in_fiber([] {
+    auto c = test::connect_to_posix_peer();
+    std::thread peer([fd = c.peer.get()] {
+      for (int i = 0; i < 50; ++i) {
+        std::this_thread::sleep_for(200us);
+        ASSERT_EQ(::send(fd, "x", 1, MSG_NOSIGNAL), 1);
+      }
+    });
+    char b[1];
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_OK(recv(c.s, b, 1));
+      ASSERT_OK(this_fiber::sleep_for(100us));
+    }
+    peer.join();
+    const RuntimeStats st = Runtime::current()->stats();
+    EXPECT_EQ(st.spin_wakeups, 0u);
+    EXPECT_EQ(st.spins_timed_out, 0u);
+    ASSERT_OK(close(c.s));
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // Fiber dumps
 
