@@ -409,13 +409,17 @@ bool RuntimeImpl::spin_before_sleep() noexcept {
 
 // A sleep that a wake-up from another thread ended, `after_ns` after the loop went to sleep
 // (when the push made its syscall: the sleeping thread's wake-up comes later, by as much as
-// the kernel and the hypervisor take). Sooner than the longest watch, it teaches a loop that
-// does not watch to watch for twice that long, since a watch would have seen the push at
-// once. (A loop that watches unlearns it only by watches that run out, halving each time.) A
-// push from before the sleep (a wake-up whose messages an earlier drain took: a spawn before
+// the kernel and the hypervisor take). Within kLearnFrom times the longest watch, it
+// teaches a loop that does not watch to watch, for twice that long (at most the longest
+// watch). Not only within the longest watch: where two runtimes hand each other work and
+// both sleep, each sees the other's push only after the other's own wake-up, so neither
+// would learn; once one watches, the other's pushes come at once and it learns too. (A
+// loop that watches unlearns it only by watches that run out, halving each time.) A push
+// from before the sleep (a wake-up whose messages an earlier drain took: a spawn before
 // run()) teaches nothing.
 void RuntimeImpl::learn_spin(std::int64_t after_ns, std::int64_t spin_max_ns) noexcept {
-  if (spin_ns_ > 0 || after_ns < 0 || after_ns >= spin_max_ns) return;
+  constexpr std::int64_t kLearnFrom = 4;
+  if (spin_ns_ > 0 || after_ns < 0 || after_ns >= kLearnFrom * spin_max_ns) return;
   if (spin_cooldown_ > 0) {
     --spin_cooldown_;
     return;
@@ -497,12 +501,18 @@ Status RuntimeImpl::run() {
       if (mailbox_->wake_pending()) continue;
     }
     const bool sleeps = ready_.empty();
-    if (sleeps && spin_ns_ > 0 && spin_before_sleep()) continue;
+    // Only a loop whose fibers have woken another thread since it last went to sleep may be
+    // waiting for that thread's answer: only it watches before it sleeps, and learns to
+    // (spin_before_sleep). One that is only handed work — the consumers of a stream fed
+    // from another runtime — sleeps, and the work piles up meanwhile to be taken in a batch.
+    const bool awaits = sleeps && woke_elsewhere_;
+    if (sleeps) woke_elsewhere_ = false;
+    if (awaits && spin_ns_ > 0 && spin_before_sleep()) continue;
     arm_loop_timer();
-    // A sleep that a wake-up from another thread ends within the longest watch teaches the
-    // loop to watch (spin_before_sleep): it would have seen that wake-up sooner.
+    // A sleep that a wake-up from another thread ends soon enough teaches the loop to watch
+    // (learn_spin): it would have seen that wake-up sooner.
     const std::int64_t spin_max = options_.spin_before_sleep.count() * 1000;
-    const std::int64_t slept_from = sleeps && spin_max > 0 ? now_ns() : 0;
+    const std::int64_t slept_from = awaits && spin_max > 0 ? now_ns() : 0;
     woke_by_mailbox_ = false;
     in_uv_run_ = true;
     uv_run(&loop_, sleeps ? UV_RUN_ONCE : UV_RUN_NOWAIT);

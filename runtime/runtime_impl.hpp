@@ -85,6 +85,9 @@ class RuntimeImpl {
 
   // Puts f at the back of the run queue unless it is already queued.
   void make_ready(Fiber* f) noexcept;
+  // A fiber of this runtime handed something to a fiber of another runtime or to a plain
+  // thread, and woke it (Wakes): the loop may soon be woken by an answer (spin_before_sleep).
+  void note_woke_elsewhere() noexcept { woke_elsewhere_ = true; }
   // Fixes the outcome of f's outstanding call to `how` if it is still pending, and makes f
   // ready. False when something else fixed it first (the loser does nothing).
   bool complete(Fiber* f, CallState how = CallState::completed) noexcept;
@@ -148,6 +151,7 @@ class RuntimeImpl {
   bool in_uv_run_ = false;
   bool wake_unread_ = false;      // the eventfd delivered a wake-up not yet read back
   bool woke_by_mailbox_ = false;  // the loop's last poll ran the mailbox's wake-up
+  bool woke_elsewhere_ = false;   // a fiber woke another thread since the loop last slept
   // How long the next watch of the mailbox before a sleep may last (spin_before_sleep), in
   // ns: 0 until a short sleep ends in a wake-up from another thread.
   std::int64_t spin_ns_ = 0;

@@ -68,6 +68,7 @@ void Wakes::wake_fiber(FiberId id) noexcept {
 }
 
 void Wakes::wake_remote(FiberId id, std::uint32_t ri) noexcept {
+  if (RuntimeImpl* here = tls_runtime) here->note_woke_elsewhere();
   // If the fiber has moved on meanwhile (another source readied it), the wake is stale and
   // its runtime absorbs it; if the runtime is gone, so is the fiber.
   if (RuntimeMailbox* m = registry_acquire(ri)) {
@@ -77,6 +78,7 @@ void Wakes::wake_remote(FiberId id, std::uint32_t ri) noexcept {
 }
 
 void Wakes::wake_thread(ThreadParker* p) noexcept {
+  if (RuntimeImpl* here = tls_runtime) here->note_woke_elsewhere();
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&p->state), FUTEX_WAKE_PRIVATE, 1, nullptr,
             nullptr, 0);
 }

@@ -70,11 +70,13 @@ struct RuntimeOptions {
   // runtime or a plain thread hands this runtime's fibers values, locks, cancels), the loop,
   // with no fiber to run, watches its mailbox for a while before it sleeps: a wake-up from
   // another thread then costs a cache-line transfer instead of a sleeping thread's wake-up
-  // (the kernel's, and the hypervisor's on a virtual machine: tens of microseconds). The
-  // watch is learnt: a loop starts to watch after a wake-up that came less than this long
-  // after it went to sleep, for twice that interval (at most this long); a watch that runs
-  // out halves it, and one that halves to nothing backs off for longer each time. A loop
-  // that only waits for sockets and timers never watches. While it watches, the loop does
+  // (the kernel's, and the hypervisor's on a virtual machine: tens of microseconds). Only a
+  // loop whose fibers have themselves woken another thread since it last slept (a value, a
+  // lock handed over: it may be waiting for the answer) watches, and the watch is learnt:
+  // it starts after a wake-up that came soon after the loop went to sleep, for twice that
+  // interval (at most this long); a watch that runs out halves it, and one that halves to
+  // nothing backs off for longer each time. A loop that only waits for sockets and timers,
+  // or is only handed work, never watches. While it watches, the loop does
   // not poll its sockets: their readiness waits for the watch to end (a due timer ends it).
   // RuntimeStats::spin_wakeups and spins_timed_out say what watching did. 0 (or less): sleep
   // at once, always (a machine whose cores are all busy anyway, where a watch holds a core

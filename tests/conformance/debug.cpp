@@ -165,8 +165,9 @@ TEST(Counters, GroupSumsItsRuntimes) {
 }
 
 // A loop with no fiber to run watches its mailbox before it sleeps
-// (RuntimeOptions::spin_before_sleep) only after wake-ups from other threads have reached it,
-// and never with the option at 0; values cross between runtimes either way.
+// (RuntimeOptions::spin_before_sleep) only after its own fibers woke another thread and
+// wake-ups from other threads came back, and never with the option at 0; values cross
+// between runtimes either way.
 TEST(Counters, WatchesOfTheMailboxOnlyWhereWakeUpsComeFromOtherThreads) {
   constexpr int kRounds = 2000;
   for (auto spin : {0us, RuntimeOptions{}.spin_before_sleep}) {
@@ -202,6 +203,33 @@ TEST(Counters, WatchesOfTheMailboxOnlyWhereWakeUpsComeFromOtherThreads) {
         EXPECT_EQ(st.spins_timed_out, 0u);
       }
     }
+  }
+
+  // Only handed work: a producer on one runtime feeds an unbounded channel that a consumer
+  // on another drains, the consumer's runtime never wakes the producer's, and never watches.
+  {
+    Runtime producer;
+    Runtime consumer;
+    Channel<int> ch(unbounded);
+    ASSERT_OK(consumer.spawn([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        auto v = ch.recv();
+        ASSERT_OK(v);
+        EXPECT_EQ(*v, i);
+      }
+    }));
+    std::thread tc([&] { ASSERT_OK(consumer.run()); });
+    ASSERT_OK(producer.spawn([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        ASSERT_OK(ch.send(int{i}));
+        if (i % 16 == 0) this_fiber::yield();
+      }
+    }));
+    ASSERT_OK(producer.run());
+    tc.join();
+    const RuntimeStats st = consumer.stats();
+    EXPECT_EQ(st.spin_wakeups, 0u);
+    EXPECT_EQ(st.spins_timed_out, 0u);
   }
 
   // Sockets and timers alone: a fiber's recv waits for a POSIX peer thread that sends a byte
