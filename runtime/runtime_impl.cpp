@@ -370,6 +370,9 @@ void RuntimeImpl::sweep_for_stop() noexcept {
   sockets_->finish_reaping();
 }
 
+// The longest watch an option may ask for (spin_before_sleep): a second.
+constexpr std::int64_t kMaxSpinUs = 1'000'000;
+
 // With no fiber to run, watches the mailbox for up to spin_ns_ (or until the next timer is
 // due) instead of sleeping. True if the loop is to go round again: a push came, taken here
 // when it made no eventfd write, else by the top of the loop.
@@ -511,7 +514,9 @@ Status RuntimeImpl::run() {
     arm_loop_timer();
     // A sleep that a wake-up from another thread ends soon enough teaches the loop to watch
     // (learn_spin): it would have seen that wake-up sooner.
-    const std::int64_t spin_max = options_.spin_before_sleep.count() * 1000;
+    const std::int64_t spin_max = kMaxSpinUs >= options_.spin_before_sleep.count()
+                                      ? options_.spin_before_sleep.count() * 1000
+                                      : kMaxSpinUs * 1000;
     const std::int64_t slept_from = awaits && spin_max > 0 ? now_ns() : 0;
     woke_by_mailbox_ = false;
     in_uv_run_ = true;
@@ -537,7 +542,8 @@ void RuntimeImpl::release() noexcept {
 }
 
 void RuntimeImpl::stop() noexcept {
-  // Async-signal-safe with the eventfd wake-up (one exchange, one write(2)): a SIGINT
+  // Async-signal-safe with the eventfd wake-up (lock-free atomics, clock_gettime, one
+  // write(2)): a SIGINT
   // handler may call it. The sweep happens on the loop thread, before any other outcome is
   // fixed there (see complete()).
   if (mailbox_->stopping.exchange(true, std::memory_order_acq_rel)) return;

@@ -80,7 +80,7 @@ struct RuntimeOptions {
   // not poll its sockets: their readiness waits for the watch to end (a due timer ends it).
   // RuntimeStats::spin_wakeups and spins_timed_out say what watching did. 0 (or less): sleep
   // at once, always (a machine whose cores are all busy anyway, where a watch holds a core
-  // another thread wants).
+  // another thread wants). Longer than a second counts as a second.
   std::chrono::microseconds spin_before_sleep{30};
 };
 
