@@ -118,12 +118,13 @@ class RuntimeMailbox {
   std::uint32_t index_ = 0;
   WakeMethod wake_method_ = WakeMethod::eventfd;
   int efd_ = -1;
-  // When the last wake-up syscall was made (steady clock, ns): a loop woken by it learns how
-  // long after it went to sleep the push came (spin_until).
-  std::atomic<std::int64_t> woken_at_{0};
 
-  // Written by each foreign call (acquire and release): never on a line the loop reads.
+  // Written by each foreign call (acquire and release): never on a line the loop reads on
+  // every call (the line above holds `stopping`, which every blocking call reads).
   alignas(64) std::atomic<int> refs_{1};
+  // When the last wake-up syscall was made (steady clock, ns): a loop woken by it learns how
+  // long after it went to sleep the push came (spin_until). Read once per such wake-up.
+  std::atomic<std::int64_t> woken_at_{0};
 
   // What a push touches, on one cache line of its own: the loop thread writes it on every
   // drain, so a foreign push that finds it all on one line waits for one transfer between
