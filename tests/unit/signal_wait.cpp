@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <optional>
 #include <thread>
@@ -90,7 +91,7 @@ TEST(SignalWatch, RapidDeliveriesNeverMeetTheDefaultAction) {
     auto w = SignalWatch::start(SIGUSR1);
     ASSERT_OK(w);
     CancelSource done;
-    std::uint64_t taken = 0;
+    std::atomic<std::uint64_t> taken{0};
     auto taker = spawn([&] {
       for (;;) {
         auto n = w->wait(done.token());
@@ -106,12 +107,18 @@ TEST(SignalWatch, RapidDeliveriesNeverMeetTheDefaultAction) {
     this_fiber::yield();
     std::thread sender([&] {
       for (int i = 0; i < 2000; ++i) ::kill(::getpid(), SIGUSR1);
+      // The cancel only once a delivery has been taken: a cancel that reached the loop in
+      // the same poll as the signals could otherwise end the wait first. (A hang guard of
+      // 20 s, not a timing assertion.)
+      for (int i = 0; i < 20'000 && taken.load() == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
       done.cancel();
     });
     EXPECT_TRUE(join(*taker).ok());
     sender.join();
-    EXPECT_GE(taken, 1u);
-    EXPECT_LE(taken, 2000u);  // the kernel merges a pending standard signal's deliveries
+    EXPECT_GE(taken.load(), 1u);
+    EXPECT_LE(taken.load(), 2000u);  // the kernel merges a pending standard signal's deliveries
   });
 }
 
