@@ -1,9 +1,10 @@
 #include "mailbox.hpp"
 
+#include "runtime_impl.hpp"
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <cerrno>
-#include <chrono>
 
 namespace weft::detail {
 namespace {
@@ -16,12 +17,6 @@ inline void cpu_relax() noexcept {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
-}
-
-std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 struct Registry {
@@ -154,7 +149,7 @@ void RuntimeMailbox::wake() noexcept {
   // Coalesce: only the first push after the loop consumed the last wake-up pays a syscall,
   // and none while the loop watches for it (spin_until).
   if (signalled_.fetch_or(kSignalled, std::memory_order_acq_rel) != 0) return;
-  woken_at_.store(steady_ns(), std::memory_order_relaxed);
+  woken_at_.store(RuntimeImpl::now_ns(), std::memory_order_relaxed);
   if (wake_method_ == WakeMethod::eventfd) {
     std::uint64_t one = 1;
     ssize_t n;
@@ -174,7 +169,7 @@ RuntimeMailbox::Spin RuntimeMailbox::spin_until(std::int64_t deadline_ns) noexce
   for (unsigned i = 1;; ++i) {
     if (signalled_.load(std::memory_order_acquire) & kSignalled) return Spin::pushed;
     cpu_relax();
-    if (i % 16 == 0 && steady_ns() >= deadline_ns) {
+    if (i % 16 == 0 && RuntimeImpl::now_ns() >= deadline_ns) {
       // A push that lands after this finds neither bit and wakes the loop as usual.
       if (signalled_.fetch_and(static_cast<std::uint8_t>(~kSpinning), std::memory_order_seq_cst) &
           kSignalled) {

@@ -91,16 +91,16 @@ class RuntimeMailbox {
   }
 
   // Loop thread, with no fiber to run, instead of sleeping: watches for a push until
-  // `deadline_ns` (steady clock). Pushes made meanwhile make no wake-up syscall; the loop
-  // sees them within a cache-line transfer.
+  // `deadline_ns` (the loop's clock, RuntimeImpl::now_ns). Pushes made meanwhile make no wake-up
+  // syscall; the loop sees them within a cache-line transfer.
   enum class Spin {
     pushed,     // a push came while watching: take it (begin_drain); nothing to read back
     pending,    // a wake-up was already on its way (perhaps an eventfd write): as usual
     timed_out,  // none came: the next push wakes the loop as before the watch
   };
   Spin spin_until(std::int64_t deadline_ns) noexcept;
-  // When the last push that made a wake-up syscall made it (steady clock, ns). Loop thread,
-  // once that wake-up has arrived.
+  // When the last push that made a wake-up syscall made it (RuntimeImpl::now_ns). Loop
+  // thread, once that wake-up has arrived.
   std::int64_t woken_at() const noexcept { return woken_at_.load(std::memory_order_relaxed); }
 
   void attach_async(uv_async_t* a) noexcept;
@@ -122,7 +122,7 @@ class RuntimeMailbox {
   // Written by each foreign call (acquire and release): never on a line the loop reads on
   // every call (the line above holds `stopping`, which every blocking call reads).
   alignas(64) std::atomic<int> refs_{1};
-  // When the last wake-up syscall was made (steady clock, ns): a loop woken by it learns how
+  // When the last wake-up syscall was made (RuntimeImpl::now_ns): a loop woken by it learns how
   // long after it went to sleep the push came (spin_until). Read once per such wake-up.
   std::atomic<std::int64_t> woken_at_{0};
 
