@@ -87,20 +87,24 @@ WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::siz
   }
 }
 
-WaitResult wait_linked(WaitCall& call, const WaitOp& op, WaitNode& node) noexcept {
-  CallState how = call.wait();
-  // Fired: its signaller took it off its queue and is done with it (Wakes::fire).
-  if (node.fired.load(std::memory_order_acquire)) return {Err(), 0, node.result};
+namespace {
+
+// The rest of a one-operation wait whose node no signaller fired: unlinked (unless a signaller
+// fired it meanwhile), then the outcome that ended the wait; or, completed with nothing
+// performed (not a signaller's doing), a look again, as wait_ops does.
+WaitResult finish_unfired(WaitCall& call, const WaitOp& op, WaitNode& node,
+                          CallState how) noexcept {
   if (WaitNode* fired = unlink_all(&op, &node, 1)) return {Err(), 0, fired->result};
   if (how != CallState::completed) return {outcome_error(how)};
-  // Completed with nothing performed: not a signaller's doing; look again, as wait_ops does.
   CallState st = call.rearm();
   if (st != CallState::pending) return {outcome_error(st)};
   return wait_ops(call, &op, &node, 1);
 }
 
-WaitResult wait_locked(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op,
-                       SpinLock& lock, WaitQueue& queue) {
+}  // namespace
+
+WaitResult wait_locked_thread(const BlockingEntry& entry, const CancelToken& token,
+                              const WaitOp& op, SpinLock& lock, WaitQueue& queue) {
   std::unique_lock g(lock, std::adopt_lock);
   WaitCall call(entry, token);
   WaitNode node;
@@ -108,7 +112,16 @@ WaitResult wait_locked(const BlockingEntry& entry, const CancelToken& token, con
   node.data = op.data;
   queue.push_back(&node);
   g.unlock();
-  return wait_linked(call, op, node);
+  CallState how = call.wait();
+  // Fired: its signaller took it off its queue and is done with it (Wakes::fire).
+  if (node.fired.load(std::memory_order_acquire)) return {Err(), 0, node.result};
+  return finish_unfired(call, op, node, how);
+}
+
+WaitResult fiber_unfired(BlockingCall& bc, const Waiter& self, const WaitOp& op,
+                         WaitNode& node) noexcept {
+  WaitCall call(bc, self);
+  return finish_unfired(call, op, node, CallState::completed);
 }
 
 }  // namespace weft::detail

@@ -292,15 +292,47 @@ inline WaitResult try_ops(const WaitOp* ops, std::size_t n, const Waiter& self) 
 // exactly one is, or none.
 WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::size_t n) noexcept;
 
-// The same for one operation whose node the caller has already linked, under the same hold of
-// the lock in which it found the operation could not be performed and made its call
-// outstanding (`node.waiter` and `node.data` set, `node.index` 0).
-WaitResult wait_linked(WaitCall& call, const WaitOp& op, WaitNode& node) noexcept;
+// wait_locked for a plain thread.
+[[gnu::cold]] WaitResult wait_locked_thread(const BlockingEntry& entry, const CancelToken& token,
+                                            const WaitOp& op, SpinLock& lock, WaitQueue& queue);
+// wait_locked's end for a fiber whose wait completed with nothing performed (not a
+// signaller's doing): on through wait_ops, with a WaitCall around its call.
+[[gnu::cold]] WaitResult fiber_unfired(BlockingCall& call, const Waiter& self, const WaitOp& op,
+                                       WaitNode& node) noexcept;
 
 // wait_one's waiting half, entered holding `lock` (which it releases): makes the call
-// outstanding, links its node in `queue`, and waits.
-WaitResult wait_locked(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op,
-                       SpinLock& lock, WaitQueue& queue);
+// outstanding, links its node in `queue`, and waits. Inline for a fiber, without WaitCall:
+// each frame between a parked fiber's switch and its caller is a return the processor
+// mispredicts when the fiber resumes (the switch left it another stack's return addresses),
+// and in a ping-pong every other channel call comes this way.
+[[gnu::always_inline]] inline WaitResult wait_locked(const BlockingEntry& entry,
+                                                     const CancelToken& token, const WaitOp& op,
+                                                     SpinLock& lock, WaitQueue& queue) {
+  Fiber* f = entry.fiber();
+  if (!f) return wait_locked_thread(entry, token, op, lock, queue);
+  std::unique_lock g(lock, std::adopt_lock);  // released if the call's registration throws
+  BlockingCall call(entry);                   // outstanding from here, under the lock
+  Waiter self;
+  self.id = f->id;
+  self.slot = f->slot;
+  self.owner = to_integer(f->id);  // this_owner(), without looking the fiber up again
+  WaitNode node;
+  node.waiter = &self;
+  node.data = op.data;
+  queue.push_back(&node);
+  g.unlock();
+  const CallState how = call.wait();
+  // Fired: its signaller took it off its queue and is done with it (Wakes::fire).
+  if (node.fired.load(std::memory_order_acquire)) return {Err(), 0, node.result};
+  if (how == CallState::completed) return fiber_unfired(call, self, op, node);
+  // Cancelled, timed out or stopped: off the queue, unless a signaller fired it first.
+  g.lock();
+  queue.unlink(&node);
+  const bool fired = node.fired.load(std::memory_order_relaxed);
+  g.unlock();
+  if (fired) return {Err(), 0, node.result};
+  return {outcome_error(how)};
+}
 
 // The blocking form of one operation `op` on a primitive or a channel (not an observer, not a
 // notify), admitted by `entry` (WaitCall::admit). One hold of `lock` looks — `look(wakes)`

@@ -262,7 +262,7 @@ void RuntimeImpl::switch_to(Fiber* f) noexcept {
   current_ = nullptr;
 }
 
-void RuntimeImpl::prefetch_ahead() noexcept {
+void RuntimeImpl::prefetch_queued() noexcept {
   // When many fibers wake at once (a token's fan-out) their records, saved contexts and
   // frames are cold, and each costs a wait for memory unless loaded ahead. At each switch,
   // two fibers further back in the run queue get loaded, each far enough ahead that the
@@ -277,7 +277,8 @@ void RuntimeImpl::prefetch_ahead() noexcept {
   // Not past the stack's top: beyond it lies another mapping (a guard page, another stack's
   // untouched bottom), whose lines would cost page walks for nothing. (Loops of constant
   // length, unrolled: this runs at every switch.)
-  constexpr std::size_t kRecordAhead = 8, kStackAhead = 4, kRecordLines = 3;
+  static_assert(kRecordAhead > kStackAhead);  // prefetch_ahead's test: nothing short of both
+  constexpr std::size_t kRecordLines = 3;
   if (Fiber* r = ready_.peek(kRecordAhead)) {
     const char* record = reinterpret_cast<const char*>(r);
     for (std::size_t line = 0; line < kRecordLines; ++line) __builtin_prefetch(record + 64 * line);

@@ -107,7 +107,13 @@ class RuntimeImpl {
   bool attach_stack(Fiber* f) noexcept;
   void switch_to(Fiber* f) noexcept;
   Fiber* pop_ready() noexcept;
-  void prefetch_ahead() noexcept;
+  // Loads the records and stacks of fibers a few places back in the run queue
+  // (prefetch_queued): inline, for the commonest case, a queue too short to hold any.
+  void prefetch_ahead() noexcept {
+    if (ready_.size() > kStackAhead) prefetch_queued();
+  }
+  void prefetch_queued() noexcept;
+  static constexpr std::size_t kRecordAhead = 8, kStackAhead = 4;
   void finish(Fiber* f) noexcept;
   void discard_unstarted(Fiber* f) noexcept;
   void run_ready() noexcept;

@@ -16,9 +16,10 @@
 //
 // Lifetimes: a node is touched only under its primitive's lock, and its waiter, before its call
 // ends, either takes that lock or sees the node fired — the signaller's last touch of it — so
-// a signaller never touches a node whose frame is gone. The fiber is woken by id after the lock is
-// released (Wakes): a wake that arrives after the fiber has moved on is a stale wake, which the
-// runtime absorbs.
+// a signaller never touches a node whose frame is gone. A fiber of another runtime is woken by
+// id after the lock is released (Wakes): a wake that arrives after the fiber has moved on is a
+// stale wake, which the runtime absorbs; one of the signaller's own runtime is made ready at
+// once.
 #pragma once
 
 #include "blocking.hpp"
@@ -115,7 +116,10 @@ class WaitQueue {
   }
   WaitNode* pop_front() noexcept {
     WaitNode* n = head_;
-    if (n) unlink(n);
+    if (!n) return nullptr;
+    head_ = n->next;
+    (head_ ? head_->prev : tail_) = nullptr;
+    n->linked = false;  // its links are stale: push_back sets them, unlink reads `linked` first
     return n;
   }
   std::size_t size() const noexcept {
@@ -129,31 +133,37 @@ class WaitQueue {
   WaitNode* tail_ = nullptr;
 };
 
-// The waiters a signal handed something to, woken once the primitive's lock is released
-// (declare it before the lock's guard). A thread is woken at once, under the lock: its parker
-// outlives nothing the signaller could otherwise still touch.
+// The waiters a signal handed something to. A fiber of another runtime is woken once the
+// primitive's lock is released (declare the Wakes before the lock's guard): its wake goes
+// through that runtime's mailbox. A fiber of the signaller's own runtime is made ready at once,
+// under the lock: it cannot run before the signaller's thread has released the lock and
+// switched, and readying it is a push onto the run queue. A thread is woken at once, under the
+// lock: its parker outlives nothing the signaller could otherwise still touch.
 class Wakes {
  public:
   Wakes() = default;
   Wakes(const Wakes&) = delete;
   Wakes& operator=(const Wakes&) = delete;
   ~Wakes() {
-    for (unsigned i = 0; i < n_; ++i) wake(inline_[i].id, inline_[i].slot);
+    for (unsigned i = 0; i < n_; ++i) wake_remote(inline_[i].id, inline_[i].runtime_index);
     if (more_) {
-      for (const Woken& w : *more_) wake(w.id, w.slot);
+      for (const Woken& w : *more_) wake_remote(w.id, w.runtime_index);
     }
   }
   void add(const Waiter& w) noexcept {
     if (w.parker) return wake_thread(w.parker);
+    const std::uint32_t ri = w.slot->runtime_index.load(std::memory_order_relaxed);
+    RuntimeImpl* here = tls_runtime;
+    if (here && here->index() == ri) return ready_here(here, w.id, w.slot);
     if (n_ < kInline) {
-      inline_[n_++] = {w.id, w.slot};
+      inline_[n_++] = {w.id, ri};
       return;
     }
     try {
       if (!more_) more_ = std::make_unique<std::vector<Woken>>();
-      more_->push_back({w.id, w.slot});
+      more_->push_back({w.id, ri});
     } catch (...) {
-      wake(w.id, w.slot);  // no memory: wake it now, under the lock
+      wake_remote(w.id, ri);  // no memory: wake it now, under the lock
     }
   }
   // Hands node `n` (claimed, and taken off its queue) its operation's result and wakes its
@@ -188,18 +198,19 @@ class Wakes {
   static void wake(FiberId id, FiberSlot* s) noexcept {
     const std::uint32_t ri = s->runtime_index.load(std::memory_order_relaxed);
     RuntimeImpl* here = tls_runtime;
-    if (here && here->index() == ri) {
-      if (s->word.gen() == gen_of_id(id) && s->fiber != here->current()) here->make_ready(s->fiber);
-      return;
-    }
+    if (here && here->index() == ri) return ready_here(here, id, s);
     wake_remote(id, ri);
+  }
+  // A fiber of this thread's runtime (`here`), unless it has ended or is the one running.
+  static void ready_here(RuntimeImpl* here, FiberId id, FiberSlot* s) noexcept {
+    if (s->word.gen() == gen_of_id(id) && s->fiber != here->current()) here->make_ready(s->fiber);
   }
   // Another runtime's fiber: through that runtime's mailbox.
   static void wake_remote(FiberId id, std::uint32_t runtime_index) noexcept;
 
   struct Woken {
     FiberId id;
-    FiberSlot* slot;
+    std::uint32_t runtime_index;
   };
   static constexpr unsigned kInline = 4;
   unsigned n_ = 0;
@@ -226,11 +237,14 @@ class WaitCall {
       waiter_.owner = to_integer(f->id);  // this_owner(), without looking the fiber up again
       waiter_.id = f->id;
       waiter_.slot = f->slot;
-      call_.emplace(entry);
+      call_ = &own_.emplace(entry);
       return;
     }
     begin_thread(token);
   }
+  // A fiber's wait whose blocking call its caller made and keeps (wait_locked's, carried on
+  // into wait_ops when a completion turns out to have performed nothing).
+  WaitCall(BlockingCall& call, const Waiter& self) noexcept : waiter_(self), call_(&call) {}
   ~WaitCall() {
     if (waiter_.parker) end_thread();
   }
@@ -260,7 +274,8 @@ class WaitCall {
   CallState rearm_thread() noexcept;
 
   Waiter waiter_;
-  std::optional<BlockingCall> call_;                // a fiber's
+  BlockingCall* call_ = nullptr;  // a fiber's: own_, or its caller's
+  std::optional<BlockingCall> own_;
   std::optional<CancelRegistration> registration_;  // a thread's, on the call's token
 };
 
