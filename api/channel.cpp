@@ -24,17 +24,18 @@ namespace {
 template <WaitKind kind>
 [[gnu::always_inline]] inline Status channel_op(void* core, void* data, bool wait,
                                                 const CancelToken& token) {
-  const WaitOp op{kind, &core_of(core), data};
+  ChannelCore& c = core_of(core);
   if (!wait) {
+    const WaitOp op{kind, &c, data};
     WaitResult r = try_ops(&op, 1, Waiter());
     return r.result == kWouldBlock ? Status(wsa::ewouldblock) : status_of(r.result);
   }
-  BlockingEntry entry(token, kind == WaitKind::send ? "Channel::send" : "Channel::recv",
-                      WaitObj::primitive, reinterpret_cast<std::uintptr_t>(core));
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
   if (auto ec = WaitCall::admit(entry, token)) return ec;
-  ChannelCore& c = op.channel();
   WaitQueue& queue = kind == WaitKind::send ? c.senders : c.receivers;
-  WaitResult r = wait_one(entry, token, op, c.lock, queue, [&](Wakes& wakes) {
+  const WaitDescription what{kind == WaitKind::send ? "Channel::send" : "Channel::recv",
+                             reinterpret_cast<std::uintptr_t>(core)};
+  WaitResult r = wait_one(entry, token, kind, &c, data, c.lock, queue, what, [&](Wakes& wakes) {
     return kind == WaitKind::send ? channel_send_locked(c, data, wakes)
                                   : channel_recv_locked(c, data, wakes);
   });

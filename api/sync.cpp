@@ -25,14 +25,16 @@ namespace {
 
 // The one blocking form of a single operation on a primitive: §7a's checks, then wait_one.
 // `entry` was made first thing in the public call, with its token.
-Status wait_status(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op) {
+Status wait_status(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op,
+                   detail::WaitDescription what) {
   if (auto ec = WaitCall::admit(entry, token)) return ec;
   SyncState& s = op.sync();
-  detail::WaitResult r = detail::wait_one(entry, token, op, s.lock, s.waiters, [&](Wakes& wakes) {
-    detail::Waiter self;  // no outstanding call yet: nothing can claim it
-    if (op.kind == WaitKind::lock) self.owner = detail::this_owner();
-    return detail::perform(op, self, wakes);
-  });
+  detail::WaitResult r = detail::wait_one(
+      entry, token, op.kind, op.target, op.data, s.lock, s.waiters, what, [&](Wakes& wakes) {
+        detail::Waiter self;  // no outstanding call yet: nothing can claim it
+        if (op.kind == WaitKind::lock) self.owner = detail::this_owner();
+        return detail::perform(op, self, wakes);
+      });
   if (r.error) return r.error;
   return detail::status_of(r.result);
 }
@@ -76,12 +78,12 @@ Mutex::Mutex() noexcept { ::new (state_) SyncState(); }
 Mutex::~Mutex() { SyncAccess::state(*this).~SyncState(); }
 
 Status Mutex::lock(const CancelToken& token) {
-  BlockingEntry entry(token, "Mutex::lock", WaitObj::primitive,
-                      reinterpret_cast<std::uintptr_t>(this));
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
   SyncState& s = SyncAccess::state(*this);
   // Only the owner can have written its own identity, and only it can clear it.
   if (s.value.load(std::memory_order_relaxed) == detail::this_owner()) return wsa::einval;
-  Status st = wait_status(entry, token, WaitOp{WaitKind::lock, &s});
+  Status st = wait_status(entry, token, WaitOp{WaitKind::lock, &s},
+                          {"Mutex::lock", reinterpret_cast<std::uintptr_t>(this)});
   if (st.ok()) note_held(1);
   return st;
 }
@@ -197,9 +199,9 @@ Semaphore::Semaphore(std::size_t initial) noexcept {
 Semaphore::~Semaphore() { SyncAccess::state(*this).~SyncState(); }
 
 Status Semaphore::acquire(const CancelToken& token) {
-  BlockingEntry entry(token, "Semaphore::acquire", WaitObj::primitive,
-                      reinterpret_cast<std::uintptr_t>(this));
-  return wait_status(entry, token, WaitOp{WaitKind::acquire, &SyncAccess::state(*this)});
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
+  return wait_status(entry, token, WaitOp{WaitKind::acquire, &SyncAccess::state(*this)},
+                     {"Semaphore::acquire", reinterpret_cast<std::uintptr_t>(this)});
 }
 
 bool Semaphore::try_acquire() noexcept {
@@ -268,9 +270,9 @@ bool Event::is_set() const noexcept {
 }
 
 Status Event::wait(const CancelToken& token) {
-  BlockingEntry entry(token, "Event::wait", WaitObj::primitive,
-                      reinterpret_cast<std::uintptr_t>(this));
-  return wait_status(entry, token, WaitOp{WaitKind::event, &SyncAccess::state(*this)});
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
+  return wait_status(entry, token, WaitOp{WaitKind::event, &SyncAccess::state(*this)},
+                     {"Event::wait", reinterpret_cast<std::uintptr_t>(this)});
 }
 
 bool Event::try_wait() noexcept {
@@ -300,9 +302,9 @@ void Latch::count_down(std::size_t n) noexcept {
 }
 
 Status Latch::wait(const CancelToken& token) {
-  BlockingEntry entry(token, "Latch::wait", WaitObj::primitive,
-                      reinterpret_cast<std::uintptr_t>(this));
-  return wait_status(entry, token, WaitOp{WaitKind::latch, &SyncAccess::state(*this)});
+  BlockingEntry entry(token, BlockingEntry::DescribedAtWait{});
+  return wait_status(entry, token, WaitOp{WaitKind::latch, &SyncAccess::state(*this)},
+                     {"Latch::wait", reinterpret_cast<std::uintptr_t>(this)});
 }
 
 bool Latch::try_wait() const noexcept {

@@ -292,6 +292,14 @@ inline WaitResult try_ops(const WaitOp* ops, std::size_t n, const Waiter& self) 
 // exactly one is, or none.
 WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::size_t n) noexcept;
 
+// What a fiber dump says a one-operation wait waits on (WaitObj::primitive): the call's name
+// and the primitive's address, recorded only once the call waits (the entry is made
+// BlockingEntry::DescribedAtWait, so that an operation that need not wait stores nothing).
+struct WaitDescription {
+  const char* call;
+  std::uintptr_t primitive;
+};
+
 // wait_locked for a plain thread.
 [[gnu::cold]] WaitResult wait_locked_thread(const BlockingEntry& entry, const CancelToken& token,
                                             const WaitOp& op, SpinLock& lock, WaitQueue& queue);
@@ -305,26 +313,31 @@ WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::siz
 // each frame between a parked fiber's switch and its caller is a return the processor
 // mispredicts when the fiber resumes (the switch left it another stack's return addresses),
 // and in a ping-pong every other channel call comes this way.
+// The operation comes as its parts, made a WaitOp only on the paths that need one (a
+// thread's, a completion that performed nothing): on the common path it is never stored.
 [[gnu::always_inline]] inline WaitResult wait_locked(const BlockingEntry& entry,
-                                                     const CancelToken& token, const WaitOp& op,
-                                                     SpinLock& lock, WaitQueue& queue) {
+                                                     const CancelToken& token, WaitKind kind,
+                                                     void* target, void* data, SpinLock& lock,
+                                                     WaitQueue& queue, WaitDescription what) {
   Fiber* f = entry.fiber();
-  if (!f) return wait_locked_thread(entry, token, op, lock, queue);
+  if (!f) return wait_locked_thread(entry, token, WaitOp{kind, target, data}, lock, queue);
   std::unique_lock g(lock, std::adopt_lock);  // released if the call's registration throws
-  BlockingCall call(entry);                   // outstanding from here, under the lock
+  // Outstanding from here, under the lock.
+  BlockingCall call(entry, what.call, WaitObj::primitive, what.primitive);
   Waiter self;
   self.id = f->id;
   self.slot = f->slot;
   self.owner = to_integer(f->id);  // this_owner(), without looking the fiber up again
   WaitNode node;
   node.waiter = &self;
-  node.data = op.data;
+  node.data = data;
   queue.push_back(&node);
   g.unlock();
   const CallState how = call.wait();
   // Fired: its signaller took it off its queue and is done with it (Wakes::fire).
   if (node.fired.load(std::memory_order_acquire)) return {Err(), 0, node.result};
-  if (how == CallState::completed) return fiber_unfired(call, self, op, node);
+  if (how == CallState::completed)
+    return fiber_unfired(call, self, WaitOp{kind, target, data}, node);
   // Cancelled, timed out or stopped: off the queue, unless a signaller fired it first.
   g.lock();
   queue.unlink(&node);
@@ -342,10 +355,11 @@ WaitResult wait_ops(WaitCall& call, const WaitOp* ops, WaitNode* nodes, std::siz
 // cancel may win first) hands it anything. Inline up to the look: an operation that need not
 // wait builds no call and no node.
 template <class Look>
-WaitResult wait_one(const BlockingEntry& entry, const CancelToken& token, const WaitOp& op,
-                    SpinLock& lock, WaitQueue& queue, Look look) {
+WaitResult wait_one(const BlockingEntry& entry, const CancelToken& token, WaitKind kind,
+                    void* target, void* data, SpinLock& lock, WaitQueue& queue,
+                    WaitDescription what, Look look) {
   {
-    Wakes wakes;  // woken after the release; a look that would block has woken nobody
+    Wakes wakes(entry.runtime());  // a look that would block has woken nobody
     lock.lock();
     int r = look(wakes);
     if (r != kWouldBlock) {
@@ -353,7 +367,7 @@ WaitResult wait_one(const BlockingEntry& entry, const CancelToken& token, const 
       return {Err(), 0, r};
     }
   }
-  return wait_locked(entry, token, op, lock, queue);
+  return wait_locked(entry, token, kind, target, data, lock, queue, what);
 }
 
 // The Status of an operation's result.

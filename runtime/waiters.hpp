@@ -141,7 +141,9 @@ class WaitQueue {
 // lock: its parker outlives nothing the signaller could otherwise still touch.
 class Wakes {
  public:
-  Wakes() = default;
+  Wakes() noexcept : here_(tls_runtime) {}
+  // `here`: this thread's runtime (tls_runtime), known to the caller already.
+  explicit Wakes(RuntimeImpl* here) noexcept : here_(here) {}
   Wakes(const Wakes&) = delete;
   Wakes& operator=(const Wakes&) = delete;
   ~Wakes() {
@@ -152,9 +154,14 @@ class Wakes {
   }
   void add(const Waiter& w) noexcept {
     if (w.parker) return wake_thread(w.parker);
+    // A fiber a signal hands something to is alive: its call is outstanding, its node linked
+    // until now. It may be the running fiber itself (a hook or a message run during its own
+    // wait), which sees its outcome when that returns.
     const std::uint32_t ri = w.slot->runtime_index.load(std::memory_order_relaxed);
-    RuntimeImpl* here = tls_runtime;
-    if (here && here->index() == ri) return ready_here(here, w.id, w.slot);
+    if (here_ && here_->index() == ri) {
+      if (Fiber* f = w.slot->fiber; f != here_->current()) here_->make_ready(f);
+      return;
+    }
     if (n_ < kInline) {
       inline_[n_++] = {w.id, ri};
       return;
@@ -213,6 +220,7 @@ class Wakes {
     std::uint32_t runtime_index;
   };
   static constexpr unsigned kInline = 4;
+  RuntimeImpl* here_;
   unsigned n_ = 0;
   Woken inline_[kInline];
   std::unique_ptr<std::vector<Woken>> more_;  // past kInline (a close, notify_all)
