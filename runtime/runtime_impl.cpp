@@ -35,6 +35,9 @@ void loop_timer_cb(uv_timer_t* t) { uv_stop(t->loop); }
   std::abort();
 }
 
+// The longest watch an option may ask for (spin_before_sleep): a second.
+constexpr std::int64_t kMaxSpinUs = 1'000'000;
+
 }  // namespace
 
 RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
@@ -45,6 +48,7 @@ RuntimeImpl::RuntimeImpl(Runtime* owner, const RuntimeOptions& options)
       sockets_(std::make_unique<SocketTable>(this, mailbox_->index())) {
   if (!mailbox_) fatal("cannot create the runtime's wake-up descriptor");
   counters_ = &mailbox_->counters;
+  spin_max_ns_ = std::min<std::int64_t>(options.spin_before_sleep.count(), kMaxSpinUs) * 1000;
   if (uv_loop_init(&loop_) != 0) fatal("uv_loop_init failed");
   if (options_.wake == WakeMethod::eventfd) {
     uv_poll_init(&loop_, &wake_poll_, mailbox_->event_fd());
@@ -371,9 +375,6 @@ void RuntimeImpl::sweep_for_stop() noexcept {
   sockets_->finish_reaping();
 }
 
-// The longest watch an option may ask for (spin_before_sleep): a second.
-constexpr std::int64_t kMaxSpinUs = 1'000'000;
-
 // With no fiber to run, watches the mailbox for up to spin_ns_ (or until the next timer is
 // due) instead of sleeping. True if the loop is to go round again: a push came, taken here
 // when it made no eventfd write, else by the top of the loop.
@@ -421,14 +422,14 @@ bool RuntimeImpl::spin_before_sleep() noexcept {
 // loop that watches unlearns it only by watches that run out, halving each time.) A push
 // from before the sleep (a wake-up whose messages an earlier drain took: a spawn before
 // run()) teaches nothing.
-void RuntimeImpl::learn_spin(std::int64_t after_ns, std::int64_t spin_max_ns) noexcept {
+void RuntimeImpl::learn_spin(std::int64_t after_ns) noexcept {
   constexpr std::int64_t kLearnFrom = 4;
-  if (spin_ns_ > 0 || after_ns < 0 || after_ns >= kLearnFrom * spin_max_ns) return;
+  if (spin_ns_ > 0 || after_ns < 0 || after_ns >= kLearnFrom * spin_max_ns_) return;
   if (spin_cooldown_ > 0) {
     --spin_cooldown_;
     return;
   }
-  spin_ns_ = std::min(spin_max_ns, std::max<std::int64_t>(2 * after_ns, 2'000));
+  spin_ns_ = std::min(spin_max_ns_, std::max<std::int64_t>(2 * after_ns, 2'000));
 }
 
 void RuntimeImpl::arm_loop_timer() noexcept {
@@ -515,15 +516,12 @@ Status RuntimeImpl::run() {
     arm_loop_timer();
     // A sleep that a wake-up from another thread ends soon enough teaches the loop to watch
     // (learn_spin): it would have seen that wake-up sooner.
-    const std::int64_t spin_max = kMaxSpinUs >= options_.spin_before_sleep.count()
-                                      ? options_.spin_before_sleep.count() * 1000
-                                      : kMaxSpinUs * 1000;
-    const std::int64_t slept_from = awaits && spin_max > 0 ? now_ns() : 0;
+    const std::int64_t slept_from = awaits && spin_max_ns_ > 0 ? now_ns() : 0;
     woke_by_mailbox_ = false;
     in_uv_run_ = true;
     uv_run(&loop_, sleeps ? UV_RUN_ONCE : UV_RUN_NOWAIT);
     in_uv_run_ = false;
-    if (slept_from && woke_by_mailbox_) learn_spin(mailbox_->woken_at() - slept_from, spin_max);
+    if (slept_from && woke_by_mailbox_) learn_spin(mailbox_->woken_at() - slept_from);
     bump(counters_->iterations);
     fire_timers();
   }
@@ -544,9 +542,8 @@ void RuntimeImpl::release() noexcept {
 
 void RuntimeImpl::stop() noexcept {
   // Async-signal-safe with the eventfd wake-up (lock-free atomics, clock_gettime, one
-  // write(2)): a SIGINT
-  // handler may call it. The sweep happens on the loop thread, before any other outcome is
-  // fixed there (see complete()).
+  // write(2)): a SIGINT handler may call it. The sweep happens on the loop thread, before any
+  // other outcome is fixed there (see complete()).
   if (mailbox_->stopping.exchange(true, std::memory_order_acq_rel)) return;
   mailbox_->wake();
 }

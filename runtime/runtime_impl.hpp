@@ -120,7 +120,7 @@ class RuntimeImpl {
   void drain_mailbox() noexcept;
   void sweep_for_stop() noexcept;
   bool spin_before_sleep() noexcept;
-  void learn_spin(std::int64_t after_ns, std::int64_t spin_max_ns) noexcept;
+  void learn_spin(std::int64_t after_ns) noexcept;
   void arm_loop_timer() noexcept;
   void fire_timers() noexcept;
   void update_stack_stats() noexcept;
@@ -158,6 +158,9 @@ class RuntimeImpl {
   bool wake_unread_ = false;      // the eventfd delivered a wake-up not yet read back
   bool woke_by_mailbox_ = false;  // the loop's last poll ran the mailbox's wake-up
   bool woke_elsewhere_ = false;   // a fiber woke another thread since the loop last slept
+  // The longest watch (RuntimeOptions::spin_before_sleep, at most a second), in ns; 0 or
+  // less: never watch. Fixed with the options.
+  std::int64_t spin_max_ns_ = 0;
   // How long the next watch of the mailbox before a sleep may last (spin_before_sleep), in
   // ns: 0 until a short sleep ends in a wake-up from another thread.
   std::int64_t spin_ns_ = 0;
