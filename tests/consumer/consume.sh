@@ -7,6 +7,9 @@
 #   consume.sh subproject BUILD_DIR SOURCE_DIR — a meson project with weft as a subproject
 #   consume.sh cmake BUILD_DIR SOURCE_DIR      — the same staging, then a CMake project
 #                                                (cmake/) with find_package(weft CONFIG)
+#   consume.sh cmake_static BUILD_DIR SOURCE_DIR — that project linking weft::weft_static
+#                                                (COMPONENTS static), then a request for a
+#                                                component weft lacks, which must fail
 set -euo pipefail
 mode=$1 build=$(cd "$2" && pwd) src=$(cd "$3" && pwd)
 work=$(mktemp -d)
@@ -59,23 +62,43 @@ case "$mode" in
       { cat "$work/build.log"; echo "consumer: the subproject build failed"; exit 1; }
     "$work/app/build/consumer"
     ;;
-  cmake)
+  cmake | cmake_static)
     command -v cmake >/dev/null || { echo "consumer: cmake is not installed (Debian package cmake)"; exit 1; }
     stage
     config=$(find "$root" -name weftConfig.cmake | head -1)
     [ -n "$config" ] || { echo "consumer: no weftConfig.cmake installed"; exit 1; }
     version=$(meson introspect "$build" --projectinfo | python3 -c \
       'import json,sys; print(json.load(sys.stdin)["version"])')
+    static=OFF
+    [ "$mode" = cmake_static ] && static=ON
     # Quiet when it works; the whole output when it does not.
     { cmake -S "$src/tests/consumer/cmake" -B "$work/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$root" \
-        -DWEFT_VERSION="$version" && cmake --build "$work/cmake"; } >"$work/build.log" 2>&1 ||
+        -DWEFT_VERSION="$version" -DWEFT_STATIC="$static" && cmake --build "$work/cmake"; } \
+      >"$work/build.log" 2>&1 ||
       { cat "$work/build.log"; echo "consumer: the CMake build failed"; exit 1; }
-    # The package found and the library loaded are the staged ones, not another weft.
+    # The package found and the library linked are the staged ones, not another weft.
     grep -qxF "weft_DIR:PATH=$(dirname "$config")" "$work/cmake/CMakeCache.txt" ||
       { grep '^weft_DIR' "$work/cmake/CMakeCache.txt"; echo "consumer: find_package found another weft"; exit 1; }
     ldd "$work/cmake/consumer" >"$work/ldd.txt"
-    grep -q "libweft\.so[.0-9]* => $root/" "$work/ldd.txt" ||
-      { cat "$work/ldd.txt"; echo "consumer: not linked against the staged libweft.so"; exit 1; }
+    if [ "$static" = ON ]; then
+      if grep -q libweft "$work/ldd.txt"; then
+        cat "$work/ldd.txt"; echo "consumer: linked against libweft.so, not the archive"; exit 1
+      fi
+      grep -F "$root/" "$work/cmake/build.ninja" | grep -q 'libweft\.a' ||
+        { echo "consumer: the staged libweft.a is not on the link line"; exit 1; }
+      # A component weft does not have is an error that names it.
+      mkdir -p "$work/bad"
+      printf '%s\n' 'cmake_minimum_required(VERSION 3.12)' 'project(weft_bad CXX)' \
+        'find_package(weft CONFIG REQUIRED COMPONENTS nosuch)' >"$work/bad/CMakeLists.txt"
+      if cmake -S "$work/bad" -B "$work/bad/build" -DCMAKE_PREFIX_PATH="$root" >"$work/bad.log" 2>&1; then
+        cat "$work/bad.log"; echo "consumer: an unknown component was accepted"; exit 1
+      fi
+      grep -q "weft has no component nosuch" "$work/bad.log" ||
+        { cat "$work/bad.log"; echo "consumer: the unknown component's error does not name it"; exit 1; }
+    else
+      grep -q "libweft\.so[.0-9]* => $root/" "$work/ldd.txt" ||
+        { cat "$work/ldd.txt"; echo "consumer: not linked against the staged libweft.so"; exit 1; }
+    fi
     "$work/cmake/consumer"
     ;;
   *) echo "consume.sh: unknown mode $mode" >&2; exit 2 ;;
