@@ -84,7 +84,8 @@ case "$mode" in
       if grep -q libweft "$work/ldd.txt"; then
         cat "$work/ldd.txt"; echo "consumer: linked against libweft.so, not the archive"; exit 1
       fi
-      grep -F "$root/" "$work/cmake/build.ninja" | grep -q 'libweft\.a' ||
+      archive=$(find "$root" -name 'libweft.a' | head -1)
+      grep -qF "$archive" "$work/cmake/build.ninja" ||
         { echo "consumer: the staged libweft.a is not on the link line"; exit 1; }
       # A component weft does not have is an error that names it.
       mkdir -p "$work/bad"
