@@ -4,6 +4,7 @@
 // that enable a network event again.
 #include "weft/wsp.h"
 
+#include "wsp_common.hpp"
 #include "wsp_events.hpp"
 
 #include <weft/weft.hpp>
@@ -13,27 +14,8 @@
 
 namespace {
 
-using weft::Socket;
-using weft::wsa;
+using namespace weft::detail::wsp::common;
 namespace events = weft::detail::wsp;
-
-// Stores ec's Winsock number (or WSAEINVAL for codes of other categories) and returns
-// SOCKET_ERROR.
-int fail(int* err, std::error_code ec) {
-  *err = ec.category() == weft::wsa_category() ? ec.value() : WSAEINVAL;
-  return SOCKET_ERROR;
-}
-int fail(int* err, int code) {
-  *err = code;
-  return SOCKET_ERROR;
-}
-
-Socket to_socket(WEFT_SOCKET s) { return static_cast<Socket>(static_cast<std::uint64_t>(s)); }
-WEFT_SOCKET from_socket(Socket s) {
-  return static_cast<WEFT_SOCKET>(static_cast<std::uint64_t>(s));
-}
-
-bool in_fiber() { return weft::this_fiber::id() != weft::FiberId::none; }
 
 // Copies an address out to a caller's (sockaddr, length) pair; WSAEFAULT if it does not fit.
 int put_address(const weft::Address& a, struct sockaddr* out, int* len, int* err) {

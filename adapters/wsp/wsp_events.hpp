@@ -42,6 +42,12 @@ int connect_in_background(WEFT_SOCKET s, const weft::Address& to) noexcept;
 // s is about to be closed: its association ends and the adapter forgets it.
 void socket_closing(WEFT_SOCKET s) noexcept;
 
+// The events of wsp_event_objects.cpp, for the associations: set, reset (0 or
+// WSA_INVALID_HANDLE), and whether e names an open event.
+int event_set(WEFT_EVENT e) noexcept;
+int event_reset(WEFT_EVENT e) noexcept;
+bool event_valid(WEFT_EVENT e) noexcept;
+
 // A fiber of the C program (weft_run's main one, or one weft_spawn started) is ending. If only
 // the fibers that watch associations would be left, the associations end, so that weft_run
 // returns as it would without them.
