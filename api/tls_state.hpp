@@ -1,5 +1,6 @@
 // weft::tls::detail — what the TLS files share (tls_context.cpp: errors and contexts;
-// tls.cpp: streams): the state behind a Context and behind a Stream. Not installed.
+// tls_bio.cpp: a stream's BIO and its making; tls.cpp: the calls on a stream): the state behind
+// a Context and behind a Stream. Not installed.
 #pragma once
 
 #include <weft/tls.hpp>
@@ -15,6 +16,10 @@
 #include <system_error>
 #include <unordered_map>
 #include <vector>
+
+namespace weft::detail {
+struct Sock;
+}
 
 namespace weft::tls::detail {
 
@@ -64,6 +69,10 @@ struct StreamState {
 // the queue emptied (tls_context.cpp).
 std::error_code openssl_error(unsigned long e) noexcept;
 std::error_code take_openssl_error() noexcept;
+
+// The record of the stream's socket on this thread's runtime; nullptr once the socket is
+// closed, or on a thread that runs no runtime (tls_bio.cpp).
+weft::detail::Sock* sock_of(StreamState* st) noexcept;
 
 // OpenSSL's new-session callback of a client context: keeps the session in the context's
 // cache under the stream's key (tls_context.cpp).
