@@ -194,6 +194,19 @@ std::vector<RuntimeDump> fibers(std::chrono::milliseconds wait) {
   g->fibers.resize(boxes.size());
   g->answered.assign(boxes.size(), false);
   RuntimeImpl* here = detail::tls_runtime;
+  // What each thread ran before it was asked: a runtime that does not answer, whose thread ran
+  // one fiber throughout, without a switch, is held by that fiber.
+  struct Running {
+    std::uint64_t fiber = 0;
+    std::uint64_t switches = 0;
+  };
+  auto running_of = [](const detail::RuntimeMailbox* box) {
+    return Running{box->counters.running.load(std::memory_order_relaxed),
+                   box->counters.switches.load(std::memory_order_relaxed)};
+  };
+  std::vector<Running> before(boxes.size());
+  for (std::size_t i = 0; i < boxes.size(); ++i) before[i] = running_of(boxes[i]);
+  const auto asked = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < boxes.size(); ++i) {
     detail::RuntimeMailbox* box = boxes[i];
     out[i].index = box->index();
@@ -243,8 +256,17 @@ std::vector<RuntimeDump> fibers(std::chrono::milliseconds wait) {
     }
   }
   // The counters last, so that they are at least as recent as the fibers listed.
+  const auto held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - asked)
+                           .count();
   for (std::size_t i = 0; i < boxes.size(); ++i) {
     out[i].stats = detail::stats_of(boxes[i]->counters);
+    const Running after = running_of(boxes[i]);
+    if (!out[i].answered && after.fiber != 0 && after.fiber == before[i].fiber &&
+        after.switches == before[i].switches) {
+      out[i].holder = static_cast<FiberId>(after.fiber);
+      out[i].held_ms = held_ms;
+    }
     boxes[i]->release();
   }
   return out;
@@ -297,8 +319,16 @@ std::string fibers_text(const std::vector<RuntimeDump>& dump) {
            " fibers alive, " + std::to_string(r.stats.sockets_open) + " sockets open" +
            (r.stopping ? ", stopping" : "");
     if (!r.answered) {
-      out += "\n    (did not list its fibers in time: a fiber that does not yield holds its "
-             "thread, or the runtime is not running)\n\n";
+      if (r.holder != FiberId::none) {
+        out += "\n    (did not list its fibers in time: fiber " +
+               std::to_string(to_integer(r.holder)) + " has run on its thread without a switch " +
+               "for at least " + std::to_string(r.held_ms) +
+               " ms: a fiber that does not yield, or a call that is not weft's blocks the "
+               "thread)\n\n";
+      } else {
+        out += "\n    (did not list its fibers in time: a fiber that does not yield holds its "
+               "thread, or the runtime is not running)\n\n";
+      }
       continue;
     }
     out += "\n\n";
@@ -329,7 +359,9 @@ std::string fibers_json(const std::vector<RuntimeDump>& dump) {
     if (i) out += ',';
     out += "{\"index\":" + std::to_string(r.index) +
            ",\"stopping\":" + (r.stopping ? "true" : "false") +
-           ",\"answered\":" + (r.answered ? "true" : "false") +
+           ",\"answered\":" + (r.answered ? "true" : "false") + ",\"holder\":" +
+           (r.holder != FiberId::none ? std::to_string(to_integer(r.holder)) : "null") +
+           ",\"held_ms\":" + std::to_string(r.held_ms) +
            ",\"fibers_alive\":" + std::to_string(r.stats.fibers_alive) +
            ",\"sockets_open\":" + std::to_string(r.stats.sockets_open) + ",\"fibers\":[";
     for (std::size_t j = 0; j < r.fibers.size(); ++j) {

@@ -41,6 +41,8 @@ RuntimeStats Runtime::stats() const noexcept { return impl_->stats(); }
 
 const RuntimeOptions& Runtime::options() const noexcept { return impl_->options(); }
 
+std::uint32_t Runtime::index() const noexcept { return impl_->index(); }
+
 bool Runtime::set_portable_mode(bool on) noexcept {
   bool previous = impl_->options().portable_mode;
   impl_->options().portable_mode = on;

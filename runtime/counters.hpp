@@ -38,7 +38,11 @@ struct RuntimeCounters {
   // Blocking calls that became outstanding, by how they ended: completed, cancelled,
   // timed out, stopped (a call that completed without waiting is not counted).
   alignas(64) std::atomic<std::uint64_t> outcomes[kOutcomes] = {};
-  std::atomic<std::uint64_t> switches{0};    // scheduler-to-fiber switches
+  std::atomic<std::uint64_t> switches{0};  // scheduler-to-fiber switches
+  // The fiber the thread runs now (its FiberId, as an integer); 0 outside any fiber. Stored at
+  // each switch beside `switches`, so that a fiber dump whose runtime does not answer can say
+  // which fiber holds the thread (debug::RuntimeDump::holder).
+  std::atomic<std::uint64_t> running{0};
   std::atomic<std::uint64_t> iterations{0};  // uv_run calls
   std::atomic<std::uint64_t> wakeups{0};     // cross-thread wake-ups received
   // Watches of the mailbox before a sleep (RuntimeOptions::spin_before_sleep): those that a

@@ -260,8 +260,10 @@ void RuntimeImpl::yield() noexcept {
 void RuntimeImpl::switch_to(Fiber* f) noexcept {
   current_ = f;
   bump(counters_->switches);
+  counters_->running.store(to_integer(f->id), std::memory_order_relaxed);
   void* data = switch_context(sched_, f->ctx, f);
   // Back from whichever fiber ran last: f may have handed the thread on.
+  counters_->running.store(0, std::memory_order_relaxed);
   if (data == kFinished) finish(current_);
   current_ = nullptr;
 }

@@ -202,6 +202,7 @@ inline void RuntimeImpl::suspend() noexcept {
       prefetch_ahead();
       current_ = next;
       bump(counters_->switches);
+      counters_->running.store(to_integer(next->id), std::memory_order_relaxed);
       switch_context(f->ctx, next->ctx, next);
       return;
     }

@@ -54,6 +54,13 @@ struct RuntimeDump {
   // False when the runtime did not list its fibers within the wait (its thread runs a fiber
   // that does not yield, or it is not running): `fibers` is empty, `stats` still read.
   bool answered = false;
+  // When it did not answer because one fiber ran on its thread, without a switch, from before
+  // the runtime was asked until the wait ended (a loop that never yields, or a call that is
+  // not weft's and blocks the thread): that fiber, and how long it had run so at least (the
+  // wait, in milliseconds). FiberId::none and -1 otherwise (a runtime that answered, is not
+  // running, or switched fibers meanwhile without reaching its loop).
+  FiberId holder = FiberId::none;
+  std::int64_t held_ms = -1;
   RuntimeStats stats;
   std::vector<FiberInfo> fibers;
 };

@@ -199,6 +199,10 @@ class WEFT_API Runtime {
 
   const RuntimeOptions& options() const noexcept;
 
+  // The runtime's index, as its log lines ("runtime N"), its metrics (runtime="N") and a fiber
+  // dump (debug::RuntimeDump::index) name it: unique among the runtimes alive. Any thread.
+  std::uint32_t index() const noexcept;
+
   // Sets portable mode (see RuntimeOptions); returns the previous setting. Runtime thread
   // or while not running.
   bool set_portable_mode(bool on) noexcept;

@@ -427,26 +427,47 @@ TEST(FiberDump, FromAFiberOfAnotherRuntimeAndOfItsOwn) {
 
 TEST(FiberDump, ARuntimeThatDoesNotYieldIsReportedUnanswered) {
   Runtime rt;
+  Runtime idle;  // never run: it cannot answer either, and no fiber holds its thread
   std::atomic<bool> spinning{false}, release{false};
-  ASSERT_OK(rt.spawn([&] {
+  auto hog = rt.spawn([&] {
     spinning = true;
     while (!release.load()) {}
-  }));
+  });
+  ASSERT_OK(hog);
   std::thread t([&] { ASSERT_OK(rt.run()); });
   while (!spinning.load()) std::this_thread::sleep_for(1ms);
   auto dump = debug::fibers(50ms);
   release = true;  // only after the dump returned: the runtime could not have answered
   t.join();
-  bool found = false;
+  const debug::RuntimeDump* held = nullptr;
+  const debug::RuntimeDump* not_running = nullptr;
   for (const auto& d : dump) {
-    if (!d.answered) {
-      found = true;
-      EXPECT_TRUE(d.fibers.empty());
-      EXPECT_EQ(d.stats.fibers_alive, 1u);  // its counters are read all the same
-    }
+    if (d.index == rt.index()) held = &d;
+    if (d.index == idle.index()) not_running = &d;
   }
-  EXPECT_TRUE(found);
-  EXPECT_NE(debug::fibers_text(dump).find("did not list its fibers in time"), std::string::npos);
+  ASSERT_NE(held, nullptr);
+  EXPECT_FALSE(held->answered);
+  EXPECT_TRUE(held->fibers.empty());
+  EXPECT_EQ(held->stats.fibers_alive, 1u);  // its counters are read all the same
+  // The fiber that held the thread throughout, for at least the wait.
+  EXPECT_EQ(held->holder, *hog);
+  EXPECT_GE(held->held_ms, 50);
+  ASSERT_NE(not_running, nullptr);
+  EXPECT_FALSE(not_running->answered);
+  EXPECT_EQ(not_running->holder, FiberId::none);
+  EXPECT_EQ(not_running->held_ms, -1);
+  const std::string text = debug::fibers_text(dump);
+  EXPECT_NE(text.find("did not list its fibers in time: fiber " + std::to_string(to_integer(*hog)) +
+                      " has run on its thread"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("a fiber that does not yield holds its thread, or the runtime is not "
+                      "running"),
+            std::string::npos)
+      << text;
+  const std::string json = debug::fibers_json(dump);
+  EXPECT_NE(json.find("\"holder\":" + std::to_string(to_integer(*hog))), std::string::npos) << json;
+  EXPECT_NE(json.find("\"holder\":null"), std::string::npos) << json;
 }
 
 TEST(FiberDump, CancelStateAndDefaultName) {
