@@ -8,6 +8,7 @@
 #include "socket_table.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <mutex>
 #include <new>
@@ -64,6 +65,7 @@ struct ProcessState final : RuntimeHandle {
   int status = 0;
   bool owned = true;         // a Process refers to it
   bool handle_open = false;  // proc is initialised and not yet closed
+  bool group = false;        // spawned with new_group: the child's pid is its group's id
   Socket pipes[3] = {Socket::invalid, Socket::invalid, Socket::invalid};
   std::vector<Fiber*> waiters;  // fibers waiting for the end: in wait(), or run()'s staged end
 
@@ -273,6 +275,8 @@ Result<Process> Process::spawn(const ProcessOptions& o) {
   opts.cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
   opts.stdio_count = 3;
   opts.stdio = stdio;
+  // libuv's detached child calls setsid(): a session and a process group of its own.
+  if (o.new_group) opts.flags |= UV_PROCESS_DETACHED;
   st->proc.data = st;
   int rc = uv_spawn(rt->loop(), &st->proc, &opts);
   // libuv initialises the handle even when the spawn fails; it must be closed either way.
@@ -289,6 +293,7 @@ Result<Process> Process::spawn(const ProcessOptions& o) {
     return detail::generic_error(-rc);
   }
   st->pid = st->proc.pid;
+  st->group = o.new_group;
   rt->handles().push_back(st->hook);
   Process p(st);
   for (int i = 0; i < 3; ++i) {
@@ -338,6 +343,13 @@ Status Process::kill(int signum) {
   return {};
 }
 
+Status Process::kill_group(int signum) {
+  ProcessState* st = detail::local(st_);
+  if (!st || !st->group) return wsa::einval;
+  if (::kill(-st->pid, signum) != 0) return detail::generic_error(errno);
+  return {};
+}
+
 Result<int> Process::run(const ProcessOptions& o, std::chrono::milliseconds grace,
                          const CancelToken& token) {
   detail::BlockingEntry entry(token, "Process::run");
@@ -352,18 +364,22 @@ Result<int> Process::run(const ProcessOptions& o, std::chrono::milliseconds grac
   Result<int> r = p->wait(token);
   const std::error_code e = r.error();
   if (r.ok() || (e != wsa::eintr && e != wsa::etimedout && e != wsa::enetdown)) return r;
-  // The staged end: SIGTERM, SIGKILL after the grace period, reaped either way.
+  // The staged end: SIGTERM, SIGKILL after the grace period, reaped either way. For a group,
+  // both to the whole group, and SIGKILL to what is left of it once the child has ended.
   ProcessState* st = p->st_;
   detail::Fiber* f = entry.fiber();
+  auto send = [&](int signum) { (void)(st->group ? p->kill_group(signum) : p->kill(signum)); };
   if (!st->exited) {
-    (void)p->kill(SIGTERM);
+    send(SIGTERM);
     const std::int64_t due = detail::RuntimeImpl::now_ns() +
                              std::chrono::duration_cast<std::chrono::nanoseconds>(grace).count();
     detail::wait_end_uncancellable(st, f, due > 0 ? due : 1);
   }
   if (!st->exited) {
-    (void)p->kill(SIGKILL);
+    send(SIGKILL);
     detail::wait_end_uncancellable(st, f, 0);
+  } else if (st->group) {
+    send(SIGKILL);  // no_such_process: nothing was left
   }
   return e;
 }

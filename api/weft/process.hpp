@@ -60,6 +60,11 @@ struct ProcessOptions {
   std::vector<std::string> env;   // "NAME=value"; empty: the parent's environment
   std::string cwd;                // empty: the parent's
   Stdio in = Stdio::inherit, out = Stdio::inherit, err = Stdio::inherit;
+  // The child starts a session and a process group of its own (setsid), whose id is its pid:
+  // kill_group signals the child and every process it started that stayed in its group, and
+  // a cancelled run ends them all (a shell's pipeline, a server's workers). It has no
+  // controlling terminal, and a terminal's signals (^C) do not reach it.
+  bool new_group = false;
 };
 
 namespace detail {
@@ -87,8 +92,13 @@ class WEFT_API Process {
   //
   // Cancellation: a cancel, a deadline or stop sends SIGTERM, then SIGKILL when `grace`
   // has passed without the child ending, reaps it, and returns the cancel's error
-  // (WSAEINTR, WSAETIMEDOUT, WSAENETDOWN): no zombie, no pipe left open. The staged end
-  // itself is not cancellable (it is bounded by `grace` and SIGKILL).
+  // (WSAEINTR, WSAETIMEDOUT, WSAENETDOWN): no zombie, no pipe left open. With
+  // ProcessOptions::new_group both signals go to the child's whole group, and once the child
+  // has ended, SIGKILL goes to what is left of its group: nothing it started in its group
+  // outlives the call. The others of the group have their grace for as long as the child
+  // runs: a shell that passes SIGTERM on and waits for its children gives them all of it
+  // (`trap 'kill -TERM $pid; wait $pid' TERM`). The staged end itself is not cancellable (it
+  // is bounded by `grace` and SIGKILL).
   static Result<int> run(const ProcessOptions& o, std::chrono::milliseconds grace,
                          const CancelToken& token = {});
 
@@ -102,6 +112,11 @@ class WEFT_API Process {
   // Sends `signum` to the child (0 checks it still runs). no_such_process once it has ended
   // (its pid may already be another process's).
   Status kill(int signum);
+  // Sends `signum` to the child's process group (ProcessOptions::new_group): the child, if it
+  // runs, and every process still in its group, even after the child has ended.
+  // no_such_process once the group is empty; WSAEINVAL for a child spawned without
+  // new_group (its group is the parent's), or with no child.
+  Status kill_group(int signum);
 
   pid_t pid() const noexcept;
   // True once the child has ended and been reaped.

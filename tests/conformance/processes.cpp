@@ -483,6 +483,117 @@ TEST(Processes, RunReturnsTheStatusWhenNotCancelled) {
   run_in_fiber([] { EXPECT_EQ(*Process::run(opts({"sh", "-c", "exit 7"}), 1s), 7); });
 }
 
+// --- process groups -----------------------------------------------------------------------
+
+// Ended: no such process, or one that ended and that nobody has reaped yet (an orphan of
+// this test's children waits for the system's init to reap it).
+bool dead(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const auto end_of_name = line.rfind(')');
+  return end_of_name != std::string::npos && line.compare(end_of_name + 1, 3, " Z ") == 0;
+}
+
+// A Python child that starts `sleep 60` and writes "its pid, the sleep's pid" into `file`,
+// then sleeps.
+ProcessOptions parent_of_a_sleeper(const std::string& file) {
+  return python("import os, subprocess, time\n"
+                "c = subprocess.Popen(['sleep', '60'])\n"
+                "with open('" +
+                file +
+                ".tmp', 'w') as f: f.write('%d %d' % (os.getpid(), c.pid))\n"
+                "os.rename('" +
+                file + ".tmp', '" + file +
+                "')\n"
+                "time.sleep(60)\n");
+}
+
+TEST(ProcessGroups, ACancelledRunEndsWhatTheChildStartedInItsGroup) {
+  run_in_fiber([] {
+    ReadyFile ready;
+    ProcessOptions o = parent_of_a_sleeper(ready.path);
+    o.new_group = true;
+    Result<int> result = wsa::einval;
+    auto runner = weft::spawn([&] { result = Process::run(o, 30s); });
+    ASSERT_TRUE(runner.ok());
+    ASSERT_TRUE(wait_until([&] { return ready.exists(); }));
+    pid_t child = 0, grandchild = 0;
+    {
+      std::ifstream in(ready.path);
+      in >> child >> grandchild;
+    }
+    ASSERT_GT(child, 0);
+    ASSERT_GT(grandchild, 0);
+    // The child leads a group (and a session) of its own, and the sleep is in it.
+    EXPECT_EQ(::getpgid(child), child);
+    EXPECT_EQ(::getpgid(grandchild), child);
+    EXPECT_NE(::getpgid(0), child);
+    EXPECT_EQ(::getsid(child), child);
+    ASSERT_TRUE(cancel_blocking_call(*runner).ok());
+    ASSERT_TRUE(join(*runner).ok());
+    EXPECT_EQ(result.error(), wsa::eintr);
+    EXPECT_FALSE(alive(child));  // ended and reaped
+    EXPECT_EQ(zombie_children(), 0);
+    // The sleep, signalled with its group, ends too (it is not this process's to reap).
+    EXPECT_TRUE(wait_until([&] { return dead(grandchild); }));
+    if (!dead(grandchild)) ::kill(grandchild, SIGKILL);
+  });
+}
+
+TEST(ProcessGroups, WithoutANewGroupOnlyTheChildIsEnded) {
+  run_in_fiber([] {
+    ReadyFile ready;
+    Result<int> result = wsa::einval;
+    auto runner = weft::spawn([&] { result = Process::run(parent_of_a_sleeper(ready.path), 30s); });
+    ASSERT_TRUE(runner.ok());
+    ASSERT_TRUE(wait_until([&] { return ready.exists(); }));
+    pid_t child = 0, grandchild = 0;
+    {
+      std::ifstream in(ready.path);
+      in >> child >> grandchild;
+    }
+    ASSERT_GT(grandchild, 0);
+    EXPECT_EQ(::getpgid(child), ::getpgid(0));  // the parent's group
+    ASSERT_TRUE(cancel_blocking_call(*runner).ok());
+    ASSERT_TRUE(join(*runner).ok());
+    EXPECT_EQ(result.error(), wsa::eintr);
+    EXPECT_FALSE(alive(child));
+    EXPECT_FALSE(dead(grandchild));  // SIGTERM went to the child alone: the sleep runs on
+    ::kill(grandchild, SIGKILL);
+    EXPECT_TRUE(wait_until([&] { return dead(grandchild); }));
+  });
+}
+
+TEST(ProcessGroups, KillGroupReachesTheGroupAfterTheChildHasEnded) {
+  run_in_fiber([] {
+    ProcessOptions o = opts({"sh", "-c", "sleep 60 & echo $!"}, Stdio::null, Stdio::pipe);
+    o.new_group = true;
+    auto p = Process::spawn(o);
+    ASSERT_TRUE(p.ok());
+    const pid_t sleeper = static_cast<pid_t>(std::stol(read_line(p->stdout_pipe())));
+    EXPECT_EQ(*p->wait(), 0);  // the shell has ended; its sleep runs on in its group
+    EXPECT_EQ(p->kill(SIGKILL).error(), errc(std::errc::no_such_process));
+    EXPECT_FALSE(dead(sleeper));
+    EXPECT_TRUE(p->kill_group(0).ok());
+    EXPECT_TRUE(p->kill_group(SIGKILL).ok());
+    EXPECT_TRUE(wait_until([&] { return dead(sleeper); }));
+    EXPECT_TRUE(close(p->stdout_pipe()).ok());
+  });
+}
+
+TEST(ProcessGroups, KillGroupNeedsANewGroup) {
+  run_in_fiber([] {
+    auto p = Process::spawn(opts({"sleep", "60"}));
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->kill_group(SIGKILL).error(), wsa::einval);  // its group is this process's
+    EXPECT_TRUE(alive(p->pid()));
+    EXPECT_TRUE(p->kill(SIGKILL).ok());
+    EXPECT_EQ(*p->wait(), 128 + SIGKILL);
+    EXPECT_EQ(Process().kill_group(SIGTERM).error(), wsa::einval);
+  });
+}
+
 TEST(Processes, StopFailsAWaitAndRunsTheStagedEndOfARun) {
   ReadyFile ready;
   auto rt = std::make_unique<Runtime>();
