@@ -115,7 +115,9 @@ class WEFT_API Process {
   // Sends `signum` to the child's process group (ProcessOptions::new_group): the child, if it
   // runs, and every process still in its group, even after the child has ended.
   // no_such_process once the group is empty; WSAEINVAL for a child spawned without
-  // new_group (its group is the parent's), or with no child.
+  // new_group (its group is the parent's), or with no child. As with kill after the child's
+  // end, the id of a group that has emptied may be taken by another process's group later:
+  // signal a group that still has a member you know of.
   Status kill_group(int signum);
 
   pid_t pid() const noexcept;
