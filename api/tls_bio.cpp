@@ -43,14 +43,21 @@ using detail::sock_of;
 
 // --- the BIO: the socket, without blocking ---------------------------------------------------
 
-int bio_read(BIO* b, char* out, int len) {
-  auto* st = static_cast<StreamState*>(BIO_get_data(b));
+// The stream of BIO b and its socket, its retry flags cleared; nullptr (the error noted for
+// the stream) once the socket is closed or cut off.
+Sock* open_sock(BIO* b, StreamState*& st) noexcept {
+  st = static_cast<StreamState*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
   Sock* s = sock_of(st);
-  if (!s || s->fd < 0) {
-    st->io_errno = s ? ECONNABORTED : ENOTSOCK;
-    return -1;
-  }
+  if (s && s->fd >= 0) return s;
+  st->io_errno = s ? ECONNABORTED : ENOTSOCK;
+  return nullptr;
+}
+
+int bio_read(BIO* b, char* out, int len) {
+  StreamState* st;
+  Sock* s = open_sock(b, st);
+  if (!s) return -1;
   ssize_t n = weft::detail::retry_eintr(
       [&] { return weft::detail::sys_recv(s->fd, out, static_cast<std::size_t>(len), 0); });
   if (n > 0) {
@@ -74,13 +81,9 @@ int bio_read(BIO* b, char* out, int len) {
 }
 
 int bio_write(BIO* b, const char* in, int len) {
-  auto* st = static_cast<StreamState*>(BIO_get_data(b));
-  BIO_clear_retry_flags(b);
-  Sock* s = sock_of(st);
-  if (!s || s->fd < 0) {
-    st->io_errno = s ? ECONNABORTED : ENOTSOCK;
-    return -1;
-  }
+  StreamState* st;
+  Sock* s = open_sock(b, st);
+  if (!s) return -1;
   ssize_t n = weft::detail::retry_eintr([&] {
     return weft::detail::sys_send(s->fd, in, static_cast<std::size_t>(len), MSG_NOSIGNAL);
   });

@@ -509,20 +509,30 @@ ProcessOptions parent_of_a_sleeper(const std::string& file) {
                 "time.sleep(60)\n");
 }
 
+// run() of parent_of_a_sleeper in another fiber, once the child is ready: the runner, the
+// child's pid and the sleep's (0, 0 if it never got ready).
+struct RunningParent {
+  Result<int> result = wsa::einval;
+  Result<FiberId> runner = wsa::einval;
+  pid_t child = 0, grandchild = 0;
+
+  RunningParent(const ReadyFile& ready, const ProcessOptions& o) {
+    runner = weft::spawn([this, o] { result = Process::run(o, 30s); });
+    if (!runner.ok() || !wait_until([&] { return ready.exists(); })) return;
+    std::ifstream in(ready.path);
+    in >> child >> grandchild;
+  }
+  RunningParent(const RunningParent&) = delete;
+  RunningParent& operator=(const RunningParent&) = delete;
+};
+
 TEST(ProcessGroups, ACancelledRunEndsWhatTheChildStartedInItsGroup) {
   run_in_fiber([] {
     ReadyFile ready;
     ProcessOptions o = parent_of_a_sleeper(ready.path);
     o.new_group = true;
-    Result<int> result = wsa::einval;
-    auto runner = weft::spawn([&] { result = Process::run(o, 30s); });
-    ASSERT_TRUE(runner.ok());
-    ASSERT_TRUE(wait_until([&] { return ready.exists(); }));
-    pid_t child = 0, grandchild = 0;
-    {
-      std::ifstream in(ready.path);
-      in >> child >> grandchild;
-    }
+    RunningParent run(ready, o);
+    const pid_t child = run.child, grandchild = run.grandchild;
     ASSERT_GT(child, 0);
     ASSERT_GT(grandchild, 0);
     // The child leads a group (and a session) of its own, and the sleep is in it.
@@ -530,9 +540,9 @@ TEST(ProcessGroups, ACancelledRunEndsWhatTheChildStartedInItsGroup) {
     EXPECT_EQ(::getpgid(grandchild), child);
     EXPECT_NE(::getpgid(0), child);
     EXPECT_EQ(::getsid(child), child);
-    ASSERT_TRUE(cancel_blocking_call(*runner).ok());
-    ASSERT_TRUE(join(*runner).ok());
-    EXPECT_EQ(result.error(), wsa::eintr);
+    ASSERT_TRUE(cancel_blocking_call(*run.runner).ok());
+    ASSERT_TRUE(join(*run.runner).ok());
+    EXPECT_EQ(run.result.error(), wsa::eintr);
     EXPECT_FALSE(alive(child));  // ended and reaped
     EXPECT_EQ(zombie_children(), 0);
     // The sleep, signalled with its group, ends too (it is not this process's to reap).
@@ -544,20 +554,13 @@ TEST(ProcessGroups, ACancelledRunEndsWhatTheChildStartedInItsGroup) {
 TEST(ProcessGroups, WithoutANewGroupOnlyTheChildIsEnded) {
   run_in_fiber([] {
     ReadyFile ready;
-    Result<int> result = wsa::einval;
-    auto runner = weft::spawn([&] { result = Process::run(parent_of_a_sleeper(ready.path), 30s); });
-    ASSERT_TRUE(runner.ok());
-    ASSERT_TRUE(wait_until([&] { return ready.exists(); }));
-    pid_t child = 0, grandchild = 0;
-    {
-      std::ifstream in(ready.path);
-      in >> child >> grandchild;
-    }
+    RunningParent run(ready, parent_of_a_sleeper(ready.path));
+    const pid_t child = run.child, grandchild = run.grandchild;
     ASSERT_GT(grandchild, 0);
     EXPECT_EQ(::getpgid(child), ::getpgid(0));  // the parent's group
-    ASSERT_TRUE(cancel_blocking_call(*runner).ok());
-    ASSERT_TRUE(join(*runner).ok());
-    EXPECT_EQ(result.error(), wsa::eintr);
+    ASSERT_TRUE(cancel_blocking_call(*run.runner).ok());
+    ASSERT_TRUE(join(*run.runner).ok());
+    EXPECT_EQ(run.result.error(), wsa::eintr);
     EXPECT_FALSE(alive(child));
     EXPECT_FALSE(dead(grandchild));  // SIGTERM went to the child alone: the sleep runs on
     ::kill(grandchild, SIGKILL);
