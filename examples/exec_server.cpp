@@ -2,7 +2,7 @@
 // the client sends and whose standard output goes back to the client.
 //
 //   weft-exec [--host ADDRESS] [--port PORT] [--unix PATH] [--grace MS] [--max-children N]
-//             [--verbose] [--debug-port PORT] -- COMMAND [ARGUMENT...]
+//             [--group] [--verbose] [--debug-port PORT] -- COMMAND [ARGUMENT...]
 //
 // It listens on ADDRESS:PORT (default 127.0.0.1:7790; port 0 picks a free one, printed on the
 // first line), on the Unix-domain socket PATH with --unix (TCP too only if --port is given as
@@ -36,7 +36,10 @@
 //     zombie, no descriptor left behind. A client that only ends its side (FIN) has not gone:
 //     TCP cannot tell that from a half-close, so a child that neither reads nor writes (`sleep
 //     60`) then runs to its own end. The signals go to the child alone, not to processes it
-//     started.
+//     started, unless --group is given: then each child leads a process group of its own
+//     (ProcessOptions::new_group), both signals go to the group, and when the connection
+//     ends, however it ends, SIGKILL ends whatever the child left in its group (a shell's
+//     background job, a pipeline's other commands).
 // At most --max-children connections (default 64) are served at once; further clients wait in
 // the listen queue. SIGINT or SIGTERM stops accepting and ends every connection's child in
 // stages, then the process exits 0.
@@ -79,6 +82,7 @@ struct Config {
   std::chrono::milliseconds grace{2000};
   long max_children = 64;
   bool verbose = false;
+  bool group = false;                    // --group: each child in a process group of its own
   long debug_port = -1;                  // -1: no debug listener
   std::vector<std::string> environment;  // weft-exec's own, less the names set per connection
 };
@@ -209,15 +213,17 @@ void from_child(weft::Socket out, weft::Socket client, weft::CancelSource& gone,
 
 // Process::run's staged end, for a child that was spawned: SIGTERM, SIGKILL when `grace` has
 // passed, reaped either way; returns its status (128 + the signal for one a signal ended).
-// Shielded: the server's stop, which may be what brought us here, does not cut it short.
-weft::Result<int> end_in_stages(weft::Process& child, std::chrono::milliseconds grace) {
+// With --group both signals go to the child's group. Shielded: the server's stop, which may
+// be what brought us here, does not cut it short.
+weft::Result<int> end_in_stages(weft::Process& child, std::chrono::milliseconds grace, bool group) {
   weft::CancelScope shield(weft::CancelScope::shield);
+  auto send = [&](int signum) { (void)(group ? child.kill_group(signum) : child.kill(signum)); };
   if (!child.exited()) {
-    (void)child.kill(SIGTERM);
+    send(SIGTERM);
     weft::CancelScope bounded(grace);
     if (auto status = child.wait(); status.ok()) return status;
   }
-  if (!child.exited()) (void)child.kill(SIGKILL);
+  if (!child.exited()) send(SIGKILL);
   return child.wait();  // at once for a child that has ended
 }
 
@@ -240,6 +246,7 @@ void serve_connection(const Config& cfg, weft::UniqueSocket conn, bool unix_sock
   o.in = weft::Stdio::pipe;
   o.out = weft::Stdio::pipe;
   o.err = weft::Stdio::inherit;
+  o.new_group = cfg.group;
   auto child = weft::Process::spawn(o);
   if (!child.ok()) {
     std::fprintf(stderr, "weft-exec: cannot run %s: %s\n", cfg.command[0].c_str(),
@@ -286,13 +293,16 @@ void serve_connection(const Config& cfg, weft::UniqueSocket conn, bool unix_sock
       std::fprintf(stderr, "weft-exec: %s: pid %d exited with status %d\n", who.c_str(),
                    static_cast<int>(child->pid()), *status);
     }
-    return;
+  } else {
+    auto end = end_in_stages(*child, cfg.grace, cfg.group);
+    if (cfg.verbose) {
+      std::fprintf(stderr,
+                   "weft-exec: %s: client gone or server stopping; pid %d ended, status %d\n",
+                   who.c_str(), static_cast<int>(child->pid()), end.ok() ? *end : -1);
+    }
   }
-  auto end = end_in_stages(*child, cfg.grace);
-  if (cfg.verbose) {
-    std::fprintf(stderr, "weft-exec: %s: client gone or server stopping; pid %d ended, status %d\n",
-                 who.c_str(), static_cast<int>(child->pid()), end.ok() ? *end : -1);
-  }
+  // What the child left in its group goes with the connection (no_such_process: nothing).
+  if (cfg.group) (void)child->kill_group(SIGKILL);
 }  // the connection closes: after the FIN when the child ended, at once otherwise
 
 // A permit of the --max-children semaphore, given back when the connection's fiber ends (or
@@ -440,7 +450,7 @@ int serve(const Config& cfg) {
 
 constexpr const char* kUsage =
     "usage: %s [--host ADDRESS] [--port PORT] [--unix PATH] [--grace MS] [--max-children N]\n"
-    "          [--verbose] [--debug-port PORT] -- COMMAND [ARGUMENT...]\n";
+    "          [--group] [--verbose] [--debug-port PORT] -- COMMAND [ARGUMENT...]\n";
 
 int help(const char* argv0) {
   std::printf(kUsage, argv0);
@@ -454,6 +464,8 @@ int help(const char* argv0) {
       "                     (2000); also how long a child's leftover output and the client's\n"
       "                     end are waited for once the child has ended\n"
       "  --max-children N   connections (children) served at once; others wait (64)\n"
+      "  --group            each child in a process group of its own: the signals go to the\n"
+      "                     group, and what the child left in it is killed with the connection\n"
       "  --verbose          one line on standard error per child started and ended\n"
       "  --debug-port PORT  serve /debug/fibers, /debug/fibers.json and /metrics on\n"
       "                     127.0.0.1:PORT, 0 for any free one (none without it)\n"
@@ -505,6 +517,10 @@ int main(int argc, char** argv) {
     if (a == "--help" || a == "-h") return help(argv[0]);
     if (a == "--verbose") {
       cfg.verbose = true;
+      continue;
+    }
+    if (a == "--group") {
+      cfg.group = true;
       continue;
     }
     if (a.substr(0, 1) != "-") break;  // the command, without "--"

@@ -20,6 +20,8 @@ Checks:
     /proc/*/stat), its descriptors back to what they were (/proc/PID/fd), the status logged,
     and the next client served;
   * SIGTERM with a child running ends the child and the server exits 0;
+  * with --group, a child's background job ends with its connection, whether the client
+    resets or the child ends by itself; without it, the job outlives a client that reset;
   * with --unix, a Unix-domain client is served (PROTO=UNIX, its pid), TCP beside it too, a
     second server on the same path is refused, and the path is removed at exit.
 Every wait for the server is bounded (10 s); no check depends on how fast it is.
@@ -27,6 +29,7 @@ Every wait for the server is bounded (10 s); no check depends on how fast it is.
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -306,6 +309,65 @@ def check_going_clients(exe: str, log: str) -> None:
                     fail("the child outlived the server")
 
 
+def ended(pid: int) -> bool:
+    """No such process, or one that has ended and waits to be reaped (an orphan left to init)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2:].split()[0] == "Z"
+
+
+def background_pid(s: socket.socket) -> int:
+    """The first line the child sends: the pid of the job it started in the background."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = s.recv(1)
+        if not chunk:
+            fail(f"no pid line from the child (got {line!r})")
+        line += chunk
+    return int(line)
+
+
+def check_groups(exe: str) -> None:
+    """--group: a child's background job ends with the connection, whether the client goes
+    (the group gets SIGTERM) or the child ends by itself (what it left is killed); without
+    --group the job outlives a client that went."""
+    waits = ["sh", "-c", "sleep 60 & echo $!; wait"]
+    with server([exe, "--port", "0", "--grace", "500", "--group", "--", *waits]) as (proc, port):
+        s = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
+        job = background_pid(s)
+        reset(s)
+        no_children_left(proc.pid, "--group, a client that reset")
+        wait_for(f"--group: the background job {job} to end with its group", lambda: ended(job))
+        code, _ = stop(proc)
+        if code != 0:
+            fail(f"--group: exited {code}")
+    # The child ends by itself, leaving its job holding its output: the connection ends
+    # within the grace period, and the job with it.
+    leaves = ["sh", "-c", "sleep 60 & echo $!; exit 0"]
+    with server([exe, "--port", "0", "--grace", "300", "--group", "--", *leaves]) as (proc, port):
+        s = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
+        job = background_pid(s)
+        read_until_close(s)
+        s.close()
+        wait_for(f"--group: the job {job} the child left to end with the connection",
+                 lambda: ended(job))
+        stop(proc)
+    # Without --group, SIGTERM reaches the shell alone: its job runs on (ended here).
+    with server([exe, "--port", "0", "--grace", "500", "--", *waits]) as (proc, port):
+        s = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
+        job = background_pid(s)
+        reset(s)
+        no_children_left(proc.pid, "without --group, a client that reset")
+        outlived = not ended(job)
+        os.kill(job, signal.SIGKILL)
+        if not outlived:
+            fail("without --group the background job ended with the shell")
+        stop(proc)
+
+
 def check_unix(exe: str, tmp: str) -> None:
     path = os.path.join(tmp, "exec.sock")
     script = 'echo "$PROTO $UNIXREMOTEPID"; tr a-z A-Z'
@@ -349,12 +411,14 @@ def main() -> int:
         check_cat_whole(exe)
         check_children_that_stop_early(exe)
         check_going_clients(exe, log)
+        check_groups(exe)
         check_unix(exe, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("exec: command line, tr (Python, nc, 6 at once), exit status, environment, 20 MB "
           "through cat, clients that reset or close (sleep, a child ignoring SIGTERM, yes, cat: "
-          "no child left, no zombie, descriptors back), SIGTERM, Unix socket: all as expected")
+          "no child left, no zombie, descriptors back), SIGTERM, --group (a background job ends "
+          "with its connection), Unix socket: all as expected")
     return 0
 
 
