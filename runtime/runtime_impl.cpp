@@ -259,8 +259,9 @@ void RuntimeImpl::yield() noexcept {
 
 void RuntimeImpl::switch_to(Fiber* f) noexcept {
   current_ = f;
-  bump(counters_->switches);
-  counters_->running.store(to_integer(f->id), std::memory_order_relaxed);
+  RuntimeCounters& counted = *counters_;
+  bump(counted.switches);
+  counted.running.store(to_integer(f->id), std::memory_order_relaxed);
   void* data = switch_context(sched_, f->ctx, f);
   // Back from whichever fiber ran last: f may have handed the thread on.
   counters_->running.store(0, std::memory_order_relaxed);

@@ -201,8 +201,9 @@ inline void RuntimeImpl::suspend() noexcept {
       if (next == f) return;  // a yield with nobody else ready
       prefetch_ahead();
       current_ = next;
-      bump(counters_->switches);
-      counters_->running.store(to_integer(next->id), std::memory_order_relaxed);
+      RuntimeCounters& counted = *counters_;  // read once: the bump's store may alias it
+      bump(counted.switches);
+      counted.running.store(to_integer(next->id), std::memory_order_relaxed);
       switch_context(f->ctx, next->ctx, next);
       return;
     }
