@@ -259,9 +259,7 @@ void RuntimeImpl::yield() noexcept {
 
 void RuntimeImpl::switch_to(Fiber* f) noexcept {
   current_ = f;
-  RuntimeCounters& counted = *counters_;
-  bump(counted.switches);
-  counted.running.store(to_integer(f->id), std::memory_order_relaxed);
+  count_switch_into(f);
   void* data = switch_context(sched_, f->ctx, f);
   // Back from whichever fiber ran last: f may have handed the thread on.
   counters_->running.store(0, std::memory_order_relaxed);

@@ -106,6 +106,14 @@ class RuntimeImpl {
   Fiber* new_fiber(TaskPtr task, SpawnOptions options, Status& err);
   bool attach_stack(Fiber* f) noexcept;
   void switch_to(Fiber* f) noexcept;
+  // Counts a switch into fiber `to` and records it as the one the thread runs
+  // (RuntimeCounters::running): the counters' address read once, as the switch counter's store
+  // may alias it.
+  void count_switch_into(const Fiber* to) noexcept {
+    RuntimeCounters& counted = *counters_;
+    bump(counted.switches);
+    counted.running.store(to_integer(to->id), std::memory_order_relaxed);
+  }
   Fiber* pop_ready() noexcept;
   // Loads the records and stacks of fibers a few places back in the run queue
   // (prefetch_queued): inline, for the commonest case, a queue too short to hold any.
@@ -201,9 +209,7 @@ inline void RuntimeImpl::suspend() noexcept {
       if (next == f) return;  // a yield with nobody else ready
       prefetch_ahead();
       current_ = next;
-      RuntimeCounters& counted = *counters_;  // read once: the bump's store may alias it
-      bump(counted.switches);
-      counted.running.store(to_integer(next->id), std::memory_order_relaxed);
+      count_switch_into(next);
       switch_context(f->ctx, next->ctx, next);
       return;
     }
