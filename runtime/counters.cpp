@@ -15,6 +15,8 @@ RuntimeStats& RuntimeStats::operator+=(const RuntimeStats& o) noexcept {
   wakeups += o.wakeups;
   spin_wakeups += o.spin_wakeups;
   spins_timed_out += o.spins_timed_out;
+  channel_watches += o.channel_watches;
+  channel_watches_timed_out += o.channel_watches_timed_out;
   fibers_spawned += o.fibers_spawned;
   fibers_high_water += o.fibers_high_water;
   sockets_high_water += o.sockets_high_water;
@@ -49,6 +51,8 @@ RuntimeStats stats_of(const RuntimeCounters& c) noexcept {
   s.wakeups = get(c.wakeups);
   s.spin_wakeups = get(c.spin_wakeups);
   s.spins_timed_out = get(c.spins_timed_out);
+  s.channel_watches = get(c.channel_watches);
+  s.channel_watches_timed_out = get(c.channel_watches_timed_out);
   s.fibers_spawned = get(c.fibers_spawned);
   s.fibers_high_water = get(c.fibers_high_water);
   s.sockets_high_water = get(c.sockets_high_water);

@@ -56,7 +56,11 @@ struct RuntimeCounters {
   // (thread_cancel_replies).
   alignas(64) std::atomic<std::uint64_t> cancel_replies[kCancelReplies] = {};
   std::atomic<std::uint64_t> resets_by_cancel{0};  // cancel-table resets (cancel_rule.hpp)
-  std::atomic<std::uint64_t> connects_reaped{0};   // cancelled connects' sockets freed
+  // Watches of a channel's full or empty buffer (api/channel.cpp): those that saw room or a
+  // value, and those that ran out.
+  std::atomic<std::uint64_t> channel_watches{0};
+  std::atomic<std::uint64_t> channel_watches_timed_out{0};
+  std::atomic<std::uint64_t> connects_reaped{0};  // cancelled connects' sockets freed
   std::atomic<std::uint64_t> fibers_spawned{0};
   std::atomic<std::uint64_t> fibers_high_water{0};
   std::atomic<std::uint64_t> sockets_open{0};

@@ -1,6 +1,7 @@
 #include "mailbox.hpp"
 
 #include "runtime_impl.hpp"
+#include "spin_lock.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -8,16 +9,6 @@
 
 namespace weft::detail {
 namespace {
-
-// A spin-wait's pause: lets the other hardware thread of the core run, and spares the
-// memory-order machine clear when the watched line changes.
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 struct Registry {
   std::mutex mu;

@@ -44,12 +44,23 @@ static_assert(sizeof(SyncState) <= kSyncStateSize && alignof(SyncState) <= align
 struct ChannelCore {
   SpinLock lock;
   std::atomic<bool> closed{false};
+  // The watch of a full or empty buffer (api/channel.cpp, watch_buffer), under the lock:
+  // watches to skip before the next one, and what the last watch that ran out set that to
+  // (doubling).
+  std::uint16_t watch_skip = 0;
+  std::uint16_t watch_backoff = 0;
   std::size_t capacity = 0;
   std::atomic<std::size_t> count{0};  // values in the buffer
   const ChannelOps* ops = nullptr;
   void* buffer = nullptr;
   WaitQueue senders;    // each node's data: the T a sender offers
   WaitQueue receivers;  // each node's data: the std::optional<T> a receiver fills
+  // Where the last receive that found a sender waiting on a full buffer ran, and the last send
+  // that found a receiver waiting on an empty one: the runtime's index (Wakes::side), 0 for
+  // a plain thread, kNoSide before the first. Under the lock.
+  static constexpr std::uint32_t kNoSide = ~std::uint32_t{0};
+  std::uint32_t filled_on = kNoSide;
+  std::uint32_t drained_on = kNoSide;
 };
 static_assert(sizeof(ChannelCore) <= kChannelCoreSize && alignof(ChannelCore) <= alignof(void*),
               "the room a channel keeps for its core (weft/channel.hpp) must hold it");
@@ -162,17 +173,35 @@ class WaitOpLock {
 
 // --- channels, under the channel's lock ---
 
+// A blocking send or receive that finds a buffered channel full or empty, while the other side
+// last used the buffer from another thread, watches the buffer for a while before it parks
+// (api/channel.cpp, watch_then_send and watch_then_recv; semantics.md §8). Only a channel
+// call's own blocking form watches: a try_ form and wait_any never do.
+enum class Watch : bool { no, yes };
+// (They take the caller's runtime, not its Wakes, which a call would make the caller keep in
+// memory: whom their second look wakes, they wake before they return, under the lock, on
+// this rare path.)
+int watch_then_send(ChannelCore& c, void* value, RuntimeImpl* here) noexcept;
+int watch_then_recv(ChannelCore& c, void* out, RuntimeImpl* here) noexcept;
+
 // Gives `value` to the head receiver whose claim wins, else puts it in the buffer.
+template <Watch watch = Watch::no>
 [[gnu::always_inline]] inline int channel_send_locked(ChannelCore& c, void* value,
                                                       Wakes& wakes) noexcept {
   if (c.closed.load(std::memory_order_relaxed)) return static_cast<int>(wsa::eshutdown);
   if (WaitNode* n = Wakes::claim_front(c.receivers)) {
     c.ops->give(value, n->data);
     wakes.fire(n, kPerformed);
+    // A sender that hands a value to a waiting receiver is who a receive that finds the
+    // buffer empty would wait for.
+    c.filled_on = wakes.side();
     return kPerformed;
   }
   const std::size_t count = c.count.load(std::memory_order_relaxed);
-  if (count >= c.capacity) return kWouldBlock;
+  if (count >= c.capacity) {
+    if (watch == Watch::yes && c.capacity > 0) return watch_then_send(c, value, wakes.here());
+    return kWouldBlock;
+  }
   if (!c.ops->push(c.buffer, value)) return static_cast<int>(wsa::enobufs);
   c.count.store(count + 1, std::memory_order_relaxed);
   return kPerformed;
@@ -180,6 +209,7 @@ class WaitOpLock {
 
 // Takes the buffer's front (refilling the buffer from the head waiting sender), else a
 // waiting sender's value (a rendezvous).
+template <Watch watch = Watch::no>
 [[gnu::always_inline]] inline int channel_recv_locked(ChannelCore& c, void* out,
                                                       Wakes& wakes) noexcept {
   std::size_t count = c.count.load(std::memory_order_relaxed);
@@ -187,6 +217,9 @@ class WaitOpLock {
     c.ops->pop(c.buffer, out);
     --count;
     if (WaitNode* n = Wakes::claim_front(c.senders)) {
+      // A receive that refills the buffer from a waiting sender is who a send that finds it
+      // full would wait for.
+      c.drained_on = wakes.side();
       if (c.ops->push(c.buffer, n->data)) {
         ++count;
         wakes.fire(n, kPerformed);
@@ -203,6 +236,7 @@ class WaitOpLock {
     return kPerformed;
   }
   if (c.closed.load(std::memory_order_relaxed)) return static_cast<int>(wsa::eshutdown);
+  if (watch == Watch::yes && c.capacity > 0) return watch_then_recv(c, out, wakes.here());
   return kWouldBlock;
 }
 

@@ -85,6 +85,8 @@ class RuntimeImpl {
 
   // Puts f at the back of the run queue unless it is already queued.
   void make_ready(Fiber* f) noexcept;
+  // The runtime may spin before it sleeps or parks (RuntimeOptions::spin_before_sleep > 0).
+  bool spins() const noexcept { return spin_max_ns_ > 0; }
   // A fiber of this runtime handed something to a fiber of another runtime or to a plain
   // thread, and woke it (Wakes): the loop may soon be woken by an answer (spin_before_sleep).
   void note_woke_elsewhere() noexcept { woke_elsewhere_ = true; }

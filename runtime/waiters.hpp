@@ -173,6 +173,9 @@ class Wakes {
       wake_remote(w.id, ri);  // no memory: wake it now, under the lock
     }
   }
+  // This thread's runtime (nullptr on a plain thread), and its index (0 on a plain thread).
+  RuntimeImpl* here() const noexcept { return here_; }
+  std::uint32_t side() const noexcept { return here_ ? here_->index() : 0; }
   // Hands node `n` (claimed, and taken off its queue) its operation's result and wakes its
   // waiter; the node's waiter may leave as soon as this returns.
   void fire(WaitNode* n, int result) noexcept {

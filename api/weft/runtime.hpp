@@ -80,7 +80,8 @@ struct RuntimeOptions {
   // not poll its sockets: their readiness waits for the watch to end (a due timer ends it).
   // RuntimeStats::spin_wakeups and spins_timed_out say what watching did. 0 (or less): sleep
   // at once, always (a machine whose cores are all busy anyway, where a watch holds a core
-  // another thread wants). Longer than a second counts as a second.
+  // another thread wants), and no fiber of this runtime watches a channel's full or empty
+  // buffer before it parks either (weft/channel.hpp). Longer than a second counts as a second.
   std::chrono::microseconds spin_before_sleep{30};
 };
 
@@ -125,6 +126,10 @@ struct RuntimeStats {
   // wake-up from another thread ended (counted in wakeups too), and those that ran out.
   std::uint64_t spin_wakeups = 0;
   std::uint64_t spins_timed_out = 0;
+  // Watches of a channel's full or empty buffer before a send or a receive parks (see
+  // weft/channel.hpp): those that saw room or a value, and those that ran out.
+  std::uint64_t channel_watches = 0;
+  std::uint64_t channel_watches_timed_out = 0;
 
   std::uint64_t fibers_spawned = 0;      // fibers started, ever
   std::uint64_t fibers_high_water = 0;   // the most fibers alive at once
