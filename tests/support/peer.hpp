@@ -3,6 +3,7 @@
 // instead of hanging it.
 #pragma once
 
+#include <weft/fiber.hpp>
 #include <weft/fiber_id.hpp>
 #include <weft/net.hpp>
 
@@ -10,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -163,20 +165,32 @@ inline void set_small_buffers(int fd, int bytes = 4096) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
 }
 
-// Fills the weft socket's send path until the kernel takes not one more byte; returns the
-// bytes queued.
+// Fills the weft socket's send path until the kernel takes not one more byte, and until it
+// stays so; returns the bytes queued. On TCP the first WSAEWOULDBLOCK is not the end:
+// acknowledgements still on their way free what they acknowledge, and a send made just after
+// could move bytes. So it sleeps a millisecond and fills again until a refill finds no room
+// (from a fiber: the sleep is weft's).
 inline std::size_t fill_send_buffer(Socket s) {
   std::string chunk(64 * 1024, 'f');
   std::size_t total = 0;
-  for (std::size_t size : {chunk.size(), std::size_t{1}}) {
-    for (;;) {
-      auto n = send_some(s, chunk.data(), size, MSG_DONTWAIT);
-      if (!n.ok()) {
-        EXPECT_EQ(n.error(), wsa::ewouldblock);
-        break;
+  auto fill = [&] {
+    for (std::size_t size : {chunk.size(), std::size_t{1}}) {
+      for (;;) {
+        auto n = send_some(s, chunk.data(), size, MSG_DONTWAIT);
+        if (!n.ok()) {
+          EXPECT_EQ(n.error(), wsa::ewouldblock);
+          break;
+        }
+        total += *n;
       }
-      total += *n;
     }
+  };
+  fill();
+  for (int i = 0; i < 100; ++i) {
+    const std::size_t before = total;
+    (void)this_fiber::sleep_for(std::chrono::milliseconds(1));
+    fill();
+    if (total == before) break;
   }
   return total;
 }
