@@ -10,12 +10,13 @@
 // while the other side was last seen on another thread (another runtime, a plain thread),
 // watches the buffer for up to a microsecond before it parks, so that a stream between two
 // runtimes moves without a park and a wake-up per message. A watch that runs out makes the
-// next ones on the channel be skipped, twice as many each time; none is made where the other
-// side runs on the caller's own runtime, or on a runtime whose spin_before_sleep is 0
-// (weft/runtime.hpp). RuntimeStats::channel_watches and channel_watches_timed_out count them.
-// The call is outstanding only once it parks: a cancel of the fiber by id during the watch
-// finds it running (WSAEINVAL), as one just before the call would; a token's cancel, a
-// deadline and stop still end the call when it parks.
+// next ones on the channel be skipped, twice as many each time; none is made before the other
+// side has been seen, where it runs on the caller's own runtime, or on a runtime whose
+// spin_before_sleep is 0 (weft/runtime.hpp). RuntimeStats::channel_watches and
+// channel_watches_timed_out count them. The call is outstanding only once it parks: a cancel
+// of the fiber by id during the watch finds it running (WSAEINVAL), as one just before the
+// call would; a token's cancel or a deadline ends the call as it parks, unless the watch found
+// room or a value, and then the call completed first.
 //
 // Cancellation: send and recv are blocking calls, cancelled by every source (WSAEINTR,
 // WSAETIMEDOUT, WSAENETDOWN at stop, WSAEINPROGRESS inside a blocking hook or a message).
