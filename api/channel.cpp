@@ -22,15 +22,15 @@ void channel_destroy(void* core) noexcept { core_of(core).~ChannelCore(); }
 namespace {
 
 // The watch of a full or empty buffer. A blocking send that finds a buffered channel full, or
-// a blocking receive that finds it empty, while the other side last used the buffer from
-// another thread, watches the buffer for up to kBufferWatchNs before it looks again and, if
-// it still must, parks: across two runtimes a parked sender is woken through its runtime's
-// mailbox by the receive that refills the buffer with its value, one message a wake, and a
-// runtime whose fibers have all parked sleeps. A watch that runs out (the other side is
-// slower, or not running) makes the next ones on this channel be skipped, twice as many each
-// time; one that sees its room or value ends that. Where the other side last ran on the
-// caller's own runtime it could only run once the caller parks, and nothing is watched; nor
-// before the other side has been seen, nor on a runtime that never spins
+// a blocking receive that finds it empty, while the other side was last seen on another
+// thread (ChannelCore::drained_on, filled_on), watches the buffer for up to kBufferWatchNs
+// before it looks again and, if it still must, parks: across two runtimes a parked sender is
+// woken through its runtime's mailbox by the receive that refills the buffer with its value,
+// one message a wake, and a runtime whose fibers have all parked sleeps. A watch that runs out
+// (the other side is slower, or not running) makes the next ones on this channel be skipped,
+// twice as many each time; one that sees its room or value ends that. Where the other side was
+// seen on the caller's own runtime it could only run once the caller parks, and nothing is
+// watched; nor before the other side has been seen, nor on a runtime that never spins
 // (RuntimeOptions::spin_before_sleep 0). The call is not outstanding while it watches
 // (semantics.md §8: a cancel of the fiber by id finds it running).
 constexpr std::int64_t kBufferWatchNs = 1000;
